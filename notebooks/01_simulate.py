@@ -1,0 +1,62 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · Simulate: synthetic weekly MMM data with a known answer key
+#
+# One scenario of the study: every replicate's dataset (`data.csv`), its answer key
+# (`truth.json`: adstock/saturation parameters, beta, ROAS, marginal ROAS, response curves) and
+# the true weekly decomposition (`truth_weekly.csv`), all on the original currency scale, under
+# `data/<scenario>/simulated/rep_<NNN>/`. The numbers come from the study YAML; the code from
+# `mmm_recovery.simulate`.
+
+# %% tags=["parameters"]
+study = "studies/recovery.yaml"
+scenario = "baseline"
+
+# %%
+# %matplotlib inline
+from mmm_recovery import plots
+from mmm_recovery.simulate import simulate_scenario
+from mmm_recovery.spec import load_study
+
+spec = load_study(study)
+datasets = simulate_scenario(spec, scenario)
+first = datasets[0]
+print(f"{len(datasets)} replicate(s) of {scenario!r}, {first.truth['n_weeks']} weeks each")
+
+# %% [markdown]
+# ## The answer key of replicate 0
+# Spend and contribution shares, ROAS (contribution / spend over the data window) and marginal
+# ROAS (slope of the steady-state response at the mean weekly spend).
+
+# %%
+plots.truth_table(first.truth)
+
+# %% [markdown]
+# ## True adstock kernels and steady-state response curves
+
+# %%
+plots.adstock_kernels(first.truth)
+
+# %%
+plots.response_curves(first.truth)
+
+# %% [markdown]
+# ## Spend, target and the true decomposition (replicate 0)
+
+# %%
+plots.spend_and_target(first.data, first.truth)
+
+# %%
+plots.decomposition(first.weekly, first.truth)

@@ -1,0 +1,50 @@
+"""Estimators registered by lookup name; a study YAML names them under ``estimators:``."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mmm_recovery.estimators.base import Estimator
+    from pydantic import BaseModel
+
+_REGISTRY: dict[str, type[Estimator]] = {}
+
+
+def register(cls: type[Estimator]) -> type[Estimator]:
+    """Class decorator: register an estimator under ``cls.name``. A duplicate name raises."""
+    name = cls.name
+    if name in _REGISTRY and _REGISTRY[name] is not cls:
+        raise ValueError(
+            f"estimator name {name!r} is already registered by {_REGISTRY[name].__qualname__}"
+        )
+    _REGISTRY[name] = cls
+    return cls
+
+
+#: Modules that register the built-in estimators (heavy libraries are imported inside fit()).
+BUILTIN_MODULES: tuple[str, ...] = ()
+
+
+def _load_builtins() -> None:
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+
+
+def names() -> list[str]:
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> type[Estimator]:
+    _load_builtins()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown estimator {name!r}; registered: {sorted(_REGISTRY)}") from None
+
+
+def config_for(name: str, settings: dict[str, Any] | None) -> BaseModel:
+    """Validate ``settings`` with the estimator's own config model (unknown keys are errors)."""
+    return get(name).Config.model_validate(settings or {})

@@ -1,0 +1,84 @@
+"""File formats in one place; every write is atomic (temp file in the same folder + rename)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+DATE_COLUMN = "date"
+TARGET_COLUMN = "y"
+
+
+@contextmanager
+def atomic_path(path: Path):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write(path: Path, writer: Callable[[Path], None]) -> Path:
+    with atomic_path(path) as tmp:
+        writer(tmp)
+    return Path(path)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None  # JSON has no NaN/inf; null means "not available"
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    """Deterministic JSON (sorted keys, repr floats, NaN -> null), written atomically."""
+    text = json.dumps(_jsonable(obj), indent=1, sort_keys=True, allow_nan=False) + "\n"
+    return _write(path, lambda p: p.write_text(text))
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def write_csv(path: Path, df: pd.DataFrame) -> Path:
+    """CSV with ISO dates and full-precision floats (byte-identical for identical frames)."""
+    return _write(
+        path, lambda p: df.to_csv(p, index=False, date_format="%Y-%m-%d", lineterminator="\n")
+    )
+
+
+def read_weekly_csv(path: Path, date_column: str = DATE_COLUMN) -> pd.DataFrame:
+    df = pd.read_csv(path)
+    if date_column not in df.columns:
+        raise ValueError(f"{path}: no date column {date_column!r}; columns are {list(df.columns)}")
+    df[date_column] = pd.to_datetime(df[date_column])
+    return df
+
+
+def write_parquet(path: Path, df: pd.DataFrame) -> Path:
+    return _write(path, lambda p: df.to_parquet(p, index=False))

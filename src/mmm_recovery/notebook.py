@@ -1,0 +1,100 @@
+"""Execute a jupytext notebook with papermill: ``python -m mmm_recovery.notebook SRC OUT -p key value ...``.
+
+The committed notebook source is jupytext ``py:percent`` text; it is converted in memory and run
+by papermill (the ``parameters``-tagged cell gets the injected values) with the project root as
+working directory. The executed ``.ipynb`` is written atomically: on failure it is kept beside
+the target as ``<name>.failed.ipynb`` for inspection and the target is left untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import jupytext
+import nbformat
+
+from mmm_recovery import paths
+from mmm_recovery.io import atomic_path
+
+
+def load_source(source: str | Path) -> nbformat.NotebookNode:
+    """Read a jupytext text notebook (or an .ipynb) as a NotebookNode."""
+    src = paths.resolve(source)
+    if not src.is_file():
+        raise FileNotFoundError(f"notebook source not found: {src}")
+    nb = jupytext.read(src)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return nb
+
+
+def notebook_parameters(source: str | Path) -> dict[str, Any]:
+    """The parameters papermill infers from the ``parameters`` cell: ``name -> default`` literal."""
+    import papermill
+
+    params = papermill.inspect_notebook(load_source(source))
+    return {name: p["default"] for name, p in params.items()}
+
+
+def execute(source: str | Path, output: str | Path, parameters: dict[str, Any]) -> Path:
+    """Execute ``source`` with ``parameters`` and write the executed notebook to ``output``."""
+    import papermill
+
+    nb = load_source(source)
+    out = paths.resolve(output)
+    declared = set(notebook_parameters(source))
+    unknown = set(parameters) - declared
+    if unknown:
+        raise ValueError(
+            f"{source}: no parameter(s) {sorted(unknown)} in its parameters cell (has {sorted(declared)})"
+        )
+    failed = out.with_name(out.stem + ".failed.ipynb")
+    with atomic_path(out) as tmp:
+        try:
+            papermill.execute_notebook(
+                nb,
+                str(tmp),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(paths.ROOT),
+                progress_bar=False,
+                log_output=False,
+            )
+        except BaseException:
+            if tmp.exists():
+                os.replace(tmp, failed)
+            raise
+    failed.unlink(missing_ok=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", help="jupytext notebook source, e.g. notebooks/01_simulate.py")
+    parser.add_argument(
+        "output", help="executed notebook to write, e.g. data/baseline/notebooks/01_simulate.ipynb"
+    )
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="parameter passed as a string (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    execute(args.source, args.output, dict(args.parameter))
+    print(f"executed {args.source} -> {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,231 @@
+"""Synthetic weekly MMM data with its answer key.
+
+``simulate(spec, rng) -> SimulatedDataset(data, truth, weekly)``:
+
+* ``data``: what an analyst would see -- ``date, y, <channel spend...>, competitor, event``;
+* ``truth``: the answer key (JSON-ready): per-channel adstock/saturation parameters and beta,
+  spend and contribution totals and shares, ROAS, marginal ROAS at mean weekly spend and the
+  steady-state response curve on an absolute spend grid, plus the base components;
+* ``weekly``: the true weekly decomposition (base, each channel's contribution, control
+  effects, noiseless target ``mu``) so that ``mu == base + sum(contributions) + controls``.
+
+All amounts are on the original (currency) scale. Draw order is fixed (latent spend, flighting,
+competitor, events, noise), so one Generator state gives one dataset, byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.signal import lfilter
+
+from mmm_recovery import io
+from mmm_recovery.response import ChannelResponse
+from mmm_recovery.spec import ScenarioSpec
+
+_BURN_IN = 52  # weeks discarded so AR(1) series start from their stationary distribution
+
+
+@dataclass(frozen=True)
+class SimulatedDataset:
+    """A simulated dataset and its answer key (see module docstring)."""
+
+    data: pd.DataFrame
+    truth: dict[str, Any]
+    weekly: pd.DataFrame
+
+    def save(self, folder: Path) -> dict[str, Path]:
+        """Write ``data.csv``, ``truth.json`` and ``truth_weekly.csv`` atomically into ``folder``."""
+        folder = Path(folder)
+        return {
+            "data": io.write_csv(folder / "data.csv", self.data),
+            "truth": io.write_json(folder / "truth.json", self.truth),
+            "weekly": io.write_csv(folder / "truth_weekly.csv", self.weekly),
+        }
+
+    @classmethod
+    def load(cls, folder: Path) -> SimulatedDataset:
+        folder = Path(folder)
+        return cls(
+            data=io.read_weekly_csv(folder / "data.csv"),
+            truth=io.read_json(folder / "truth.json"),
+            weekly=io.read_weekly_csv(folder / "truth_weekly.csv"),
+        )
+
+
+def _ar1(
+    rng: np.random.Generator, phi: float, shape: tuple[int, int], cov: np.ndarray | None = None
+) -> np.ndarray:
+    """Stationary AR(1) series with unit marginal variance along axis 0 (optionally correlated columns)."""
+    n, k = shape
+    if cov is None:
+        eps = rng.standard_normal((n + _BURN_IN, k))
+    else:
+        eps = rng.multivariate_normal(np.zeros(k), cov, size=n + _BURN_IN, method="cholesky")
+    z = lfilter([np.sqrt(1.0 - phi**2)], [1.0, -phi], eps, axis=0)
+    return z[_BURN_IN:]
+
+
+def _flighting(
+    rng: np.random.Generator, active_share: np.ndarray, persistence: np.ndarray, n: int
+) -> np.ndarray:
+    """On/off weeks: each week keeps last week's state with prob ``persistence``, else redraws it
+    (on with prob ``active_share``). The stationary share of on-weeks is ``active_share``."""
+    k = active_share.size
+    redraw = rng.random((n, k)) >= persistence
+    redraw[0] = True
+    fresh = rng.random((n, k)) < active_share
+    last = np.maximum.accumulate(np.where(redraw, np.arange(n)[:, None], 0), axis=0)
+    return np.take_along_axis(fresh, last, axis=0)
+
+
+def simulate_spend(spec: ScenarioSpec, rng: np.random.Generator) -> np.ndarray:
+    """Weekly spend (currency), shape (n_weeks, n_channels): log-normal AR(1) with cross-channel
+    correlation of the latent log-spend, times on/off flighting."""
+    chans = list(spec.channels.values())
+    k = len(chans)
+    cov = np.full((k, k), spec.spend_correlation)
+    np.fill_diagonal(cov, 1.0)
+    z = _ar1(rng, spec.spend_autocorrelation, (spec.n_weeks, k), cov)
+    cv = np.array([c.spend_cv for c in chans])
+    sigma = np.sqrt(np.log1p(cv**2))
+    mean = np.array([c.mean_spend for c in chans])
+    active_spend = mean * np.exp(sigma * z - 0.5 * sigma**2)
+    on = _flighting(
+        rng,
+        np.array([c.active_share for c in chans]),
+        np.array([c.burst_persistence for c in chans]),
+        spec.n_weeks,
+    )
+    return np.where(on, active_spend, 0.0)
+
+
+def fourier_features(dates: pd.DatetimeIndex, order: int) -> np.ndarray:
+    """Yearly Fourier terms ``[sin(2 pi k d/365.25), cos(...)]`` for k = 1..order, d = day of year.
+    Shape (T, 2*order), columns sin_1, cos_1, sin_2, cos_2, ..."""
+    day = np.asarray(dates.day_of_year, dtype=float)
+    cols = []
+    for k in range(1, order + 1):
+        cols += [np.sin(2 * np.pi * k * day / 365.25), np.cos(2 * np.pi * k * day / 365.25)]
+    return np.column_stack(cols) if cols else np.zeros((len(dates), 0))
+
+
+def simulate(spec: ScenarioSpec, rng: np.random.Generator) -> SimulatedDataset:
+    """Simulate one dataset of a scenario. Same ``spec`` and Generator state -> same bytes."""
+    n = spec.n_weeks
+    names = spec.channel_names
+    dates = pd.date_range(pd.Timestamp(spec.start_date), periods=n, freq="7D")
+
+    spend = simulate_spend(spec, rng)
+    competitor = _ar1(rng, spec.competitor.ar, (n, 1))[:, 0]
+    event = (rng.random(n) < spec.event.probability).astype(float)
+
+    time_index = np.arange(n) / max(n - 1, 1)
+    amplitudes = np.asarray(spec.seasonality, dtype=float).reshape(-1)
+    seasonality = fourier_features(dates, len(spec.seasonality)) @ amplitudes
+    trend = spec.trend * time_index
+    base = spec.intercept + trend + seasonality
+    competitor_effect = spec.competitor.coef * competitor
+    event_effect = spec.event.effect * event
+
+    responses = {name: ChannelResponse.from_spec(ch) for name, ch in spec.channels.items()}
+    contributions = np.column_stack(
+        [responses[c].contribution(spend[:, i]) for i, c in enumerate(names)]
+    )
+    mu = base + competitor_effect + event_effect + contributions.sum(axis=1)
+
+    noise_sd = float(np.std(mu) / spec.noise.snr)
+    eps = rng.standard_normal(n)
+    if spec.noise.kind == "gaussian":
+        y = mu + noise_sd * eps
+    else:  # multiplicative: y = mu * (1 + e), sd(e) chosen so the noise sd averages noise_sd
+        y = mu * (1.0 + noise_sd / float(np.mean(mu)) * eps)
+
+    data = pd.DataFrame({io.DATE_COLUMN: dates, io.TARGET_COLUMN: y})
+    for i, c in enumerate(names):
+        data[c] = spend[:, i]
+    data["competitor"] = competitor
+    data["event"] = event
+
+    weekly = pd.DataFrame(
+        {
+            io.DATE_COLUMN: dates,
+            "base": base,
+            "trend": trend,
+            "seasonality": seasonality,
+            "competitor_effect": competitor_effect,
+            "event_effect": event_effect,
+        }
+    )
+    for i, c in enumerate(names):
+        weekly[f"contribution_{c}"] = contributions[:, i]
+    weekly["mu"] = mu
+
+    truth = _truth(spec, responses, spend, contributions, noise_sd)
+    return SimulatedDataset(data=data, truth=truth, weekly=weekly)
+
+
+def _truth(
+    spec: ScenarioSpec,
+    responses: dict[str, ChannelResponse],
+    spend: np.ndarray,
+    contributions: np.ndarray,
+    noise_sd: float,
+) -> dict[str, Any]:
+    names = spec.channel_names
+    spend_tot = spend.sum(axis=0)
+    contrib_tot = contributions.sum(axis=0)
+    channels = {}
+    for i, c in enumerate(names):
+        r = responses[c]
+        mean_weekly = float(spend[:, i].mean())
+        grid = np.linspace(
+            0.0, spec.curve_max_multiple * spec.channels[c].mean_spend, spec.curve_points
+        )
+        channels[c] = {
+            **r.to_dict(),
+            "spend_total": float(spend_tot[i]),
+            "spend_share": float(spend_tot[i] / spend_tot.sum()),
+            "mean_weekly_spend": mean_weekly,
+            "contribution_total": float(contrib_tot[i]),
+            "contribution_share": float(contrib_tot[i] / contrib_tot.sum())
+            if contrib_tot.sum() > 0
+            else 0.0,
+            "roas": float(contrib_tot[i] / spend_tot[i]) if spend_tot[i] > 0 else float("nan"),
+            "mroas": float(r.marginal(mean_weekly)),
+            "curve": {"spend": grid, "response": r.steady_state(grid)},
+        }
+    return {
+        "channels": channels,
+        "channel_names": names,
+        "controls": ["competitor", "event"],
+        "n_weeks": spec.n_weeks,
+        "base": {
+            "intercept": spec.intercept,
+            "trend": spec.trend,
+            "seasonality": [list(p) for p in spec.seasonality],
+            "competitor_coef": spec.competitor.coef,
+            "event_effect": spec.event.effect,
+        },
+        "noise": {"kind": spec.noise.kind, "snr": spec.noise.snr, "sd": noise_sd},
+    }
+
+
+def simulate_scenario(
+    study: Any, scenario: str, data_root: Path | None = None
+) -> list[SimulatedDataset]:
+    """Simulate every replicate of ``scenario`` and save each under
+    ``data/<scenario>/simulated/rep_<NNN>/`` (seed: ``study.rng(scenario, replicate)``)."""
+    from mmm_recovery import paths
+
+    spec = study.scenario(scenario)
+    out = []
+    for r in range(study.study.replicates):
+        ds = simulate(spec, study.rng(scenario, r))
+        ds.save(paths.replicate_dir(scenario, r, data_root))
+        out.append(ds)
+    return out

@@ -1,0 +1,470 @@
+"""Study specification: ``studies/*.yaml`` -> frozen, validated models.
+
+A study file is the single home of every number the pipeline uses. Its top-level keys:
+
+``study``
+    :class:`StudySettings` (name, base seed, replicates, ...).
+``defaults``
+    A partial scenario, deep-merged under every scenario (a scenario's own keys win; a channel
+    set to ``null`` in a scenario is removed from it; a block that changes ``family`` replaces
+    the default block).
+``scenarios``
+    ``name -> ScenarioSpec``: the data-generating process of each scenario.
+``estimators``
+    ``name -> settings`` for each registered estimator to run (validated by that estimator).
+
+Every model forbids unknown keys and checks ranges; :func:`load_study` turns a validation
+failure into a :class:`SpecError` naming the file and the dotted key, e.g.
+``studies/x.yaml: scenarios.baseline.channels.tv.adstock.alpha: Input should be less than 1
+(got 1.2)``. Parameters are in absolute units (currency, weeks), never relative to a dataset's
+observed range, so all replicates of a scenario share one truth.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import re
+import zlib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mmm_recovery import paths
+
+__all__ = [
+    "SpecError",
+    "GeometricAdstockSpec",
+    "WeibullAdstockSpec",
+    "LogisticSaturationSpec",
+    "HillSaturationSpec",
+    "ChannelSpec",
+    "NoiseSpec",
+    "CompetitorSpec",
+    "EventSpec",
+    "ScenarioSpec",
+    "StudySettings",
+    "Study",
+    "load_study",
+    "deep_merge",
+]
+
+
+class SpecError(ValueError):
+    """A study file is missing, malformed, or has an unknown key or an out-of-range value."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- adstock
+class GeometricAdstockSpec(_Frozen):
+    """Geometric adstock: weight ``alpha**k`` at lag ``k``."""
+
+    family: Literal["geometric"] = Field("geometric", description="`geometric` (default).")
+    alpha: float = Field(ge=0.0, lt=1.0, description="Weekly retention rate in [0, 1). No default.")
+    l_max: int = Field(
+        8, ge=1, le=104, description="Number of weights (lag 0 included). Default 8."
+    )
+    normalize: bool = Field(
+        True, description="Weights sum to 1 (PyMC-Marketing's default). Default true."
+    )
+
+    @property
+    def params(self) -> dict[str, float]:
+        return {"alpha": self.alpha}
+
+
+class WeibullAdstockSpec(_Frozen):
+    """Weibull adstock in Robyn's CDF or PDF form (see :func:`mmm_recovery.transforms.weibull_weights`)."""
+
+    family: Literal["weibull_cdf", "weibull_pdf"] = Field(
+        description="`weibull_cdf` or `weibull_pdf`."
+    )
+    shape: float = Field(gt=0.0, le=20.0, description="Weibull shape k > 0. No default.")
+    scale: float = Field(gt=0.0, le=104.0, description="Weibull scale in weeks > 0. No default.")
+    l_max: int = Field(8, ge=2, le=104, description="Number of weights. Default 8.")
+    normalize: bool = Field(True, description="Weights sum to 1. Default true.")
+
+    @property
+    def params(self) -> dict[str, float]:
+        return {"shape": self.shape, "scale": self.scale}
+
+
+AdstockSpec = Annotated[GeometricAdstockSpec | WeibullAdstockSpec, Field(discriminator="family")]
+
+
+# ------------------------------------------------------------------------ saturation
+class LogisticSaturationSpec(_Frozen):
+    """Logistic saturation ``(1 - exp(-lam x)) / (1 + exp(-lam x))`` of adstocked spend ``x``."""
+
+    family: Literal["logistic"] = Field("logistic", description="`logistic` (default).")
+    lam: float = Field(
+        gt=0.0, description="Steepness in 1/currency of adstocked weekly spend. No default."
+    )
+
+    @property
+    def params(self) -> dict[str, float]:
+        return {"lam": self.lam}
+
+
+class HillSaturationSpec(_Frozen):
+    """Hill saturation ``x**slope / (x**slope + kappa**slope)``."""
+
+    family: Literal["hill"] = Field(description="`hill`.")
+    slope: float = Field(gt=0.0, le=10.0, description="Hill exponent > 0. No default.")
+    kappa: float = Field(
+        gt=0.0, description="Half-saturation point in currency of adstocked weekly spend."
+    )
+
+    @property
+    def params(self) -> dict[str, float]:
+        return {"slope": self.slope, "kappa": self.kappa}
+
+
+SaturationSpec = Annotated[
+    LogisticSaturationSpec | HillSaturationSpec, Field(discriminator="family")
+]
+
+
+# --------------------------------------------------------------------------- channel
+class ChannelSpec(_Frozen):
+    """One media channel: how its spend is generated and how it drives revenue."""
+
+    mean_spend: float = Field(
+        gt=0.0, description="Mean weekly spend in active weeks, currency. No default."
+    )
+    spend_cv: float = Field(
+        0.4,
+        ge=0.0,
+        le=3.0,
+        description="Coefficient of variation of active-week spend. Default 0.4.",
+    )
+    active_share: float = Field(
+        1.0,
+        gt=0.0,
+        le=1.0,
+        description="Share of weeks with spend (flighting; others are zero). Default 1.",
+    )
+    burst_persistence: float = Field(
+        0.75,
+        ge=0.0,
+        lt=1.0,
+        description="Probability that an on/off flight continues next week. Default 0.75.",
+    )
+    adstock: AdstockSpec = Field(
+        description="Geometric or Weibull adstock block, chosen by `family`."
+    )
+    saturation: SaturationSpec = Field(
+        description="Logistic or Hill saturation block, chosen by `family`."
+    )
+    beta: float = Field(
+        ge=0.0, description="Maximum weekly contribution (saturation -> 1), currency. No default."
+    )
+
+
+# ----------------------------------------------------------------- base and noise
+class NoiseSpec(_Frozen):
+    """Observation noise at a target signal-to-noise ratio ``sd(mu) / sd(noise)``."""
+
+    kind: Literal["gaussian", "multiplicative"] = Field("gaussian", description="Default gaussian.")
+    snr: float = Field(4.0, gt=0.0, description="sd(noiseless target) / sd(noise). Default 4.")
+
+
+class CompetitorSpec(_Frozen):
+    """A standardised competitor-activity index (AR(1), mean 0, sd 1) entering linearly."""
+
+    coef: float = Field(
+        -5000.0, description="Revenue per unit of the index, currency. Default -5000."
+    )
+    ar: float = Field(
+        0.7, ge=0.0, lt=1.0, description="AR(1) coefficient of the index. Default 0.7."
+    )
+
+
+class EventSpec(_Frozen):
+    """A 0/1 event flag (promotions, holidays) with a fixed effect."""
+
+    probability: float = Field(
+        0.05, ge=0.0, le=1.0, description="Weekly probability of an event. Default 0.05."
+    )
+    effect: float = Field(
+        20000.0, description="Revenue effect of an event week, currency. Default 20000."
+    )
+
+
+class ScenarioSpec(_Frozen):
+    """The data-generating process of one scenario (all amounts in currency per week)."""
+
+    n_weeks: int = Field(208, ge=26, le=2000, description="Number of weeks. Default 208.")
+    start_date: dt.date = Field(
+        dt.date(2015, 11, 23), description="First week (a Monday). Default 2015-11-23."
+    )
+    intercept: float = Field(
+        100000.0, ge=0.0, description="Baseline revenue per week. Default 100000."
+    )
+    trend: float = Field(
+        20000.0, description="Linear change of baseline from first to last week. Default 20000."
+    )
+    seasonality: list[tuple[float, float]] = Field(
+        default_factory=lambda: [(15000.0, 5000.0)],
+        description="Yearly Fourier amplitudes, one (sin, cos) pair per order, currency. Default [[15000, 5000]].",
+    )
+    spend_correlation: float = Field(
+        0.0,
+        gt=-1.0,
+        lt=1.0,
+        description="Correlation between channels' latent log-spend. Default 0.",
+    )
+    spend_autocorrelation: float = Field(
+        0.5,
+        ge=0.0,
+        lt=1.0,
+        description="AR(1) coefficient of each channel's latent log-spend. Default 0.5.",
+    )
+    competitor: CompetitorSpec = Field(
+        default_factory=CompetitorSpec, description="Competitor index (see below)."
+    )
+    event: EventSpec = Field(default_factory=EventSpec, description="Event flag (see below).")
+    noise: NoiseSpec = Field(
+        default_factory=NoiseSpec, description="Observation noise (see below)."
+    )
+    curve_points: int = Field(
+        41, ge=5, le=1001, description="Points of the true response-curve grid. Default 41."
+    )
+    curve_max_multiple: float = Field(
+        3.0, gt=0.0, description="Curve grid runs 0 .. this x each channel's mean_spend. Default 3."
+    )
+    channels: dict[str, ChannelSpec] = Field(
+        min_length=1, description="Channel name -> ChannelSpec."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ScenarioSpec:
+        n = len(self.channels)
+        if n > 1 and self.spend_correlation <= -1.0 / (n - 1):
+            raise ValueError(
+                f"spend_correlation={self.spend_correlation} is not a valid equicorrelation for {n} channels "
+                f"(needs > {-1.0 / (n - 1):.3f})"
+            )
+        reserved = {"date", "y", "competitor", "event"}
+        for name in self.channels:
+            if name in reserved or not name.isidentifier():
+                raise ValueError(
+                    f"channel name {name!r} must be an identifier and not one of {sorted(reserved)}"
+                )
+        for name, ch in self.channels.items():
+            if ch.adstock.l_max >= self.n_weeks:
+                raise ValueError(
+                    f"channels.{name}.adstock.l_max={ch.adstock.l_max} must be < n_weeks={self.n_weeks}"
+                )
+        return self
+
+    @property
+    def channel_names(self) -> list[str]:
+        return list(self.channels)
+
+
+# ----------------------------------------------------------------------------- study
+class StudySettings(_Frozen):
+    """Study-wide settings."""
+
+    name: str = Field(description="Study name (used in output paths and reports). No default.")
+    base_seed: int = Field(ge=0, description="Root of every random draw. No default.")
+    replicates: int = Field(
+        1, ge=1, le=10000, description="Datasets simulated per scenario. Default 1."
+    )
+    holdout_weeks: int = Field(
+        13, ge=0, le=104, description="Final weeks held out for out-of-sample checks. Default 13."
+    )
+
+
+class Study(_Frozen):
+    """A validated study: settings, scenarios (defaults merged in) and estimator settings."""
+
+    study: StudySettings = Field(description="Study-wide settings.")
+    scenarios: dict[str, ScenarioSpec] = Field(
+        min_length=1, description="Scenario name -> ScenarioSpec."
+    )
+    estimators: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Estimator name -> its settings (validated by the estimator).",
+    )
+    source: Path | None = Field(
+        None, description="File the study was read from (set by load_study)."
+    )
+
+    @model_validator(mode="after")
+    def _check_names(self) -> Study:
+        for name in self.scenarios:
+            if not name.replace("-", "_").isidentifier():
+                raise ValueError(f"scenario name {name!r} must be letters, digits, '_' or '-'")
+        return self
+
+    def scenario(self, name: str) -> ScenarioSpec:
+        """The scenario called ``name``; a clear error lists the known names otherwise."""
+        try:
+            return self.scenarios[name]
+        except KeyError:
+            raise SpecError(
+                f"{self.source or 'study'}: unknown scenario {name!r}; known: {sorted(self.scenarios)}"
+            ) from None
+
+    def seed_sequence(self, scenario: str, replicate: int) -> np.random.SeedSequence:
+        """The seed of one (scenario, replicate): derived from the base seed, the scenario *name*
+        (CRC32, stable across runs and across adding or reordering scenarios) and the replicate."""
+        self.scenario(scenario)
+        if not 0 <= replicate < self.study.replicates:
+            raise SpecError(f"replicate {replicate} out of range 0..{self.study.replicates - 1}")
+        return np.random.SeedSequence(
+            [self.study.base_seed, zlib.crc32(scenario.encode()), replicate]
+        )
+
+    def rng(self, scenario: str, replicate: int, stream: int = 0) -> np.random.Generator:
+        """A Generator for one (scenario, replicate); ``stream`` separates independent uses
+        (0 = simulation, 1.. = estimators) so adding one never shifts another's draws."""
+        seq = self.seed_sequence(scenario, replicate)
+        return np.random.default_rng(seq.spawn(stream + 1)[stream])
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Recursively merge ``override`` into a copy of ``base``.
+
+    ``None`` in ``override`` deletes a key; a block whose ``family`` changes (e.g. an adstock
+    going from geometric to weibull_pdf) replaces the base block instead of merging into it.
+    """
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if value is None:
+            out.pop(key, None)
+        elif (
+            isinstance(value, dict)
+            and isinstance(out.get(key), dict)
+            and value.get("family", out[key].get("family")) == out[key].get("family")
+        ):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _format_errors(source: str, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
+        got = e.get("input")
+        got_txt = "" if isinstance(got, dict) or e["type"] == "missing" else f" (got {got!r})"
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        lines.append(f"{source}: {loc or '<top>'}: {msg}{got_txt}")
+    return "\n".join(lines)
+
+
+_UNION_TAGS = {"geometric", "weibull_cdf", "weibull_pdf", "logistic", "hill"}
+
+
+def load_study(path: str | Path = paths.DEFAULT_STUDY) -> Study:
+    """Read and validate a study YAML (relative paths are relative to the project root).
+
+    Raises
+    ------
+    SpecError
+        Naming the file and the dotted key of every problem found.
+    """
+    file = paths.resolve(path)
+    try:
+        label = str(file.relative_to(paths.ROOT))
+    except ValueError:
+        label = str(file)
+    if not file.is_file():
+        raise SpecError(f"{label}: study file not found")
+    try:
+        raw = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{label}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SpecError(
+            f"{label}: top level must be a mapping with keys study, defaults, scenarios, estimators"
+        )
+    unknown = set(raw) - {"study", "defaults", "scenarios", "estimators"}
+    if unknown:
+        raise SpecError(
+            f"{label}: {sorted(unknown)[0]}: unknown key (allowed: study, defaults, scenarios, estimators)"
+        )
+    defaults = raw.get("defaults") or {}
+    scenarios = raw.get("scenarios")
+    if not isinstance(scenarios, dict) or not scenarios:
+        raise SpecError(f"{label}: scenarios: must be a non-empty mapping of name -> scenario")
+    if not isinstance(defaults, dict):
+        raise SpecError(f"{label}: defaults: must be a mapping")
+    merged = {}
+    for name, override in scenarios.items():
+        if override is not None and not isinstance(override, dict):
+            raise SpecError(f"{label}: scenarios.{name}: must be a mapping")
+        merged[str(name)] = deep_merge(defaults, override or {})
+    payload = {
+        "study": raw.get("study"),
+        "scenarios": merged,
+        "estimators": raw.get("estimators") or {},
+    }
+    try:
+        study = Study.model_validate({**payload, "source": file})
+    except ValidationError as exc:
+        raise SpecError(_format_errors(label, exc)) from None
+    _validate_estimators(label, study)
+    return study
+
+
+def _validate_estimators(label: str, study: Study) -> None:
+    from mmm_recovery.estimators import registry  # late import: estimators import spec
+
+    for name, settings in study.estimators.items():
+        try:
+            registry.config_for(name, settings)
+        except KeyError:
+            raise SpecError(
+                f"{label}: estimators.{name}: unknown estimator (registered: {registry.names()})"
+            ) from None
+        except ValidationError as exc:
+            raise SpecError(_format_errors(f"{label}: estimators.{name}", exc)) from None
+
+
+SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
+    Study,
+    StudySettings,
+    ScenarioSpec,
+    ChannelSpec,
+    GeometricAdstockSpec,
+    WeibullAdstockSpec,
+    LogisticSaturationSpec,
+    HillSaturationSpec,
+    NoiseSpec,
+    CompetitorSpec,
+    EventSpec,
+)
+
+
+def schema_markdown(models: tuple[type[BaseModel], ...] = SCHEMA_MODELS) -> str:
+    """Markdown tables of every field (name, type, description with default) of the spec models.
+    ``studies/README.md`` embeds this text; a test keeps the two identical."""
+    out = []
+    for model in models:
+        out.append(f"### `{model.__name__}`\n\n{(model.__doc__ or '').strip().splitlines()[0]}\n")
+        out.append("| key | type | meaning (default) |\n|---|---|---|")
+        for name, field in model.model_fields.items():
+            if name == "source":
+                continue
+            ann = getattr(field.annotation, "__name__", None) or re.sub(
+                r"\b(?:[A-Za-z_]\w*\.)+", "", str(field.annotation)
+            ).replace(" | ", " or ")
+            desc = (field.description or "").replace("|", "\\|")
+            out.append(f"| `{name}` | `{ann}` | {desc} |")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(schema_markdown(), end="")

@@ -1,0 +1,48 @@
+"""The real DVC pipeline on the smoke study, in a throw-away copy of the project."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from helpers import dvc, project_copy
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = project_copy(tmp_path_factory.mktemp("project"))
+    dvc(root, "repro", "simulate")
+    return root
+
+
+def test_simulate_stage_writes_every_scenario_and_replicate(project):
+    for scenario in ("base", "hill_truth"):
+        nb = project / "data" / scenario / "notebooks" / "01_simulate.ipynb"
+        assert nb.is_file()
+        for r in range(2):
+            folder = project / "data" / scenario / "simulated" / f"rep_{r:03d}"
+            assert {p.name for p in folder.iterdir()} == {
+                "data.csv",
+                "truth.json",
+                "truth_weekly.csv",
+            }
+    assert (
+        "image/png" in (project / "data" / "base" / "notebooks" / "01_simulate.ipynb").read_text()
+    )
+
+
+def test_second_repro_does_nothing_and_status_is_clean(project):
+    out = dvc(project, "repro", "simulate").stdout
+    assert "Running stage" not in out
+    status = dvc(project, "status", "simulate").stdout
+    assert "changed" not in status
+
+
+def test_changing_one_scenario_reruns_only_that_scenario(project):
+    study = project / "studies" / "recovery.yaml"
+    raw = yaml.safe_load(study.read_text())
+    raw["scenarios"]["hill_truth"]["noise"]["snr"] = 3.0
+    study.write_text(yaml.safe_dump(raw, sort_keys=False))
+    out = dvc(project, "repro", "simulate").stdout
+    assert "Running stage 'simulate@hill_truth'" in out
+    assert "Running stage 'simulate@base'" not in out
+    assert "Stage 'simulate@base' didn't change" in out

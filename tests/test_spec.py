@@ -1,0 +1,180 @@
+"""Study spec: valid files load; every bad value is an error naming the file and the key."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+
+from mmm_recovery import paths
+from mmm_recovery.spec import SpecError, deep_merge, load_study
+
+
+def test_default_and_smoke_studies_load(default_study, smoke_study):
+    assert default_study.study.name == "recovery"
+    assert {
+        "baseline",
+        "short_history",
+        "high_noise",
+        "correlated_spend",
+        "long_carryover",
+        "misspecified",
+    } <= set(default_study.scenarios)
+    assert smoke_study.scenarios["base"].n_weeks == 78
+    # defaults were merged, scenario overrides won, family switch replaced the block
+    mis = default_study.scenario("misspecified")
+    assert mis.channels["tv"].adstock.family == "weibull_pdf"
+    assert mis.channels["ooh"].adstock.alpha == 0.4
+    assert default_study.scenario("short_history").n_weeks == 104
+
+
+def test_models_are_frozen(default_study):
+    with pytest.raises(Exception, match="frozen"):
+        default_study.study.base_seed = 1  # type: ignore[misc]
+
+
+def _write(tmp_path, mutate):
+    raw = yaml.safe_load((paths.STUDIES / "smoke.yaml").read_text())
+    mutate(raw)
+    f = tmp_path / "bad.yaml"
+    f.write_text(yaml.safe_dump(raw))
+    return f
+
+
+CASES = [
+    (
+        "decay >= 1",
+        lambda r: r["defaults"]["channels"]["tv"]["adstock"].update(alpha=1.2),
+        "defaults.channels.tv.adstock.alpha",
+        "scenarios.base.channels.tv.adstock.alpha",
+    ),
+    (
+        "negative decay",
+        lambda r: r["defaults"]["channels"]["tv"]["adstock"].update(alpha=-0.1),
+        None,
+        "scenarios.base.channels.tv.adstock.alpha",
+    ),
+    (
+        "l_max < 1",
+        lambda r: r["defaults"]["channels"]["tv"]["adstock"].update(l_max=0),
+        None,
+        "scenarios.base.channels.tv.adstock.l_max",
+    ),
+    (
+        "negative spend",
+        lambda r: r["defaults"]["channels"]["tv"].update(mean_spend=-5.0),
+        None,
+        "scenarios.base.channels.tv.mean_spend",
+    ),
+    (
+        "share > 1",
+        lambda r: r["defaults"]["channels"]["tv"].update(active_share=1.5),
+        None,
+        "scenarios.base.channels.tv.active_share",
+    ),
+    (
+        "unknown key",
+        lambda r: r["defaults"]["channels"]["tv"]["adstock"].update(decay=0.5),
+        None,
+        "scenarios.base.channels.tv.adstock.decay: unknown key",
+    ),
+    (
+        "typo in scenario",
+        lambda r: r["scenarios"]["base"].update(n_weeeks=100),
+        None,
+        "scenarios.base.n_weeeks: unknown key",
+    ),
+    (
+        "unknown family",
+        lambda r: r["defaults"]["channels"]["tv"]["adstock"].update(family="delayed"),
+        None,
+        "scenarios.base.channels.tv.adstock",
+    ),
+    (
+        "missing beta",
+        lambda r: r["defaults"]["channels"]["tv"].pop("beta"),
+        None,
+        "scenarios.base.channels.tv.beta: Field required",
+    ),
+    ("seed negative", lambda r: r["study"].update(base_seed=-1), None, "study.base_seed"),
+    ("no replicates", lambda r: r["study"].update(replicates=0), None, "study.replicates"),
+    ("snr zero", lambda r: r["defaults"]["noise"].update(snr=0), None, "scenarios.base.noise.snr"),
+    (
+        "bad noise",
+        lambda r: r["defaults"]["noise"].update(kind="poisson"),
+        None,
+        "scenarios.base.noise.kind",
+    ),
+    (
+        "l_max >= weeks",
+        lambda r: r["defaults"]["channels"]["tv"]["adstock"].update(l_max=90),
+        None,
+        "channels.tv.adstock.l_max=90 must be < n_weeks=78",
+    ),
+    ("top-level typo", lambda r: r.update(scenarioz={}), None, "scenarioz: unknown key"),
+    (
+        "unknown estimator",
+        lambda r: r.update(estimators={"magic": {}}),
+        None,
+        "estimators.magic: unknown estimator",
+    ),
+]
+
+
+@pytest.mark.parametrize(("label", "mutate", "_unused", "key"), CASES, ids=[c[0] for c in CASES])
+def test_bad_values_name_file_and_key(tmp_path, label, mutate, _unused, key):
+    f = _write(tmp_path, mutate)
+    with pytest.raises(SpecError) as err:
+        load_study(f)
+    msg = str(err.value)
+    assert str(f) in msg
+    assert key in msg
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(SpecError, match="not found"):
+        load_study(tmp_path / "nope.yaml")
+    f = tmp_path / "x.yaml"
+    f.write_text("- a\n- b\n")
+    with pytest.raises(SpecError, match="top level must be a mapping"):
+        load_study(f)
+    f.write_text("study: {name: x, base_seed: 1\n")
+    with pytest.raises(SpecError, match="not valid YAML"):
+        load_study(f)
+
+
+def test_unknown_scenario_lists_known(smoke_study):
+    with pytest.raises(SpecError, match=r"unknown scenario 'nope'.*\['base', 'hill_truth'\]"):
+        smoke_study.scenario("nope")
+
+
+def test_seeds_are_stable_and_distinct(smoke_study):
+    a = smoke_study.rng("base", 0).random(3)
+    b = smoke_study.rng("base", 0).random(3)
+    c = smoke_study.rng("base", 1).random(3)
+    d = smoke_study.rng("hill_truth", 0).random(3)
+    e = smoke_study.rng("base", 0, stream=1).random(3)
+    np.testing.assert_array_equal(a, b)
+    for other in (c, d, e):
+        assert not np.allclose(a, other)
+    with pytest.raises(SpecError, match="replicate 5 out of range"):
+        smoke_study.seed_sequence("base", 5)
+
+
+def test_deep_merge_rules():
+    base = {"a": {"x": 1, "y": 2}, "ch": {"tv": {"family": "geometric", "alpha": 0.5}, "s": 1}}
+    over = {"a": {"y": 3}, "ch": {"tv": {"family": "weibull_pdf", "shape": 2}, "s": None}}
+    assert deep_merge(base, over) == {
+        "a": {"x": 1, "y": 3},
+        "ch": {"tv": {"family": "weibull_pdf", "shape": 2}},
+    }
+    assert base["a"]["y"] == 2  # input untouched
+
+
+def test_study_readme_schema_is_generated_from_the_models():
+    """studies/README.md embeds schema_markdown() verbatim (docs cannot drift from the code)."""
+    from mmm_recovery.spec import schema_markdown
+
+    readme = (paths.STUDIES / "README.md").read_text()
+    embedded = readme.split("<!-- schema:start -->\n", 1)[1].split("<!-- schema:end -->", 1)[0]
+    assert embedded == schema_markdown(), "regenerate: python -m mmm_recovery.spec"
