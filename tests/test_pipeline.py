@@ -10,7 +10,7 @@ from helpers import dvc, project_copy
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = project_copy(tmp_path_factory.mktemp("project"))
-    dvc(root, "repro", "simulate")
+    dvc(root, "repro")
     return root
 
 
@@ -30,10 +30,20 @@ def test_simulate_stage_writes_every_scenario_and_replicate(project):
     )
 
 
+def test_fit_stages_write_results_in_the_common_format(project):
+    from mmm_recovery.results import load_result
+
+    for scenario in ("base", "hill_truth"):
+        res = load_result(project / "data" / scenario / "frequentist")
+        assert res["estimator"] == "frequentist" and res["scenario"] == scenario
+        assert set(res["channels"]) == {"tv", "search"}
+        assert (project / "data" / scenario / "notebooks" / "02_fit_frequentist.ipynb").is_file()
+
+
 def test_second_repro_does_nothing_and_status_is_clean(project):
-    out = dvc(project, "repro", "simulate").stdout
+    out = dvc(project, "repro").stdout
     assert "Running stage" not in out
-    status = dvc(project, "status", "simulate").stdout
+    status = dvc(project, "status").stdout
     assert "changed" not in status
 
 

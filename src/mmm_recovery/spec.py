@@ -324,6 +324,14 @@ class Study(_Frozen):
             [self.study.base_seed, zlib.crc32(scenario.encode()), replicate]
         )
 
+    def estimator_rng(self, scenario: str, replicate: int, estimator: str) -> np.random.Generator:
+        """The Generator of one estimator's fit of one (scenario, replicate): independent of the
+        simulation's draws and of other estimators (keyed by the estimator's name)."""
+        seq = self.seed_sequence(scenario, replicate)
+        return np.random.default_rng(
+            np.random.SeedSequence([*seq.entropy, zlib.crc32(estimator.encode())])
+        )
+
     def rng(self, scenario: str, replicate: int, stream: int = 0) -> np.random.Generator:
         """A Generator for one (scenario, replicate); ``stream`` separates independent uses
         (0 = simulation, 1.. = estimators) so adding one never shifts another's draws."""

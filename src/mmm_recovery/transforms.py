@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import special
 
 __all__ = [
     "convolve_adstock",
@@ -212,8 +211,7 @@ def hill_saturation(
     a = np.asarray(slope, dtype=float)
     g = np.asarray(kappa, dtype=float)
     with np.errstate(divide="ignore", over="ignore"):
-        log_ratio = a * (np.log(g) - np.log(np.where(x > 0, x, 1.0)))
-        out = special.expit(-log_ratio)
+        out = 1.0 / (1.0 + np.exp(a * (np.log(g) - np.log(np.where(x > 0, x, 1.0)))))
     return np.where(x > 0, out, 0.0)
 
 

@@ -6,8 +6,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mmm_recovery.estimators.base import Estimator
     from pydantic import BaseModel
+
+    from mmm_recovery.estimators.base import Estimator
 
 _REGISTRY: dict[str, type[Estimator]] = {}
 
@@ -24,7 +25,7 @@ def register(cls: type[Estimator]) -> type[Estimator]:
 
 
 #: Modules that register the built-in estimators (heavy libraries are imported inside fit()).
-BUILTIN_MODULES: tuple[str, ...] = ()
+BUILTIN_MODULES: tuple[str, ...] = ("mmm_recovery.estimators.frequentist",)
 
 
 def _load_builtins() -> None:

@@ -1,0 +1,1 @@
+"""Estimators, registered by lookup name (see :mod:`mmm_recovery.estimators.registry`)."""
