@@ -34,10 +34,16 @@ def test_fit_stages_write_results_in_the_common_format(project):
     from mmm_recovery.results import load_result
 
     for scenario in ("base", "hill_truth"):
-        res = load_result(project / "data" / scenario / "frequentist")
-        assert res["estimator"] == "frequentist" and res["scenario"] == scenario
-        assert set(res["channels"]) == {"tv", "search"}
-        assert (project / "data" / scenario / "notebooks" / "02_fit_frequentist.ipynb").is_file()
+        for estimator, notebook in (
+            ("frequentist", "02_fit_frequentist"),
+            ("bayesian", "03_fit_bayesian"),
+        ):
+            res = load_result(project / "data" / scenario / estimator)
+            assert res["estimator"] == estimator and res["scenario"] == scenario
+            assert set(res["channels"]) == {"tv", "search"}
+            assert isinstance(res["diagnostics"]["converged"], bool)
+            assert (project / "data" / scenario / "notebooks" / f"{notebook}.ipynb").is_file()
+        assert (project / "data" / scenario / "bayesian" / "posterior.nc").is_file()
 
 
 def test_second_repro_does_nothing_and_status_is_clean(project):

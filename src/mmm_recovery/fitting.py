@@ -11,13 +11,13 @@ from mmm_recovery.simulate import SimulatedDataset
 from mmm_recovery.spec import SpecError, Study
 
 
-def estimator_for(study: Study, name: str):
+def estimator_for(study: Study, name: str, **kwargs):
     """An estimator instance configured from ``study.estimators[name]``."""
     if name not in study.estimators:
         raise SpecError(
             f"{study.source}: estimators.{name}: not configured (configured: {sorted(study.estimators)})"
         )
-    return registry.get(name)(registry.config_for(name, study.estimators[name]))
+    return registry.get(name)(registry.config_for(name, study.estimators[name]), **kwargs)
 
 
 def fit_dataset(
@@ -27,13 +27,15 @@ def fit_dataset(
     estimator: str,
     dataset: SimulatedDataset | None = None,
     data_root: Path | None = None,
+    **estimator_kwargs,
 ) -> EstimatorResult:
     """Fit ``estimator`` to replicate ``replicate`` of ``scenario`` (read from the simulate stage's
-    output unless ``dataset`` is given). Seeded by ``study.estimator_rng``."""
+    output unless ``dataset`` is given). Seeded by ``study.estimator_rng``. Extra keyword
+    arguments go to the estimator's constructor (e.g. ``idata_path`` for the Bayesian one)."""
     if dataset is None:
         dataset = SimulatedDataset.load(paths.replicate_dir(scenario, replicate, data_root))
     fit_input = FitInput.from_simulated(dataset, study.study.holdout_weeks)
-    result = estimator_for(study, estimator).fit(
+    result = estimator_for(study, estimator, **estimator_kwargs).fit(
         fit_input, study.estimator_rng(scenario, replicate, estimator)
     )
     result.scenario, result.replicate = scenario, replicate

@@ -190,3 +190,140 @@ def estimated_decomposition(decomp: pd.DataFrame, channels: list[str]) -> Figure
     ax.set(ylabel="revenue / week", title="Estimated decomposition")
     ax.legend(fontsize="x-small", ncol=4, loc="lower left")
     return fig
+
+
+def prior_predictive(prior_y: np.ndarray, dates: pd.Series, y_obs: np.ndarray) -> Figure:
+    """Prior predictive 50% and 94% bands of the weekly target (currency) against the observed."""
+    fig = Figure(figsize=(9, 3.5), layout="constrained")
+    ax = fig.subplots()
+    q = np.quantile(prior_y, [0.03, 0.25, 0.75, 0.97], axis=0)
+    ax.fill_between(dates, q[0], q[3], alpha=0.2, label="prior predictive 94%")
+    ax.fill_between(dates, q[1], q[2], alpha=0.4, label="prior predictive 50%")
+    ax.plot(dates, y_obs, color="k", lw=1, label="observed")
+    ax.set(ylabel="revenue / week", title="Prior predictive check")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def trace_rank(samples: np.ndarray, channels: list[str], name: str) -> Figure:
+    """Trace (per chain) and rank histograms (per chain) of one parameter per channel.
+    ``samples`` has shape (chain, draw, channel)."""
+    n_chain, n_draw, n_ch = samples.shape
+    fig = Figure(figsize=(9, 1.8 * n_ch), layout="constrained")
+    axes = fig.subplots(n_ch, 2, squeeze=False)
+    ranks = samples.reshape(-1, n_ch).argsort(axis=0).argsort(axis=0).reshape(n_chain, n_draw, n_ch)
+    bins = np.linspace(0, n_chain * n_draw, 21)
+    for j, ch in enumerate(channels):
+        for c in range(n_chain):
+            axes[j, 0].plot(samples[c, :, j], lw=0.5)
+            axes[j, 1].hist(ranks[c, :, j], bins=bins, histtype="step")
+        axes[j, 0].set_ylabel(f"{name}\n{ch}", fontsize="small")
+    axes[0, 0].set_title("trace (one line per chain)")
+    axes[0, 1].set_title("rank histograms (uniform = mixing well)")
+    return fig
+
+
+def posterior_vs_truth(
+    draws: dict[str, np.ndarray], truth: dict[str, dict[str, float]], title: str
+) -> Figure:
+    """Histograms of posterior draws per channel with the true value marked.
+    ``draws``: channel -> 1-D draws; ``truth``: channel -> true value (None if not comparable)."""
+    names = list(draws)
+    fig = Figure(figsize=(3 * len(names), 2.6), layout="constrained")
+    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    for ax, ch in zip(axes, names, strict=True):
+        ax.hist(draws[ch], bins=40, color="tab:blue", alpha=0.7)
+        if truth.get(ch) is not None:
+            ax.axvline(truth[ch], color="k", lw=2, label="truth")
+        ax.set_title(ch, fontsize="small")
+    axes[0].legend(fontsize="small")
+    fig.suptitle(title)
+    return fig
+
+
+def interval_vs_truth(
+    results: dict[str, dict[str, Any]], truth: dict[str, Any], quantity: str
+) -> Figure:
+    """Point estimate and interval of ``quantity`` (e.g. roas) per channel and estimator, with the truth."""
+    names = list(truth["channel_names"])
+    fig = Figure(figsize=(7, 0.6 * len(names) + 1.2), layout="constrained")
+    ax = fig.subplots()
+    offsets = np.linspace(-0.15, 0.15, max(len(results), 1))
+    for off, (est, res) in zip(offsets, results.items(), strict=True):
+        for i, ch in enumerate(names):
+            e = res["channels"][ch][quantity]
+            lo, hi = e["lower"], e["upper"]
+            xerr = None if lo is None else [[e["estimate"] - lo], [hi - e["estimate"]]]
+            ax.errorbar(
+                e["estimate"],
+                i + off,
+                xerr=xerr,
+                fmt="o",
+                color=f"C{list(results).index(est)}",
+                label=est if i == 0 else None,
+            )
+    ax.scatter(
+        [truth["channels"][ch][quantity] for ch in names],
+        range(len(names)),
+        marker="x",
+        color="k",
+        s=60,
+        zorder=5,
+        label="truth",
+    )
+    ax.set_yticks(range(len(names)), names)
+    ax.set(xlabel=quantity, title=f"{quantity}: estimates and intervals vs truth")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def coverage_by_scenario(
+    coverage: pd.DataFrame, quantity: str, nominal: dict[str, float]
+) -> Figure:
+    """Interval coverage of ``quantity`` per scenario and estimator with exact 95% CIs, against
+    each estimator's nominal level."""
+    d = coverage[coverage["quantity"] == quantity]
+    scen = list(dict.fromkeys(d["scenario"]))
+    ests = list(dict.fromkeys(d["estimator"]))
+    fig = Figure(figsize=(8, 0.5 * len(scen) + 1.5), layout="constrained")
+    ax = fig.subplots()
+    for k, est in enumerate(ests):
+        e = d[d["estimator"] == est].set_index("scenario").reindex(scen)
+        y = np.arange(len(scen)) + (k - (len(ests) - 1) / 2) * 0.2
+        ax.errorbar(
+            e["coverage"],
+            y,
+            xerr=[e["coverage"] - e["coverage_lo"], e["coverage_hi"] - e["coverage"]],
+            fmt="o",
+            color=f"C{k}",
+            label=est,
+        )
+        if est in nominal:
+            ax.axvline(nominal[est], color=f"C{k}", ls=":", lw=1)
+    ax.set_yticks(range(len(scen)), scen)
+    ax.set(xlim=(-0.02, 1.02), xlabel=f"coverage of {quantity} (exact 95% CI); dotted = nominal")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def error_by_scenario(bias: pd.DataFrame, quantity: str, column: str = "bias") -> Figure:
+    """Bias (or RMSE / mean abs relative error) of ``quantity`` per scenario and estimator."""
+    d = bias[bias["quantity"] == quantity]
+    scen = list(dict.fromkeys(d["scenario"]))
+    ests = list(dict.fromkeys(d["estimator"]))
+    fig = Figure(figsize=(8, 0.5 * len(scen) + 1.5), layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / max(len(ests), 1)
+    for k, est in enumerate(ests):
+        e = d[d["estimator"] == est].set_index("scenario").reindex(scen)
+        ax.barh(
+            np.arange(len(scen)) + (k - (len(ests) - 1) / 2) * width,
+            e[column],
+            height=width,
+            label=est,
+        )
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(range(len(scen)), scen)
+    ax.set(xlabel=f"{column} of {quantity}")
+    ax.legend(fontsize="small")
+    return fig

@@ -281,6 +281,30 @@ class StudySettings(_Frozen):
     holdout_weeks: int = Field(
         13, ge=0, le=104, description="Final weeks held out for out-of-sample checks. Default 13."
     )
+    budget_bound: float = Field(
+        0.3,
+        gt=0.0,
+        lt=1.0,
+        description="Budget optimisation: each channel within +-this share of current spend. Default 0.3.",
+    )
+    scheduler: str = Field(
+        "processes",
+        description="Study execution: `processes` (local pool) or a Dask scheduler address `tcp://host:port`. "
+        "The env var MMM_RECOVERY_SCHEDULER overrides it. Default processes.",
+    )
+    workers: int = Field(
+        2, ge=1, le=256, description="Worker processes for `processes`. Default 2."
+    )
+
+    @model_validator(mode="after")
+    def _check_scheduler(self) -> StudySettings:
+        if self.scheduler != "processes" and not self.scheduler.startswith(
+            ("tcp://", "tls://", "inproc://")
+        ):
+            raise ValueError(
+                f"scheduler must be 'processes' or a Dask address like tcp://host:port; got {self.scheduler!r}"
+            )
+        return self
 
 
 class Study(_Frozen):

@@ -32,6 +32,11 @@ class Estimator(ABC):
             config if isinstance(config, self.Config) else self.Config.model_validate(config or {})
         )
 
+    @property
+    @abstractmethod
+    def interval_level(self) -> float:
+        """Nominal probability of the intervals this estimator reports."""
+
     @abstractmethod
     def fit(self, fit_input: FitInput, rng: np.random.Generator) -> EstimatorResult:
         """Fit, summarise on the original currency scale, and report diagnostics."""

@@ -452,6 +452,10 @@ class FrequentistMMM(Estimator):
     name = "frequentist"
     Config = FrequentistConfig
 
+    @property
+    def interval_level(self) -> float:
+        return self.config.bootstrap.level
+
     def objective(self, fit_input: FitInput) -> Objective:
         cfg = self.config
         data = fit_input.data

@@ -25,7 +25,10 @@ def register(cls: type[Estimator]) -> type[Estimator]:
 
 
 #: Modules that register the built-in estimators (heavy libraries are imported inside fit()).
-BUILTIN_MODULES: tuple[str, ...] = ("mmm_recovery.estimators.frequentist",)
+BUILTIN_MODULES: tuple[str, ...] = (
+    "mmm_recovery.estimators.frequentist",
+    "mmm_recovery.estimators.bayesian",
+)
 
 
 def _load_builtins() -> None:

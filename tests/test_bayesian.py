@@ -1,0 +1,136 @@
+"""Bayesian estimator: scale mapping (hand-built, no fit), priors, diagnostics verdicts, config."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mmm_recovery.estimators.bayesian import (
+    BayesianConfig,
+    BayesianMMM,
+    PriorSpec,
+    Thresholds,
+    _prior,
+    convergence_diagnostics,
+    to_original_scale,
+)
+from mmm_recovery.response import ChannelResponse
+
+pt = pytest.importorskip("pytensor.tensor")
+ptx = pytest.importorskip("pytensor.xtensor")
+mmm = pytest.importorskip("pymc_marketing.mmm")
+
+
+def _x(a, dims):
+    return ptx.as_xtensor(pt.as_tensor_variable(np.asarray(a, dtype=float)), dims=dims)
+
+
+@pytest.mark.parametrize("saturation", ["logistic", "hill"])
+def test_scaled_parameters_map_to_the_original_scale(saturation):
+    """Contribution computed the way PyMC-Marketing does (scaled spend in, scaled target out, times
+    the target scale) equals our ChannelResponse with the converted parameters on raw spend."""
+    rng = np.random.default_rng(0)
+    spend = rng.gamma(2.0, 15000.0, size=(60, 2))  # currency
+    channel_scale = spend.max(axis=0)
+    target_scale = 250000.0
+    alpha = np.array([0.3, 0.7])
+    scaled = {"beta": np.array([0.4, 0.15])}
+    if saturation == "logistic":
+        scaled["lam"] = np.array([2.5, 0.8])
+        comp = mmm.LogisticSaturation()
+        sat_kwargs = {"lam": _x(scaled["lam"], ("channel",))}
+    else:
+        scaled["slope"], scaled["kappa"] = np.array([1.5, 0.8]), np.array([0.4, 0.9])
+        comp = mmm.HillSaturation()
+        sat_kwargs = {
+            "slope": _x(scaled["slope"], ("channel",)),
+            "kappa": _x(scaled["kappa"], ("channel",)),
+        }
+    adstocked = mmm.GeometricAdstock(l_max=6, normalize=True).function(
+        _x(spend / channel_scale, ("date", "channel")), alpha=_x(alpha, ("channel",)), dim="date"
+    )
+    theirs = comp.function(adstocked, beta=_x(scaled["beta"], ("channel",)), **sat_kwargs)
+    theirs = theirs.transpose("date", "channel").eval() * target_scale
+
+    orig = to_original_scale(saturation, scaled, channel_scale, target_scale)
+    for i in range(2):
+        r = ChannelResponse(
+            "geometric",
+            {"alpha": alpha[i]},
+            6,
+            True,
+            saturation,
+            {k: orig[k][i] for k in orig if k != "beta"},
+            orig["beta"][i],
+        )
+        np.testing.assert_allclose(r.contribution(spend[:, i]), theirs[:, i], rtol=1e-10)
+
+
+def test_hand_values_of_the_conversion():
+    out = to_original_scale(
+        "logistic", {"lam": np.array([2.0]), "beta": np.array([0.5])}, np.array([1000.0]), 200.0
+    )
+    assert out["lam"][0] == pytest.approx(0.002) and out["beta"][0] == pytest.approx(100.0)
+    out = to_original_scale("hill", {"slope": 2.0, "kappa": 0.25, "beta": 0.5}, 4000.0, 10.0)
+    assert (
+        out["kappa"] == pytest.approx(1000.0)
+        and out["slope"] == 2.0
+        and out["beta"] == pytest.approx(5.0)
+    )
+
+
+def test_priors_get_the_right_dims():
+    assert _prior(
+        "adstock_alpha", PriorSpec(distribution="Beta", parameters={"alpha": 1, "beta": 3})
+    ).dims == ("channel",)
+    assert _prior(
+        "gamma_control", PriorSpec(distribution="Normal", parameters={"mu": 0, "sigma": 2})
+    ).dims == ("control",)
+    assert (
+        _prior("intercept", PriorSpec(distribution="Normal", parameters={"mu": 0, "sigma": 2})).dims
+        == ()
+    )
+
+
+def _fake_idata(rhat_bad=False, divergences=0, n_draw=500):
+    import arviz_base
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4, n_draw, 2))
+    if rhat_bad:
+        a[0] += 3.0  # one chain elsewhere
+    div = np.zeros((4, n_draw), dtype=bool)
+    div.flat[:divergences] = True
+    return arviz_base.from_dict(
+        {
+            "posterior": {"adstock_alpha": a},
+            "sample_stats": {"diverging": div, "energy": rng.standard_normal((4, n_draw))},
+        },
+        dims={"adstock_alpha": ["channel"]},
+    )
+
+
+def test_diagnostics_verdicts():
+    th = Thresholds()
+    good = convergence_diagnostics(_fake_idata(), ["adstock_alpha"], th)
+    assert (
+        good["converged"]
+        and good["divergences"] == 0
+        and good["max_rhat"] < 1.01
+        and good["min_ess_bulk"] > 400
+    )
+    bad = convergence_diagnostics(_fake_idata(rhat_bad=True, divergences=3), ["adstock_alpha"], th)
+    assert not bad["converged"]
+    assert any("divergences" in f for f in bad["failures"]) and any(
+        "R-hat" in f for f in bad["failures"]
+    )
+    short = convergence_diagnostics(_fake_idata(n_draw=40), ["adstock_alpha"], th)
+    assert not short["converged"] and any("ESS" in f for f in short["failures"])
+
+
+def test_config_validation():
+    with pytest.raises(Exception, match="sampler"):
+        BayesianConfig(sampler="metropolis")
+    with pytest.raises(Exception, match="max_rhat"):
+        BayesianConfig(thresholds={"max_rhat": 0.9})
+    assert BayesianMMM({}).config.sampler == "numpyro"
