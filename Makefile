@@ -10,13 +10,14 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export XLA_FLAGS ?= --xla_force_host_platform_device_count=4
 export MPLBACKEND ?= Agg
 
-.PHONY: reproduce test test-slow lint format bench clean-venv help
+.PHONY: reproduce test test-slow lint bench bench-bayesian clean-venv help
 
 help:
 	@echo "make reproduce   create .venv (pinned), run the DVC pipeline (dvc repro)"
 	@echo "make test        create .venv (pinned), run the fast test suite"
 	@echo "make test-slow   run the slow parameter-recovery tests"
-	@echo "make bench       run the benchmarks (print speed ratios)"
+	@echo "make bench       benchmark the frequentist objective (prints speed ratios)"
+	@echo "make bench-bayesian  benchmark numpyro vs nutpie vs pymc samplers (~10 min)"
 	@echo "make lint        ruff check + format check"
 
 $(STAMP): requirements.lock pyproject.toml
@@ -40,9 +41,12 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_frequentist.py
 
+bench-bayesian: $(STAMP)
+	$(BIN)/python scripts/bench_bayesian.py
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests notebooks scripts
-	$(BIN)/ruff format --check src tests notebooks scripts
+	$(BIN)/ruff check src tests notebooks scripts reports
+	$(BIN)/ruff format --check src tests notebooks scripts reports
 
 clean-venv:
 	rm -rf $(VENV)

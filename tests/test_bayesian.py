@@ -134,3 +134,34 @@ def test_config_validation():
     with pytest.raises(Exception, match="max_rhat"):
         BayesianConfig(thresholds={"max_rhat": 0.9})
     assert BayesianMMM({}).config.sampler == "numpyro"
+
+
+# Issue 4's acceptance criteria on the default scenario (replicate 0, the study's settings):
+ROAS_REL_TOLERANCE = 0.20  # posterior-mean ROAS within 20% of the true ROAS ...
+ROAS_MIN_SPEND_SHARE = 0.10  # ... for channels with at least 10% of spend
+
+
+@pytest.mark.slow
+def test_recovery_on_default_scenario(default_study):
+    """94% HDI of every channel's adstock decay contains the truth; posterior-mean ROAS within 20%
+    for channels with >= 10% of spend; and the fit passes the convergence thresholds."""
+    from mmm_recovery.fitting import fit_dataset
+    from mmm_recovery.simulate import simulate
+
+    ds = simulate(default_study.scenario("baseline"), default_study.rng("baseline", 0))
+    res = fit_dataset(default_study, "baseline", 0, "bayesian", dataset=ds)
+    assert res.converged, res.diagnostics["failures"]
+    problems = []
+    for c, t in ds.truth["channels"].items():
+        a = res.channels[c]["adstock"]["params"]["alpha"]
+        if not a["lower"] <= t["adstock"]["alpha"] <= a["upper"]:
+            problems.append(
+                f"{c}: alpha HDI [{a['lower']:.3f}, {a['upper']:.3f}] misses {t['adstock']['alpha']}"
+            )
+        if t["spend_share"] >= ROAS_MIN_SPEND_SHARE:
+            rel = res.channels[c]["roas"]["estimate"] / t["roas"] - 1
+            if abs(rel) > ROAS_REL_TOLERANCE:
+                problems.append(
+                    f"{c}: ROAS {res.channels[c]['roas']['estimate']:.3f} vs true {t['roas']:.3f} ({rel:+.0%})"
+                )
+    assert not problems, problems

@@ -62,3 +62,65 @@ def test_changing_one_scenario_reruns_only_that_scenario(project):
     assert "Running stage 'simulate@hill_truth'" in out
     assert "Running stage 'simulate@base'" not in out
     assert "Stage 'simulate@base' didn't change" in out
+
+
+def test_study_metrics_and_plots(project):
+    import json
+
+    metrics = json.loads((project / "reports" / "metrics" / "study.json").read_text())
+    assert set(metrics) == {"base", "hill_truth"}
+    for scen in metrics.values():
+        assert set(scen) == {"frequentist", "bayesian"}
+        for est in scen.values():
+            assert est["fits"] == 2
+            assert {"adstock.alpha", "roas", "curve_error"} <= set(est)
+    shown = dvc(project, "metrics", "show").stdout
+    assert "base.bayesian.adstock.alpha.coverage" in shown or "coverage" in shown
+
+
+def test_reports_rendered_with_the_metrics_numbers(project):
+    import html
+    import json
+    import shutil
+
+    from mmm_recovery import reporting
+
+    site = project / "reports" / "_site"
+    record = json.loads((site / "render.json").read_text())
+    expected = "quarto" if shutil.which("quarto") else "nbconvert"
+    assert {r["renderer"] for r in record.values()} == {expected}
+    card = html.unescape((site / "model_card.html").read_text())
+    method = html.unescape((site / "methodology.html").read_text())
+    for heading in (
+        "Purpose and intended users",
+        "Estimators and their settings",
+        "Evaluation data and factors",
+        "Metrics",
+        "Limitations and out-of-scope use",
+    ):
+        assert heading in card
+    for heading in (
+        "Adstock: carry-over of spend",
+        "Saturation: diminishing returns",
+        "The frequentist estimator",
+        "The Bayesian estimator",
+        "Recovery metrics and regret",
+        "Study design",
+        "Results",
+        "References",
+    ):
+        assert heading in method
+    assert "synthetic" in card and "<img" in method
+    # every number of the summary table, recomputed from the metrics files, is in both reports
+    table = reporting.summary_table(reporting.StudyMetrics.load(project / "reports" / "metrics"))
+    assert len(table) == 4
+    for _, row in table.iterrows():
+        for col, value in row.items():
+            if col in ("scenario", "estimator") or value == "n/a":
+                continue
+            assert f">{value}<" in card, (
+                f"model card lacks {col}={value} ({row['scenario']}/{row['estimator']})"
+            )
+            assert f">{value}<" in method, f"methodology lacks {col}={value}"
+    if expected == "nbconvert":
+        assert "Quarto was not found" in card

@@ -307,6 +307,31 @@ class StudySettings(_Frozen):
         return self
 
 
+class CsvDatasetSpec(_Frozen):
+    """An analyst's own weekly CSV (no ground truth), fitted by every estimator of the study."""
+
+    path: str = Field(description="CSV file, relative to the project root. No default.")
+    date: str = Field(description="Date column (one row per week, sorted, no gaps). No default.")
+    target: str = Field(description="Target (revenue) column. No default.")
+    channels: dict[str, str] = Field(
+        min_length=1, description="Channel name -> spend column (currency). No default."
+    )
+    controls: dict[str, str] = Field(
+        default_factory=dict, description="Control name -> numeric column. Default none."
+    )
+    events: dict[str, str] = Field(
+        default_factory=dict,
+        description="Event name -> categorical column, expanded to one 0/1 indicator per level except the most common.",
+    )
+    holdout_weeks: int = Field(13, ge=0, le=104, description="Final weeks held out. Default 13.")
+    curve_points: int = Field(
+        41, ge=5, le=1001, description="Response-curve grid points. Default 41."
+    )
+    curve_max_multiple: float = Field(
+        3.0, gt=0.0, description="Curve grid 0 .. this x mean weekly spend. Default 3."
+    )
+
+
 class Study(_Frozen):
     """A validated study: settings, scenarios (defaults merged in) and estimator settings."""
 
@@ -317,6 +342,10 @@ class Study(_Frozen):
     estimators: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Estimator name -> its settings (validated by the estimator).",
+    )
+    datasets: dict[str, CsvDatasetSpec] = Field(
+        default_factory=dict,
+        description="Bring-your-own data: name -> CSV dataset (no ground truth).",
     )
     source: Path | None = Field(
         None, description="File the study was read from (set by load_study)."
@@ -355,6 +384,19 @@ class Study(_Frozen):
         return np.random.default_rng(
             np.random.SeedSequence([*seq.entropy, zlib.crc32(estimator.encode())])
         )
+
+    def dataset_rng(self, dataset: str, estimator: str) -> np.random.Generator:
+        """The Generator of one estimator's fit of a bring-your-own dataset."""
+        if dataset not in self.datasets:
+            raise SpecError(
+                f"{self.source or 'study'}: unknown dataset {dataset!r}; known: {sorted(self.datasets)}"
+            )
+        keys = [
+            self.study.base_seed,
+            zlib.crc32(f"dataset:{dataset}".encode()),
+            zlib.crc32(estimator.encode()),
+        ]
+        return np.random.default_rng(np.random.SeedSequence(keys))
 
     def rng(self, scenario: str, replicate: int, stream: int = 0) -> np.random.Generator:
         """A Generator for one (scenario, replicate); ``stream`` separates independent uses
@@ -421,10 +463,10 @@ def load_study(path: str | Path = paths.DEFAULT_STUDY) -> Study:
         raise SpecError(
             f"{label}: top level must be a mapping with keys study, defaults, scenarios, estimators"
         )
-    unknown = set(raw) - {"study", "defaults", "scenarios", "estimators"}
+    unknown = set(raw) - {"study", "defaults", "scenarios", "estimators", "datasets"}
     if unknown:
         raise SpecError(
-            f"{label}: {sorted(unknown)[0]}: unknown key (allowed: study, defaults, scenarios, estimators)"
+            f"{label}: {sorted(unknown)[0]}: unknown key (allowed: study, defaults, scenarios, estimators, datasets)"
         )
     defaults = raw.get("defaults") or {}
     scenarios = raw.get("scenarios")
@@ -441,6 +483,7 @@ def load_study(path: str | Path = paths.DEFAULT_STUDY) -> Study:
         "study": raw.get("study"),
         "scenarios": merged,
         "estimators": raw.get("estimators") or {},
+        "datasets": raw.get("datasets") or {},
     }
     try:
         study = Study.model_validate({**payload, "source": file})
@@ -468,6 +511,7 @@ SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
     Study,
     StudySettings,
     ScenarioSpec,
+    CsvDatasetSpec,
     ChannelSpec,
     GeometricAdstockSpec,
     WeibullAdstockSpec,

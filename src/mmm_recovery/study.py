@@ -34,6 +34,22 @@ from mmm_recovery import budget, io, paths, recovery
 from mmm_recovery.spec import Study, load_study
 
 SCHEDULER_ENV = "MMM_RECOVERY_SCHEDULER"
+AGG_COLUMNS = [
+    "scenario",
+    "estimator",
+    "quantity",
+    "channel",
+    "n",
+    "bias",
+    "rmse",
+    "mean_rel_error",
+    "mean_abs_rel_error",
+    "coverage",
+    "coverage_lo",
+    "coverage_hi",
+    "n_intervals",
+    "mean_width",
+]
 
 
 @dataclass(frozen=True)
@@ -116,12 +132,35 @@ def run_task(study_path: str, task: Task, data_root: str | None = None) -> dict[
     }
 
 
+#: Library modules a study task runs; their source is part of every record's fingerprint (and they
+#: are the study stage's code deps in dvc.yaml), so editing e.g. the reports never redoes fits.
+TASK_MODULES = (
+    "study.py",
+    "fitting.py",
+    "results.py",
+    "simulate.py",
+    "spec.py",
+    "transforms.py",
+    "response.py",
+    "budget.py",
+    "recovery.py",
+    "io.py",
+    "paths.py",
+    "estimators/__init__.py",
+    "estimators/base.py",
+    "estimators/registry.py",
+    "estimators/frequentist.py",
+    "estimators/bayesian.py",
+)
+
+
 def code_hash() -> str:
-    """Hash of the library's source: a record made by other code is stale."""
+    """Hash of the source of :data:`TASK_MODULES`: a record made by other code is stale."""
+    pkg = Path(__file__).parent
     h = hashlib.sha256()
-    for f in sorted(Path(__file__).parent.rglob("*.py")):
-        h.update(f.relative_to(Path(__file__).parent).as_posix().encode())
-        h.update(f.read_bytes())
+    for name in TASK_MODULES:
+        h.update(name.encode())
+        h.update((pkg / name).read_bytes())
     return h.hexdigest()
 
 
@@ -255,7 +294,6 @@ def metrics(study: Study, comparisons: pd.DataFrame, fits: pd.DataFrame) -> dict
                 "fits": int(len(f)),
                 "failed": int((f["status"] != "ok").sum()) if len(f) else 0,
                 "not_converged": int((~f["converged"].astype(bool)).sum()) if len(f) else 0,
-                "runtime_seconds_mean": _mean(f, "runtime_seconds"),
                 "regret_mean": _mean(ok, "regret"),
                 "regret_share_of_lift_mean": _mean(ok, "regret_share_of_lift"),
                 "holdout_mape_mean": _mean(ok, "holdout_mape"),
@@ -294,20 +332,52 @@ def write_outputs(study: Study, out_dir: Path, data_root: Path | None = None) ->
     fits = fits_table(records)
     m = metrics(study, comparisons, fits)
     out_dir = Path(out_dir)
-    io.write_json(out_dir / "study.json", m)
-    io.write_csv(out_dir / "fits.csv", fits.sort_values(["scenario", "estimator", "replicate"]))
-    if len(comparisons):
-        io.write_csv(out_dir / "comparisons.csv", comparisons)
-        agg = recovery.aggregate(comparisons)
-        pooled = agg[agg["channel"] == "all"]
-        cov = pooled[pooled["n_intervals"] > 0][
-            ["scenario", "estimator", "quantity", "coverage", "coverage_lo", "coverage_hi"]
-        ]
-        io.write_csv(
-            out_dir / "coverage.csv", cov.assign(label=cov["scenario"] + "/" + cov["estimator"])
-        )
-        bias = pooled[["scenario", "estimator", "quantity", "bias", "rmse", "mean_abs_rel_error"]]
-        io.write_csv(
-            out_dir / "bias.csv", bias.assign(label=bias["scenario"] + "/" + bias["estimator"])
-        )
+    io.write_json(out_dir / "study.json", _rounded(m))
+    fits = fits.sort_values(["scenario", "estimator", "replicate"])
+    # committed files hold only reproducible numbers; wall times go beside the records (DVC-cached)
+    io.write_csv(
+        study_dir(data_root) / "runtime.csv",
+        fits[["scenario", "estimator", "replicate", "runtime_seconds"]],
+    )
+    io.write_csv(out_dir / "fits.csv", _round_frame(fits.drop(columns="runtime_seconds")))
+    io.write_csv(out_dir / "comparisons.csv", _round_frame(comparisons))
+    agg = recovery.aggregate(comparisons) if len(comparisons) else pd.DataFrame(columns=AGG_COLUMNS)
+    pooled = agg[agg["channel"] == "all"]
+    cov = pooled[pooled["n_intervals"] > 0][
+        ["scenario", "estimator", "quantity", "coverage", "coverage_lo", "coverage_hi"]
+    ]
+    io.write_csv(
+        out_dir / "coverage.csv", cov.assign(label=cov["scenario"] + "/" + cov["estimator"])
+    )
+    bias = pooled[["scenario", "estimator", "quantity", "bias", "rmse", "mean_abs_rel_error"]]
+    io.write_csv(
+        out_dir / "bias.csv", bias.assign(label=bias["scenario"] + "/" + bias["estimator"])
+    )
     return m
+
+
+#: Significant digits kept in committed metrics: reruns agree to this precision (the Bayesian
+#: sampler's floating-point summaries may differ in the last bits across machines).
+METRIC_DIGITS = 6
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.{METRIC_DIGITS}g}")
+
+
+def _rounded(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _rounded(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_rounded(v) for v in obj]
+    if isinstance(obj, float) and np.isfinite(obj):
+        return _round(obj)
+    return obj
+
+
+def _round_frame(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_float_dtype(out[c]):
+            out[c] = out[c].map(lambda v: _round(v) if np.isfinite(v) else v)
+    return out

@@ -281,6 +281,8 @@ class BayesianMMM(Estimator):
         }
         if cfg.sampler == "numpyro":
             sample_kwargs["nuts"] = {"chain_method": "parallel"}
+        elif cfg.sampler == "pymc":  # chains in parallel processes, one per core (as numpyro/nutpie do)
+            sample_kwargs["cores"] = min(cfg.chains, os.cpu_count() or 1)
         t_sample = time.perf_counter()
         idata = mmm.fit(x_train, y_train, **sample_kwargs)
         sample_seconds = time.perf_counter() - t_sample

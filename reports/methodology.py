@@ -1,0 +1,212 @@
+# ---
+# title: "Methodology: testing MMM estimators against a known truth"
+# author: "mmm-recovery"
+# format:
+#   html:
+#     embed-resources: true
+#     toc: true
+#     number-sections: true
+#   typst:
+#     toc: true
+# execute:
+#   echo: false
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+study = "studies/recovery.yaml"
+metrics_dir = "reports/metrics"
+
+# %%
+# %matplotlib inline
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown
+from matplotlib.figure import Figure
+
+from mmm_recovery import paths, plots, reporting, transforms
+from mmm_recovery.fitting import estimator_for
+from mmm_recovery.spec import load_study
+
+spec = load_study(study)
+m = reporting.StudyMetrics.load(paths.resolve(metrics_dir))
+fmt = reporting.fmt
+
+
+def settings_table(name):
+    if name not in spec.estimators:
+        return Markdown(f"The study does not run the {name} estimator.")
+    settings = estimator_for(spec, name).config.model_dump()
+    return pd.json_normalize(settings, sep=".").T.rename(columns={0: "setting"}).astype(str)
+
+
+# %% [markdown]
+# ## Adstock: carry-over of spend
+#
+# Adstock spreads each week's spend over the following weeks with lag weights $w_k$,
+# $k = 0, \dots, L-1$: $\tilde x_t = \sum_{k=0}^{L-1} w_k\, x_{t-k}$ (normalised so that
+# $\sum_k w_k = 1$ unless stated). **Geometric**: $w_k = \alpha^k$ with retention
+# $\alpha \in [0, 1)$. **Weibull** (as in Robyn): the CDF form has $w_0 = 1$ and
+# $w_k = \prod_{i=1}^{k} (1 - F(i; \text{shape}, \text{scale}))$, a time-varying retention; the PDF
+# form uses the min-max-normalised Weibull density at $k = 1..L$, which allows a delayed peak.
+# Code: `mmm_recovery.transforms` (tested equal to PyMC-Marketing 1.3's own functions).
+
+# %%
+#| label: fig-kernels
+#| fig-cap: "Adstock kernels: geometric for several retention rates and Weibull PDF/CDF (code: mmm_recovery.transforms)."
+fig = Figure(figsize=(9, 3), layout="constrained")
+ax1, ax2 = fig.subplots(1, 2)
+for a in (0.2, 0.5, 0.8):
+    ax1.plot(
+        transforms.geometric_weights(a, 12, normalize=True)[:, 0], marker="o", label=f"alpha={a}"
+    )
+ax1.set(title="geometric (normalised)", xlabel="lag (weeks)")
+ax1.legend(fontsize="small")
+for kind in ("cdf", "pdf"):
+    ax2.plot(
+        transforms.weibull_weights(2.0, 3.0, 12, kind, normalize=True)[:, 0],
+        marker="o",
+        label=f"Weibull {kind}, shape 2, scale 3",
+    )
+ax2.set(title="Weibull (normalised)", xlabel="lag (weeks)")
+ax2.legend(fontsize="small")
+fig
+
+# %% [markdown]
+# ## Saturation: diminishing returns
+#
+# **Logistic**: $f(x) = \frac{1 - e^{-\lambda x}}{1 + e^{-\lambda x}}$, $\lambda$ in 1/currency.
+# **Hill**: $f(x) = \frac{x^a}{x^a + g^a}$, half-saturation $g$ in currency. A channel's weekly
+# contribution is $\beta\, f(\tilde x_t)$; its steady-state response to a constant weekly spend
+# $s$ is $\beta f(s \sum_k w_k)$, and its marginal ROAS at $s$ is the slope of that curve.
+
+# %%
+#| label: fig-saturation
+#| fig-cap: "Logistic and Hill saturation curves (code: mmm_recovery.transforms)."
+fig = Figure(figsize=(9, 3), layout="constrained")
+ax1, ax2 = fig.subplots(1, 2)
+x = np.linspace(0, 100000, 200)
+for lam in (1e-5, 3e-5, 1e-4):
+    ax1.plot(x, transforms.logistic_saturation(x, lam), label=f"lam={lam:g}")
+ax1.set(title="logistic", xlabel="adstocked weekly spend")
+ax1.legend(fontsize="small")
+for slope in (0.8, 2.0, 4.0):
+    ax2.plot(x, transforms.hill_saturation(x, slope, 30000.0), label=f"slope={slope}, kappa=30000")
+ax2.set(title="Hill", xlabel="adstocked weekly spend")
+ax2.legend(fontsize="small")
+fig
+
+# %% [markdown]
+# ## The frequentist estimator (Robyn-style)
+#
+# Per channel: geometric adstock, then Hill saturation whose half-saturation point is
+# $\kappa = \min + \gamma (\max - \min)$ of the adstocked training spend (Robyn's
+# parametrisation). A Ridge regression (penalty on standardised coefficients, closed form)
+# with the controls, a linear trend and yearly Fourier terms; media coefficients constrained to
+# be non-negative (an active-set solve inside the search, bounded least squares for the final
+# fit). Nevergrad (`TwoPointsDE` by default) searches $(\alpha_c, a_c, \gamma_c)$ and
+# $\log_{10}\lambda$; the objectives are NRMSE $= \mathrm{RMSE} / (\max y - \min y)$ and
+# DECOMP.RSSD $= \sqrt{\sum_c (\text{effect share}_c - \text{spend share}_c)^2}$. The chosen model
+# is the Pareto-optimal point closest to the origin after scaling both objectives to [0, 1] over
+# the front. Intervals: moving-block bootstrap of weeks, a short re-search per replicate,
+# percentile intervals. Validation: the holdout and rolling-origin CV.
+
+# %%
+settings_table("frequentist")
+
+# %% [markdown]
+# ## The Bayesian estimator (PyMC-Marketing)
+#
+# PyMC-Marketing's `MMM`: geometric adstock, logistic saturation, yearly seasonality, the
+# controls and a 0-1 time index, Gaussian likelihood; NUTS via NumPyro. PyMC-Marketing scales
+# each channel by its maximum $m_c$ and the target by its maximum $m_y$, so its parameters are
+# mapped back: $\lambda = \lambda_s / m_c$, $\kappa = \kappa_s m_c$, $\beta = \beta_s m_y$
+# (tested against PyMC-Marketing's own functions). A fit is `converged` only if R-hat,
+# bulk/tail ESS, divergences and E-BFMI meet the thresholds below; otherwise it is kept and
+# flagged.
+
+# %%
+settings_table("bayesian")
+
+# %% [markdown]
+# ## Recovery metrics and regret
+#
+# For every fit and channel: error $= \hat\theta - \theta$ for the adstock decay (families
+# match), saturation parameters and $\beta$ only where the saturation families match, ROAS,
+# marginal ROAS and contribution share; the response-curve error
+# $\int_0^{x_{max}} |\hat r(s) - r(s)|\,ds \,/ \int_0^{x_{max}} r(s)\,ds$ over the observed spend
+# range; and whether each interval contains the truth. Aggregates: bias, RMSE, coverage with its
+# exact (Clopper-Pearson) 95% interval, mean interval width.
+#
+# **Budget regret.** From each model's own response curves (adstock steady state), the
+# budget-neutral allocation maximising predicted revenue with each channel within
+# $\pm b$ of its current weekly spend (SLSQP); then both that recommendation and the current
+# allocation are evaluated on the *true* response. Regret $= r(\text{true optimum}) -
+# r(\text{recommended})$, also as a share of the lift the true optimum achieves.
+
+# %%
+Markdown(f"In this study $b$ = {fmt(spec.study.budget_bound, 2)}.")
+
+# %% [markdown]
+# ## Study design
+
+# %%
+pd.DataFrame(
+    {
+        name: {
+            "weeks": sc.n_weeks,
+            "SNR": sc.noise.snr,
+            "spend correlation": sc.spend_correlation,
+            "channels": len(sc.channels),
+        }
+        for name, sc in spec.scenarios.items()
+    }
+).T
+
+# %% [markdown]
+# ## Results
+#
+# All numbers below are computed from the study's metrics files (`reports/metrics/`).
+
+# %%
+reporting.summary_table(m)
+
+# %%
+#| label: fig-coverage
+#| fig-cap: "Coverage of the adstock-decay intervals by scenario, with exact 95% binomial intervals; dotted lines: nominal levels (code: mmm_recovery.plots.coverage_by_scenario)."
+nominal = {name: estimator_for(spec, name).interval_level for name in spec.estimators}
+plots.coverage_by_scenario(m.coverage, "adstock.alpha", nominal) if len(m.coverage) else Markdown(
+    "No intervals."
+)
+
+# %%
+#| label: fig-roas-error
+#| fig-cap: "Mean absolute relative ROAS error by scenario (code: mmm_recovery.plots.error_by_scenario)."
+plots.error_by_scenario(m.bias, "roas", "mean_abs_rel_error") if len(m.bias) else Markdown(
+    "No results."
+)
+
+# %%
+Markdown(
+    reporting.worst_case(m, "adstock.alpha", "rmse")
+    + " "
+    + reporting.worst_case(m, "curve_error", "bias")
+)
+
+# %% [markdown]
+# ## References
+#
+# * Jin, Y., Wang, Y., Sun, Y., Chan, D., Koehler, J. (2017). *Bayesian Methods for Media Mix
+#   Modeling with Carryover and Shape Effects.* Google Inc.
+# * Meta Open Source. *Robyn: Continuous & semi-automated MMM.* github.com/facebookexperimental/Robyn
+# * PyMC Labs. *PyMC-Marketing.* github.com/pymc-labs/pymc-marketing
+# * Rapin, J., Teytaud, O. (2018). *Nevergrad: a gradient-free optimization platform.*

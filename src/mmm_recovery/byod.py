@@ -1,0 +1,300 @@
+"""Bring your own data: validate a weekly CSV, fit every estimator to it, advise a budget.
+
+A dataset is declared under ``datasets:`` in the study YAML with a column map (see
+:class:`~mmm_recovery.spec.CsvDatasetSpec`). Before any fit the file goes through a pandera
+schema; every problem is reported at once, each naming the file, the column and the CSV line(s)
+(line 1 is the header): missing, unparseable, duplicated, unsorted or non-weekly dates and gaps,
+NaN, negative spend, non-numeric columns, a constant or all-zero channel, too few weeks for the
+estimators' ``l_max`` plus the holdout, a column named in the map but absent.
+
+There is no ground truth, so results hold estimates, fit, decomposition, ROAS and budget advice
+only (no recovery errors, no regret). ``example`` writes a CSV in Robyn's ``dt_simulated_weekly``
+layout from the simulator, for trying the workflow.
+
+    python -m mmm_recovery.byod example --study studies/recovery.yaml --out data/byod/robyn_example.csv
+    python -m mmm_recovery.byod check data/byod/robyn_example.csv --study studies/recovery.yaml --dataset robyn_example
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mmm_recovery import io, paths
+from mmm_recovery.results import FitInput
+from mmm_recovery.spec import CsvDatasetSpec, Study
+
+ROBYN_COLUMNS = {
+    "tv": "tv_S",
+    "ooh": "ooh_S",
+    "print": "print_S",
+    "facebook": "facebook_S",
+    "search": "search_S",
+}
+
+
+#: pandera's built-in check names -> the words of our messages
+_CHECK_TEXT = {"not_nullable": "has a missing (NaN) value"}
+
+
+class DataError(ValueError):
+    """A bring-your-own CSV that cannot be fitted; the message lists every problem found."""
+
+
+def _lines(index: pd.Index | np.ndarray | list[int], limit: int = 10) -> str:
+    rows = sorted({int(i) + 2 for i in index})  # +1 for the header, +1 for 1-based lines
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return f"line{'s' if len(rows) > 1 else ''} {', '.join(map(str, rows[:limit]))}{more}"
+
+
+def schema(spec: CsvDatasetSpec, present: set[str]):
+    """The pandera schema of a dataset's ``present`` columns (dates are checked separately)."""
+    import pandera.pandas as pa
+
+    def numeric(s: pd.Series) -> bool:
+        return pd.api.types.is_numeric_dtype(s)
+
+    finite = pa.Check(
+        lambda s: np.isfinite(s.astype(float)) if numeric(s) else pd.Series(True, index=s.index),
+        element_wise=False,
+        error="is NaN or infinite",
+    )
+    is_numeric = pa.Check(numeric, element_wise=False, error="is not numeric")
+    columns: dict[str, Any] = {spec.target: pa.Column(checks=[is_numeric, finite], nullable=False)}
+    for col in spec.channels.values():
+        columns[col] = pa.Column(
+            nullable=False,
+            checks=[
+                is_numeric,
+                finite,
+                pa.Check(
+                    lambda s: (
+                        s.astype(float) >= 0 if numeric(s) else pd.Series(True, index=s.index)
+                    ),
+                    element_wise=False,
+                    error="has negative spend",
+                ),
+                pa.Check(
+                    lambda s: not numeric(s) or not bool((s.fillna(0) == 0).all()),
+                    element_wise=False,
+                    error="is all zero: its effect cannot be estimated",
+                ),
+                pa.Check(
+                    lambda s: (
+                        not numeric(s)
+                        or s.nunique(dropna=True) > 1
+                        or bool((s.fillna(0) == 0).all())
+                    ),
+                    element_wise=False,
+                    error="is constant: its effect is not identified",
+                ),
+            ],
+        )
+    for col in spec.controls.values():
+        columns[col] = pa.Column(checks=[is_numeric, finite], nullable=False)
+    for col in spec.events.values():
+        columns[col] = pa.Column(nullable=False)
+    return pa.DataFrameSchema({c: v for c, v in columns.items() if c in present}, strict=False)
+
+
+def validate(df: pd.DataFrame, spec: CsvDatasetSpec, label: str, min_weeks: int) -> pd.DataFrame:
+    """Check ``df`` (as read from the CSV) against the dataset's column map; return it with a
+    parsed date column. Raises :class:`DataError` listing every problem."""
+    import pandera.pandas as pa
+
+    problems: list[str] = []
+    mapped = [
+        spec.date,
+        spec.target,
+        *spec.channels.values(),
+        *spec.controls.values(),
+        *spec.events.values(),
+    ]
+    missing = [c for c in mapped if c not in df.columns]
+    for c in missing:
+        problems.append(
+            f"{label}: column {c!r} is named in the column map but absent (columns: {list(df.columns)})"
+        )
+    if spec.date not in missing:
+        dates = pd.to_datetime(df[spec.date], errors="coerce")
+        bad = df.index[dates.isna()]
+        if len(bad):
+            problems.append(
+                f"{label}: column {spec.date!r}: missing or unparseable date at {_lines(bad)}"
+            )
+        else:
+            dup = df.index[dates.duplicated(keep="first")]
+            if len(dup):
+                problems.append(f"{label}: column {spec.date!r}: duplicated date at {_lines(dup)}")
+            step = dates.diff().dt.days.iloc[1:]
+            back = step.index[step <= 0].difference(dup)
+            if len(back):
+                problems.append(
+                    f"{label}: column {spec.date!r}: dates not sorted ascending at {_lines(back)}"
+                )
+            gaps = step.index[step > 7]
+            if len(gaps):
+                problems.append(
+                    f"{label}: column {spec.date!r}: gap (more than 7 days since the previous row) at {_lines(gaps)}"
+                )
+            odd = step.index[(step > 0) & (step < 7)]
+            if len(odd):
+                problems.append(
+                    f"{label}: column {spec.date!r}: not weekly (less than 7 days since the previous row) at {_lines(odd)}"
+                )
+            df = df.assign(**{spec.date: dates})
+    try:
+        schema(spec, set(df.columns)).validate(df, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        fc = err.failure_cases
+        for (col, check), g in fc.groupby(["column", "check"], sort=False, dropna=False):
+            if col == spec.date:
+                continue
+            idx = g["index"].dropna()
+            where = f" at {_lines(idx.astype(int))}" if len(idx) else ""
+            problems.append(f"{label}: column {col!r} {_CHECK_TEXT.get(check, check)}{where}")
+    if len(df) < min_weeks:
+        problems.append(
+            f"{label}: {len(df)} weeks is too few: the estimators need at least {min_weeks} "
+            f"(largest l_max + holdout_weeks)"
+        )
+    if problems:
+        raise DataError("\n".join(problems))
+    return df
+
+
+def min_weeks(study: Study, spec: CsvDatasetSpec) -> int:
+    """Largest ``l_max`` over the study's estimators plus the holdout (and one week to fit)."""
+    from mmm_recovery.fitting import estimator_for
+
+    l_max = max(
+        (getattr(estimator_for(study, n).config, "l_max", 1) for n in study.estimators), default=1
+    )
+    return l_max + spec.holdout_weeks + 1
+
+
+def load(study: Study, name: str) -> FitInput:
+    """Read, validate and map a dataset to a :class:`FitInput` (canonical column names)."""
+    if name not in study.datasets:
+        raise DataError(
+            f"{study.source}: datasets.{name}: not declared (declared: {sorted(study.datasets)})"
+        )
+    spec = study.datasets[name]
+    file = paths.resolve(spec.path)
+    label = spec.path
+    if not file.is_file():
+        raise DataError(f"{label}: file not found (datasets.{name}.path)")
+    try:
+        raw = pd.read_csv(file)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{label}: not a readable CSV: {exc}") from exc
+    df = validate(raw, spec, label, min_weeks(study, spec))
+    data = pd.DataFrame(
+        {io.DATE_COLUMN: df[spec.date], io.TARGET_COLUMN: df[spec.target].astype(float)}
+    )
+    for ch, col in spec.channels.items():
+        data[ch] = df[col].astype(float)
+    for ctl, col in spec.controls.items():
+        data[ctl] = df[col].astype(float)
+    controls = list(spec.controls)
+    for ev, col in spec.events.items():
+        levels = df[col].astype(str)
+        for level in sorted(set(levels) - {levels.mode().iloc[0]}):
+            key = f"{ev}_{level}"
+            data[key] = (levels == level).astype(float)
+            controls.append(key)
+    grid = {
+        ch: np.linspace(0.0, spec.curve_max_multiple * float(data[ch].mean()), spec.curve_points)
+        for ch in spec.channels
+    }
+    return FitInput(
+        data=data,
+        channels=list(spec.channels),
+        controls=controls,
+        holdout_weeks=spec.holdout_weeks,
+        curve_grid=grid,
+    )
+
+
+def byod_dir(name: str, data_root: Path | None = None) -> Path:
+    return (data_root or paths.DATA) / "byod" / name
+
+
+def fit_all(study: Study, name: str, data_root: Path | None = None) -> dict[str, Any]:
+    """Fit every estimator of the study to dataset ``name``; write each result to
+    ``data/byod/<name>/<estimator>/`` and the budget advice (no regret: no truth) to
+    ``data/byod/<name>/budget.json``. Returns ``{"input", "results", "advice"}``."""
+    from mmm_recovery import budget
+    from mmm_recovery.fitting import estimator_for
+
+    fit_input = load(study, name)
+    out = byod_dir(name, data_root)
+    results, advice = {}, {}
+    current = {c: float(fit_input.data[c].mean()) for c in fit_input.channels}
+    for est in study.estimators:
+        kwargs = {"idata_path": out / est / "posterior.nc"} if est == "bayesian" else {}
+        res = estimator_for(study, est, **kwargs).fit(fit_input, study.dataset_rng(name, est))
+        res.scenario, res.replicate = name, 0
+        res.save(out / est)
+        results[est] = res
+        curves = budget.curves_from_result(io.read_json(out / est / "results.json"))
+        rec = budget.optimise(curves, current, study.study.budget_bound)
+        advice[est] = {
+            "current": current,
+            "recommended": rec,
+            "predicted_lift": budget.total_response(curves, rec)
+            - budget.total_response(curves, current),
+            "note": "no ground truth: regret cannot be computed",
+        }
+    io.write_json(out / "budget.json", advice)
+    return {"input": fit_input, "results": results, "advice": advice}
+
+
+def write_example(study: Study, out: str | Path, scenario: str | None = None) -> Path:
+    """A CSV in Robyn's ``dt_simulated_weekly`` layout (DATE, revenue, tv_S, ooh_S, print_S,
+    facebook_S, search_S, competitor_sales_B, events, newsletter), simulated from ``scenario``
+    (default: the study's first) with replicate 0's seed."""
+    from mmm_recovery.simulate import simulate
+
+    scenario = scenario or next(iter(study.scenarios))
+    ds = simulate(study.scenario(scenario), study.rng(scenario, 0))
+    d = ds.data
+    rng = study.rng(scenario, 0, stream=99)  # the extra columns' own stream
+    out_df = pd.DataFrame({"DATE": d["date"].dt.strftime("%Y-%m-%d"), "revenue": d["y"].round(2)})
+    for ch in ds.truth["channel_names"]:
+        out_df[ROBYN_COLUMNS.get(ch, f"{ch}_S")] = d[ch].round(2)
+    out_df["competitor_sales_B"] = d["competitor"].round(6)
+    out_df["events"] = np.where(d["event"] > 0, "event", "na")
+    out_df["newsletter"] = rng.poisson(3.0, size=len(d)).astype(float)
+    return io.write_csv(paths.resolve(out), out_df)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from mmm_recovery.spec import load_study
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    ex = sub.add_parser("example", help="write a Robyn-layout example CSV")
+    ex.add_argument("--study", default="studies/recovery.yaml")
+    ex.add_argument("--out", default="data/byod/robyn_example.csv")
+    ck = sub.add_parser("check", help="validate a declared dataset and print its summary")
+    ck.add_argument("--study", default="studies/recovery.yaml")
+    ck.add_argument("--dataset", required=True)
+    args = ap.parse_args(argv)
+    study = load_study(args.study)
+    if args.cmd == "example":
+        print(write_example(study, args.out))
+    else:
+        fi = load(study, args.dataset)
+        print(
+            f"{args.dataset}: {len(fi.data)} weeks, channels {fi.channels}, controls {fi.controls}: OK"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,154 @@
+"""Tables and sentences for the reports, computed from the study's metrics files only.
+
+Every number a report shows goes through :func:`fmt`, and every table is built here from
+``reports/metrics/*`` (written by the study stage), so a test can recompute what a report must
+say from the same files and check that the rendered report says it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mmm_recovery import io
+
+#: (quantity, statistic, column label) shown in the summary table
+SUMMARY_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("adstock.alpha", "bias", "decay bias"),
+    ("adstock.alpha", "rmse", "decay RMSE"),
+    ("adstock.alpha", "coverage", "decay coverage"),
+    ("roas", "mean_abs_rel_error", "ROAS mean |rel. error|"),
+    ("roas", "coverage", "ROAS coverage"),
+    ("mroas", "mean_abs_rel_error", "mROAS mean |rel. error|"),
+    ("curve_error", "bias", "curve error"),
+)
+
+
+def fmt(x: Any, digits: int = 3) -> str:
+    """The one number format of the reports: ``digits`` significant decimals, ``n/a`` for missing."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return str(x)
+    return f"{x:.{digits}f}"
+
+
+@dataclass(frozen=True)
+class StudyMetrics:
+    """The study stage's outputs, read from ``metrics_dir``."""
+
+    study: dict[str, Any]
+    fits: pd.DataFrame
+    coverage: pd.DataFrame
+    bias: pd.DataFrame
+    comparisons: pd.DataFrame
+
+    @classmethod
+    def load(cls, metrics_dir: str | Path) -> StudyMetrics:
+        d = Path(metrics_dir)
+
+        def csv(name: str) -> pd.DataFrame:
+            return pd.read_csv(d / name) if (d / name).is_file() else pd.DataFrame()
+
+        return cls(
+            io.read_json(d / "study.json"),
+            csv("fits.csv"),
+            csv("coverage.csv"),
+            csv("bias.csv"),
+            csv("comparisons.csv"),
+        )
+
+    @property
+    def scenarios(self) -> list[str]:
+        return list(self.study)
+
+    @property
+    def estimators(self) -> list[str]:
+        return list(next(iter(self.study.values()))) if self.study else []
+
+
+def summary_table(m: StudyMetrics) -> pd.DataFrame:
+    """Scenario x estimator rows: fits, failures, non-converged, decay bias/RMSE/coverage, ROAS and
+    mROAS errors, ROAS coverage, curve error, regret share of lift, holdout MAPE."""
+    rows = []
+    for scen, per_est in m.study.items():
+        for est, v in per_est.items():
+            row = {
+                "scenario": scen,
+                "estimator": est,
+                "fits": fmt(v["fits"]),
+                "failed": fmt(v["failed"]),
+                "not converged": fmt(v["not_converged"]),
+            }
+            for quantity, stat, label in SUMMARY_COLUMNS:
+                q = v.get(quantity)
+                row[label] = fmt(q.get(stat) if q else None)
+            row["regret (% of lift)"] = fmt(_pct(v.get("regret_share_of_lift_mean")), 1)
+            row["holdout MAPE (%)"] = fmt(_pct(v.get("holdout_mape_mean")), 1)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _pct(x: float | None) -> float | None:
+    return None if x is None else 100.0 * x
+
+
+def estimator_overview(m: StudyMetrics) -> pd.DataFrame:
+    """Per estimator, pooled over scenarios: fits, failed, not converged, mean regret share."""
+    rows = []
+    for est in m.estimators:
+        vals = [m.study[s][est] for s in m.scenarios]
+        fits = sum(v["fits"] for v in vals)
+        regrets = [
+            v["regret_share_of_lift_mean"]
+            for v in vals
+            if _finite(v.get("regret_share_of_lift_mean"))
+        ]
+        rows.append(
+            {
+                "estimator": est,
+                "fits": fmt(fits),
+                "failed": fmt(sum(v["failed"] for v in vals)),
+                "not converged": fmt(sum(v["not_converged"] for v in vals)),
+                "mean regret (% of lift)": fmt(
+                    _pct(sum(regrets) / len(regrets)) if regrets else None, 1
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x)
+
+
+def worst_case(m: StudyMetrics, quantity: str = "adstock.alpha", stat: str = "rmse") -> str:
+    """A sentence naming the scenario x estimator with the largest ``stat`` of ``quantity``."""
+    best = None
+    for scen, per_est in m.study.items():
+        for est, v in per_est.items():
+            q = v.get(quantity)
+            if q and _finite(q.get(stat)) and (best is None or q[stat] > best[2]):
+                best = (scen, est, q[stat])
+    if best is None:
+        return f"No {quantity} {stat} is available."
+    return f"The largest {stat} of {quantity} is {fmt(best[2])}, for the {best[1]} estimator in scenario {best[0]}."
+
+
+def runtime_table(runtime_csv: str | Path) -> pd.DataFrame:
+    """Mean and max wall time per fit by scenario and estimator (seconds), from the study's
+    ``runtime.csv`` (machine-dependent, so kept out of the committed metrics)."""
+    p = Path(runtime_csv)
+    if not p.is_file():
+        return pd.DataFrame()
+    rt = pd.read_csv(p)
+    g = rt.groupby(["scenario", "estimator"])["runtime_seconds"]
+    return pd.DataFrame(
+        {"mean (s)": g.mean().map(lambda v: fmt(v, 1)), "max (s)": g.max().map(lambda v: fmt(v, 1))}
+    )

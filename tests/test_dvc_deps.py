@@ -1,0 +1,92 @@
+"""Every DVC stage lists, as deps, the src modules its notebook/module imports (transitively), so
+editing a module reruns exactly the stages that use it."""
+
+from __future__ import annotations
+
+import ast
+import shlex
+
+import pytest
+import yaml
+
+from mmm_recovery import paths
+from mmm_recovery.study import TASK_MODULES
+
+PKG = paths.ROOT / "src" / "mmm_recovery"
+
+
+def _imports(source: str) -> set[str]:
+    """mmm_recovery modules imported anywhere in ``source`` (top level or inside functions)."""
+    out = set()
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("mmm_recovery")
+        ):
+            out.add(node.module)
+            base = PKG.joinpath(*node.module.split(".")[1:])
+            for alias in node.names:  # `from mmm_recovery import plots` imports a module
+                if (base / f"{alias.name}.py").is_file() or (base / alias.name).is_dir():
+                    out.add(f"{node.module}.{alias.name}")
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.startswith("mmm_recovery")}
+    return out
+
+
+def _file(module: str):
+    rel = module.split(".")[1:]
+    f = PKG.joinpath(*rel).with_suffix(".py")
+    return f if f.is_file() else PKG.joinpath(*rel, "__init__.py")
+
+
+def closure(source: str) -> set[str]:
+    """Files (relative to ROOT) of all mmm_recovery modules reachable from ``source``."""
+    seen, todo = set(), list(_imports(source))
+    while todo:
+        mod = todo.pop()
+        f = _file(mod)
+        if not f.is_file() or f in seen:
+            continue
+        seen.add(f)
+        todo += _imports(f.read_text())
+        if mod.endswith("registry"):  # registry imports the built-in estimators by name
+            todo += ["mmm_recovery.estimators.frequentist", "mmm_recovery.estimators.bayesian"]
+    return {
+        f.relative_to(paths.ROOT).as_posix()
+        for f in seen
+        if f.name != "__init__.py" or f.parent != PKG
+    }
+
+
+def _stages():
+    spec = yaml.safe_load((paths.ROOT / "dvc.yaml").read_text())
+    for name, stage in spec["stages"].items():
+        body = stage.get("do", stage)
+        argv = shlex.split(body["cmd"])
+        i = argv.index("-m")
+        entry = argv[i + 1]
+        source = (paths.ROOT / argv[i + 2]).read_text() if entry == "mmm_recovery.notebook" else ""
+        source += f"\nimport {entry}\n"
+        if "05_study" in " ".join(argv):
+            source += "\nimport mmm_recovery.study\n"
+        yield name, body, source
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "source"), list(_stages()), ids=[n for n, _, _ in _stages()]
+)
+def test_stage_deps_cover_imported_modules(name, body, source):
+    deps = [d if isinstance(d, str) else next(iter(d)) for d in body["deps"]]
+    missing = [
+        f
+        for f in sorted(closure(source))
+        if not any(f == d or f.startswith(d.rstrip("/") + "/") for d in deps)
+    ]
+    assert not missing, f"stage {name} imports but does not list as deps: {missing}"
+
+
+def test_study_fingerprint_modules_are_study_deps():
+    study = yaml.safe_load((paths.ROOT / "dvc.yaml").read_text())["stages"]["study"]
+    for m in TASK_MODULES:
+        assert f"src/mmm_recovery/{m}" in study["deps"], m

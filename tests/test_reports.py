@@ -1,0 +1,93 @@
+"""Report sources: valid Quarto front matter using only documented formats/options; a real Quarto
+render when the CLI is present (skipped with the reason otherwise)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import yaml
+
+from mmm_recovery import paths
+from mmm_recovery.notebook import load_source, notebook_parameters
+from mmm_recovery.report import REPORTS
+
+# Keys and options documented by Quarto (quarto.org/docs/reference: formats/html, formats/typst,
+# document front matter, execute options). Anything else is a typo Quarto would ignore or reject.
+TOP_LEVEL = {
+    "title",
+    "subtitle",
+    "author",
+    "date",
+    "abstract",
+    "format",
+    "execute",
+    "toc",
+    "number-sections",
+    "bibliography",
+    "lang",
+    "crossref",
+    "jupyter",
+}
+FORMATS = {
+    "html": {
+        "embed-resources",
+        "toc",
+        "number-sections",
+        "code-fold",
+        "theme",
+        "toc-depth",
+        "fig-width",
+        "fig-height",
+    },
+    "typst": {"toc", "number-sections", "papersize", "margin", "fontsize", "columns", "toc-depth"},
+}
+EXECUTE = {"echo", "enabled", "warning", "error", "output", "eval", "freeze"}
+
+
+def front_matter(name: str) -> dict:
+    nb = load_source(paths.REPORTS / f"{name}.py")
+    first = nb.cells[0]
+    assert first.cell_type == "raw" and first.source.startswith("---"), (
+        f"{name}: front matter must be the first raw cell"
+    )
+    return yaml.safe_load(first.source.strip().strip("-"))
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_front_matter_is_valid_quarto(name):
+    fm = front_matter(name)
+    assert fm["title"]
+    assert set(fm) <= TOP_LEVEL, set(fm) - TOP_LEVEL
+    assert set(fm["format"]) == {"html", "typst"}
+    for fmt, opts in fm["format"].items():
+        opts = opts if isinstance(opts, dict) else {}
+        assert set(opts) <= FORMATS[fmt], (fmt, set(opts) - FORMATS[fmt])
+    assert fm["format"]["html"]["embed-resources"] is True
+    assert set(fm.get("execute", {})) <= EXECUTE
+
+
+def test_quarto_project_file_lists_the_reports():
+    project = yaml.safe_load((paths.REPORTS / "_quarto.yml").read_text())
+    assert project["project"]["render"] == [f"{n}.py" for n in REPORTS]
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_report_parameters_are_the_stage_parameters(name):
+    assert set(notebook_parameters(paths.REPORTS / f"{name}.py")) == {"study", "metrics_dir"}
+
+
+@pytest.mark.quarto
+@pytest.mark.skipif(
+    shutil.which("quarto") is None,
+    reason="Quarto CLI not on PATH (not installable offline here; "
+    "conda install -c conda-forge quarto)",
+)
+def test_quarto_renders_both_reports(tmp_path):
+    from helpers import dvc, project_copy
+
+    root = project_copy(tmp_path / "project")
+    dvc(root, "repro")
+    for name in REPORTS:
+        assert (root / "reports" / "_site" / f"{name}.html").is_file()
+        assert (root / "reports" / "_site" / f"{name}.pdf").is_file()
