@@ -94,7 +94,10 @@ for name, sc in spec.scenarios.items():
         "saturation families": ", ".join(
             sorted({c.saturation.family for c in sc.channels.values()})
         ),
-        "max decay": max(getattr(c.adstock, "alpha", float("nan")) for c in sc.channels.values()),
+        "max geometric decay": max(
+            (c.adstock.alpha for c in sc.channels.values() if c.adstock.family == "geometric"),
+            default=None,
+        ),
     }
 pd.DataFrame(rows).T
 
@@ -105,7 +108,8 @@ pd.DataFrame(rows).T
 # RMSE and interval coverage; mean absolute relative error of ROAS and marginal ROAS; ROAS
 # coverage; response-curve error (integrated absolute error over the observed spend range,
 # relative to the true curve); budget regret as a share of the achievable lift; holdout MAPE;
-# runtime; failed and non-converged fits (kept in every statistic, never dropped).
+# failed fits (counted; a failed fit has no estimates) and non-converged fits (kept in every
+# statistic, never dropped). The nominal interval level of each estimator is in the metrics.
 
 # %%
 reporting.summary_table(m)
@@ -130,9 +134,13 @@ Markdown(
 # %% [markdown]
 # ## Limitations and out-of-scope use
 #
-# * **Synthetic truth only.** The data are simulated from the same model families the estimators
-#   use (except in the misspecified scenario); real data add confounding, measurement error and
-#   structural change that no recovery study can certify.
+# * **Synthetic truth only.** The truth uses geometric adstock and logistic saturation (the
+#   Bayesian model's families; the frequentist model always uses Hill saturation, so its
+#   saturation is judged through response curves), except in the misspecified scenario. Real data
+#   add confounding, measurement error and structural change that no recovery study can certify.
+# * **Coverage intervals** pool the channels of a fit as independent trials; channels of one fit
+#   are correlated, so the pooled exact intervals are somewhat too narrow (the per-channel rows in
+#   `reports/metrics/` are not affected). Nominal levels differ by estimator (see the metrics).
 # * **Observational data, no causal proof.** An MMM fitted to observational spend estimates
 #   associations; experiments (geo tests, lift studies) are needed to establish causal effects.
 # * **Stationarity.** Both models assume effects constant over the data window.

@@ -111,7 +111,7 @@ CASES = [
     (
         "too few weeks",
         lambda df: df.iloc[:10],
-        "10 weeks is too few: the estimators need at least 15",
+        "10 weeks is too few: the estimators need at least 22",
     ),
 ]
 

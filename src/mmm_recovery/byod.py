@@ -12,7 +12,7 @@ only (no recovery errors, no regret). ``example`` writes a CSV in Robyn's ``dt_s
 layout from the simulator, for trying the workflow.
 
     python -m mmm_recovery.byod example --study studies/recovery.yaml --out data/byod/robyn_example.csv
-    python -m mmm_recovery.byod check data/byod/robyn_example.csv --study studies/recovery.yaml --dataset robyn_example
+    python -m mmm_recovery.byod check --study studies/recovery.yaml --dataset robyn_example
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def validate(df: pd.DataFrame, spec: CsvDatasetSpec, label: str, min_weeks: int)
     if len(df) < min_weeks:
         problems.append(
             f"{label}: {len(df)} weeks is too few: the estimators need at least {min_weeks} "
-            f"(largest l_max + holdout_weeks)"
+            f"(l_max + holdout_weeks + a CV test window)"
         )
     if problems:
         raise DataError("\n".join(problems))
@@ -168,13 +168,16 @@ def validate(df: pd.DataFrame, spec: CsvDatasetSpec, label: str, min_weeks: int)
 
 
 def min_weeks(study: Study, spec: CsvDatasetSpec) -> int:
-    """Largest ``l_max`` over the study's estimators plus the holdout (and one week to fit)."""
+    """Weeks every estimator of the study needs: its ``l_max`` plus the holdout plus, for the
+    frequentist estimator, one CV test window (the same rule its fit checks), at least one week."""
     from mmm_recovery.fitting import estimator_for
 
-    l_max = max(
-        (getattr(estimator_for(study, n).config, "l_max", 1) for n in study.estimators), default=1
-    )
-    return l_max + spec.holdout_weeks + 1
+    need = 1
+    for name in study.estimators:
+        cfg = estimator_for(study, name).config
+        test = cfg.cv.test_weeks if hasattr(cfg, "cv") else 1
+        need = max(need, cfg.l_max + spec.holdout_weeks + test)
+    return need
 
 
 def load(study: Study, name: str) -> FitInput:

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 DATE_COLUMN = "date"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 TARGET_COLUMN = "y"
 
 
@@ -25,6 +27,7 @@ def atomic_path(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; outputs get the usual permissions
     try:
         yield Path(tmp)
         os.replace(tmp, path)

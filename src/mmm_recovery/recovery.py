@@ -15,7 +15,9 @@ the interval covers the truth and its width; plus the fit's convergence flag.
 
 Aggregation (:func:`aggregate`) per scenario x estimator x quantity (pooled over channels, and per
 channel): mean bias, RMSE, mean relative error, coverage with its exact (Clopper-Pearson) 95% CI,
-mean interval width, and counts of fits and of non-converged fits.
+mean interval width. The pooled rows treat the channels of one fit as independent trials, so
+their coverage intervals are somewhat too narrow; the per-channel rows are exact. Counts of
+failed and non-converged fits are in :func:`mmm_recovery.study.metrics`.
 """
 
 from __future__ import annotations

@@ -85,6 +85,7 @@ def summary_table(m: StudyMetrics) -> pd.DataFrame:
                 "fits": fmt(v["fits"]),
                 "failed": fmt(v["failed"]),
                 "not converged": fmt(v["not_converged"]),
+                "nominal level": fmt(v.get("interval_level"), 2),
             }
             for quantity, stat, label in SUMMARY_COLUMNS:
                 q = v.get(quantity)

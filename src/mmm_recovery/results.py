@@ -191,10 +191,14 @@ def channel_estimates(
         "lower": None,
         "upper": None,
     }
-    if len(draws) > 1:
-        curve["lower"], curve["upper"] = np.quantile(
-            curves, [(1 - level) / 2, (1 + level) / 2], axis=0
-        )
+    if len(draws) > 1:  # pointwise bands of the same kind as every other interval
+        if kind == "hdi":
+            bands = np.array([hdi(curves[:, g], level) for g in range(curves.shape[1])])
+            curve["lower"], curve["upper"] = bands[:, 0], bands[:, 1]
+        else:
+            curve["lower"], curve["upper"] = np.quantile(
+                curves, [(1 - level) / 2, (1 + level) / 2], axis=0
+            )
     return {
         "adstock": {
             "family": first.adstock_family,

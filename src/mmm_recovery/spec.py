@@ -273,7 +273,7 @@ class ScenarioSpec(_Frozen):
 class StudySettings(_Frozen):
     """Study-wide settings."""
 
-    name: str = Field(description="Study name (used in output paths and reports). No default.")
+    name: str = Field(description="Study name (shown in reports and progress bars). No default.")
     base_seed: int = Field(ge=0, description="Root of every random draw. No default.")
     replicates: int = Field(
         1, ge=1, le=10000, description="Datasets simulated per scenario. Default 1."
@@ -399,8 +399,9 @@ class Study(_Frozen):
         return np.random.default_rng(np.random.SeedSequence(keys))
 
     def rng(self, scenario: str, replicate: int, stream: int = 0) -> np.random.Generator:
-        """A Generator for one (scenario, replicate); ``stream`` separates independent uses
-        (0 = simulation, 1.. = estimators) so adding one never shifts another's draws."""
+        """A Generator for one (scenario, replicate): the ``stream``-th child of
+        :meth:`seed_sequence` (0 = the simulation; other streams for auxiliary draws such as the
+        example CSV's extra columns). Estimators use :meth:`estimator_rng` instead."""
         seq = self.seed_sequence(scenario, replicate)
         return np.random.default_rng(seq.spawn(stream + 1)[stream])
 

@@ -155,12 +155,16 @@ TASK_MODULES = (
 
 
 def code_hash() -> str:
-    """Hash of the source of :data:`TASK_MODULES`: a record made by other code is stale."""
+    """Hash of the source of :data:`TASK_MODULES` and of the pinned stack (``requirements.lock``):
+    a record made by other code or other library versions is stale."""
     pkg = Path(__file__).parent
     h = hashlib.sha256()
     for name in TASK_MODULES:
         h.update(name.encode())
         h.update((pkg / name).read_bytes())
+    lock = paths.ROOT / "requirements.lock"
+    if lock.is_file():
+        h.update(lock.read_bytes())
     return h.hexdigest()
 
 
@@ -281,9 +285,12 @@ def fits_table(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 def metrics(study: Study, comparisons: pd.DataFrame, fits: pd.DataFrame) -> dict[str, Any]:
     """Nested ``scenario -> estimator -> {...}`` metrics for ``dvc metrics show``: per quantity
-    (pooled over channels) bias, RMSE, coverage (+ exact 95% CI) and interval width; plus fits,
-    failures, non-converged fits, regret and runtime."""
-    agg = recovery.aggregate(comparisons) if len(comparisons) else pd.DataFrame()
+    (pooled over channels) bias, RMSE, coverage (+ exact 95% CI) and interval width; plus the
+    nominal interval level, fits, failed fits, non-converged (but kept) fits and regret."""
+    from mmm_recovery.fitting import estimator_for
+
+    agg = recovery.aggregate(comparisons) if len(comparisons) else pd.DataFrame(columns=AGG_COLUMNS)
+    levels = {name: estimator_for(study, name).interval_level for name in study.estimators}
     out: dict[str, Any] = {}
     for scen in study.scenarios:
         out[scen] = {}
@@ -291,29 +298,25 @@ def metrics(study: Study, comparisons: pd.DataFrame, fits: pd.DataFrame) -> dict
             f = fits[(fits["scenario"] == scen) & (fits["estimator"] == est)] if len(fits) else fits
             ok = f[f["status"] == "ok"] if len(f) else f
             m: dict[str, Any] = {
+                "interval_level": levels[est],
                 "fits": int(len(f)),
                 "failed": int((f["status"] != "ok").sum()) if len(f) else 0,
-                "not_converged": int((~f["converged"].astype(bool)).sum()) if len(f) else 0,
+                "not_converged": int((~ok["converged"].astype(bool)).sum()) if len(ok) else 0,
                 "regret_mean": _mean(ok, "regret"),
                 "regret_share_of_lift_mean": _mean(ok, "regret_share_of_lift"),
                 "holdout_mape_mean": _mean(ok, "holdout_mape"),
             }
-            if len(agg):
-                a = agg[
-                    (agg["scenario"] == scen)
-                    & (agg["estimator"] == est)
-                    & (agg["channel"] == "all")
-                ]
-                for _, row in a.iterrows():
-                    m[row["quantity"]] = {
-                        "bias": row["bias"],
-                        "rmse": row["rmse"],
-                        "mean_abs_rel_error": row["mean_abs_rel_error"],
-                        "coverage": row["coverage"],
-                        "coverage_ci95": [row["coverage_lo"], row["coverage_hi"]],
-                        "mean_width": row["mean_width"],
-                        "n": int(row["n"]),
-                    }
+            sel = (agg["scenario"] == scen) & (agg["estimator"] == est) & (agg["channel"] == "all")
+            for _, row in agg[sel].iterrows():
+                m[row["quantity"]] = {
+                    "bias": row["bias"],
+                    "rmse": row["rmse"],
+                    "mean_abs_rel_error": row["mean_abs_rel_error"],
+                    "coverage": row["coverage"],
+                    "coverage_ci95": [row["coverage_lo"], row["coverage_hi"]],
+                    "mean_width": row["mean_width"],
+                    "n": int(row["n"]),
+                }
             out[scen][est] = m
     return out
 
@@ -326,33 +329,36 @@ def _mean(df: pd.DataFrame, col: str) -> float:
 
 def write_outputs(study: Study, out_dir: Path, data_root: Path | None = None) -> dict[str, Any]:
     """Aggregate the records into ``out_dir``: ``study.json`` (DVC metrics), ``coverage.csv`` and
-    ``bias.csv`` (DVC plots), ``fits.csv`` and ``comparisons.csv`` (tables). Returns the metrics."""
+    ``bias.csv`` (DVC plots; one point per quantity x scenario x estimator), ``fits.csv`` and
+    ``comparisons.csv`` (tables). Committed files hold reproducible numbers only, rounded to
+    :data:`METRIC_DIGITS`; wall times go to ``data/study/runtime.csv``. Returns the metrics."""
     records = load_records(study, data_root)
     comparisons = comparisons_table(records)
-    fits = fits_table(records)
+    fits = fits_table(records).sort_values(["scenario", "estimator", "replicate"])
     m = metrics(study, comparisons, fits)
     out_dir = Path(out_dir)
     io.write_json(out_dir / "study.json", _rounded(m))
-    fits = fits.sort_values(["scenario", "estimator", "replicate"])
-    # committed files hold only reproducible numbers; wall times go beside the records (DVC-cached)
-    io.write_csv(
-        study_dir(data_root) / "runtime.csv",
-        fits[["scenario", "estimator", "replicate", "runtime_seconds"]],
-    )
+    runtime = fits[["scenario", "estimator", "replicate", "runtime_seconds"]]
+    io.write_csv(study_dir(data_root) / "runtime.csv", runtime)
     io.write_csv(out_dir / "fits.csv", _round_frame(fits.drop(columns="runtime_seconds")))
     io.write_csv(out_dir / "comparisons.csv", _round_frame(comparisons))
     agg = recovery.aggregate(comparisons) if len(comparisons) else pd.DataFrame(columns=AGG_COLUMNS)
     pooled = agg[agg["channel"] == "all"]
-    cov = pooled[pooled["n_intervals"] > 0][
-        ["scenario", "estimator", "quantity", "coverage", "coverage_lo", "coverage_hi"]
+    label = pooled["quantity"] + " | " + pooled["scenario"] + "/" + pooled["estimator"]
+    pooled = pooled.assign(label=label)
+    cov_cols = [
+        "label",
+        "scenario",
+        "estimator",
+        "quantity",
+        "coverage",
+        "coverage_lo",
+        "coverage_hi",
     ]
-    io.write_csv(
-        out_dir / "coverage.csv", cov.assign(label=cov["scenario"] + "/" + cov["estimator"])
-    )
-    bias = pooled[["scenario", "estimator", "quantity", "bias", "rmse", "mean_abs_rel_error"]]
-    io.write_csv(
-        out_dir / "bias.csv", bias.assign(label=bias["scenario"] + "/" + bias["estimator"])
-    )
+    cov = pooled[pooled["n_intervals"] > 0][cov_cols]
+    io.write_csv(out_dir / "coverage.csv", _round_frame(cov))
+    bias_cols = ["label", "scenario", "estimator", "quantity", "bias", "rmse", "mean_abs_rel_error"]
+    io.write_csv(out_dir / "bias.csv", _round_frame(pooled[bias_cols]))
     return m
 
 

@@ -219,9 +219,18 @@ class BayesianMMM(Estimator):
         self.idata_path = idata_path
 
     def frame(self, fit_input: FitInput) -> pd.DataFrame:
-        """X for PyMC-Marketing: date, channels, controls and the time index."""
+        """X for PyMC-Marketing: date, channels, standardised controls and the time index.
+
+        PyMC-Marketing does not scale controls and its ``gamma_control ~ Normal(0, 2)`` prior is on
+        the max-scaled target, so a control in the millions (Robyn's ``competitor_sales_B``) would
+        make that prior meaningless: controls are centred and scaled by their training mean and sd
+        (a constant control is only centred)."""
         data = fit_input.data
         x = data[[fit_input.date, *fit_input.channels, *fit_input.controls]].copy()
+        train = x.iloc[: fit_input.n_train]
+        for c in fit_input.controls:
+            sd = float(train[c].std(ddof=0))
+            x[c] = (x[c] - float(train[c].mean())) / (sd if sd > 0 else 1.0)
         if self.config.trend:
             x[TIME_INDEX] = np.arange(len(data)) / max(fit_input.n_train - 1, 1)
         return x
@@ -281,7 +290,9 @@ class BayesianMMM(Estimator):
         }
         if cfg.sampler == "numpyro":
             sample_kwargs["nuts"] = {"chain_method": "parallel"}
-        elif cfg.sampler == "pymc":  # chains in parallel processes, one per core (as numpyro/nutpie do)
+        elif (
+            cfg.sampler == "pymc"
+        ):  # chains in parallel processes, one per core (as numpyro/nutpie do)
             sample_kwargs["cores"] = min(cfg.chains, os.cpu_count() or 1)
         t_sample = time.perf_counter()
         idata = mmm.fit(x_train, y_train, **sample_kwargs)

@@ -37,6 +37,7 @@ percentiles. Validation: rolling-origin CV with the chosen hyperparameters, and 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -521,7 +522,10 @@ class FrequentistMMM(Estimator):
             fit_stats["holdout"] = fit_metrics(y[n_train:], fit["yhat"][n_train:])
         folds = []
         for k, (tr, te) in enumerate(cv_folds(n_train, cfg.cv)):
-            f = obj.exact_fit(h_best, rows=tr)
+            # the fold's own Objective: Hill kappa from the fold's training weeks only. The
+            # hyperparameters stay those chosen on all training weeks (no re-search per fold),
+            # so these scores are somewhat optimistic; the holdout is the clean check.
+            f = dataclasses.replace(obj, rows=tr).exact_fit(h_best)
             folds.append(
                 {
                     "fold": k,
@@ -531,7 +535,13 @@ class FrequentistMMM(Estimator):
                 }
             )
         cv_table = pd.DataFrame(folds)
-        if len(cv_table):
+        if not len(cv_table):
+            fit_stats["cv"] = {
+                "folds": 0,
+                "note": f"no fold: initial_train_weeks ({cfg.cv.initial_train_weeks}) + test_weeks "
+                f"({cfg.cv.test_weeks}) exceed the {n_train} training weeks",
+            }
+        else:
             fit_stats["cv"] = {
                 "folds": len(cv_table),
                 **{
