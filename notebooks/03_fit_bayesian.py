@@ -44,10 +44,8 @@ result = fit_dataset(
 result.save(out_dir)
 idata, truth = result.extras["idata"], dataset.truth
 channels = list(truth["channel_names"])
-print(
-    f"converged: {result.converged}; sampling {result.diagnostics['sample_seconds']:.1f} s "
-    f"of {result.runtime_seconds:.1f} s in total"
-)
+# wall times go to data/timing/ (machine-dependent), not into this notebook
+print(f"converged: {result.converged}; failures: {result.diagnostics['failures'] or 'none'}")
 
 # %% [markdown]
 # ## Workflow checks

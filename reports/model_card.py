@@ -33,7 +33,6 @@ from IPython.display import Markdown
 from mmm_recovery import paths, reporting
 from mmm_recovery.fitting import estimator_for
 from mmm_recovery.spec import load_study
-from mmm_recovery.study import study_dir
 
 spec = load_study(study)
 m = reporting.StudyMetrics.load(paths.resolve(metrics_dir))
@@ -116,13 +115,6 @@ reporting.summary_table(m)
 
 # %%
 reporting.estimator_overview(m)
-
-# %% [markdown]
-# Wall time per fit on the machine that ran the study (2 cores in the reference run; not part of
-# the committed metrics because it is machine-dependent):
-
-# %%
-reporting.runtime_table(study_dir() / "runtime.csv")
 
 # %%
 Markdown(

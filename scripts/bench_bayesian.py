@@ -55,10 +55,10 @@ def main() -> None:
         d = res.diagnostics
         ess = min(d["min_ess_bulk"], d["min_ess_tail"])
         rows[sampler] = {
-            "sample_seconds": d["sample_seconds"],
+            "sample_seconds": res.timing["sample_seconds"],
             "min_ess": ess,
-            "ess_per_second": ess / d["sample_seconds"],
-            "seconds_per_1000_ess": 1000 * d["sample_seconds"] / ess,
+            "ess_per_second": ess / res.timing["sample_seconds"],
+            "seconds_per_1000_ess": 1000 * res.timing["sample_seconds"] / ess,
             "max_rhat": d["max_rhat"],
             "divergences": d["divergences"],
             "converged": d["converged"],

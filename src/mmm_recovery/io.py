@@ -64,6 +64,24 @@ def write_json(path: Path, obj: Any) -> Path:
     return _write(path, lambda p: p.write_text(text))
 
 
+def timing_path(output: Path) -> Path:
+    """Where the wall times of ``output`` go: ``data/timing/<output relative to the root>.json``
+    for files in the project (not a DVC output: they differ on every run, which would change
+    ``dvc.lock``), else ``<output>.timing.json`` beside it."""
+    from mmm_recovery import paths
+
+    output = Path(output).resolve()
+    try:
+        rel = output.relative_to(paths.ROOT)
+    except ValueError:
+        return output.with_name(output.name + ".timing.json")
+    return paths.DATA / "timing" / rel.with_name(rel.name + ".json")
+
+
+def write_timing(output: Path, timing: dict[str, Any]) -> Path:
+    return write_json(timing_path(output), timing)
+
+
 def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text())
 

@@ -43,6 +43,31 @@ def notebook_parameters(source: str | Path) -> dict[str, Any]:
     return {name: p["default"] for name, p in params.items()}
 
 
+def reproducible(nb: nbformat.NotebookNode, output: Path) -> nbformat.NotebookNode:
+    """Drop what differs between two runs of the same notebook on the same inputs: papermill's
+    and the kernel's timestamps and durations, the temporary output path, and stderr streams
+    (sampler progress, timings and warnings; they were shown on the stage's console). The
+    executed notebook is a DVC output, so it must be the same bytes every time."""
+    pm = nb.metadata.get("papermill", {})
+    for key in ("start_time", "end_time", "duration", "exception"):
+        pm.pop(key, None)
+    pm["output_path"] = (
+        str(output.relative_to(paths.ROOT)) if output.is_relative_to(paths.ROOT) else output.name
+    )
+    pm["input_path"] = "<jupytext source>"
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:03d}"  # jupytext and papermill draw random ids
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = [
+                o
+                for o in cell.outputs
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
+    return nb
+
+
 def execute(source: str | Path, output: str | Path, parameters: dict[str, Any]) -> Path:
     """Execute ``source`` with ``parameters`` and write the executed notebook to ``output``."""
     import papermill
@@ -58,19 +83,20 @@ def execute(source: str | Path, output: str | Path, parameters: dict[str, Any]) 
     failed = out.with_name(out.stem + ".failed.ipynb")
     with atomic_path(out) as tmp:
         try:
-            papermill.execute_notebook(
+            executed = papermill.execute_notebook(
                 nb,
                 str(tmp),
                 parameters=parameters,
                 kernel_name="python3",
                 cwd=str(paths.ROOT),
                 progress_bar=False,
-                log_output=False,
+                log_output=True,  # the kernel's stdout/stderr also reach the stage's console
             )
         except BaseException:
             if tmp.exists():
                 os.replace(tmp, failed)
             raise
+        nbformat.write(reproducible(executed, out), tmp)
     failed.unlink(missing_ok=True)
     return out
 

@@ -140,16 +140,3 @@ def worst_case(m: StudyMetrics, quantity: str = "adstock.alpha", stat: str = "rm
     if best is None:
         return f"No {quantity} {stat} is available."
     return f"The largest {stat} of {quantity} is {fmt(best[2])}, for the {best[1]} estimator in scenario {best[0]}."
-
-
-def runtime_table(runtime_csv: str | Path) -> pd.DataFrame:
-    """Mean and max wall time per fit by scenario and estimator (seconds), from the study's
-    ``runtime.csv`` (machine-dependent, so kept out of the committed metrics)."""
-    p = Path(runtime_csv)
-    if not p.is_file():
-        return pd.DataFrame()
-    rt = pd.read_csv(p)
-    g = rt.groupby(["scenario", "estimator"])["runtime_seconds"]
-    return pd.DataFrame(
-        {"mean (s)": g.mean().map(lambda v: fmt(v, 1)), "max (s)": g.max().map(lambda v: fmt(v, 1))}
-    )

@@ -17,9 +17,11 @@ One ``results.json`` per fit (``data/<scenario>/<estimator>/``), on the ORIGINAL
         }
       },
       "fit": {"in_sample": {"mape", "nrmse", "r2"}, "holdout": {...}, "cv": {...}},
-      "diagnostics": {"converged": true, ...estimator specific...},
-      "runtime_seconds": 12.3
+      "diagnostics": {"converged": true, ...estimator specific...}
     }
+
+Wall times are not in ``results.json`` (it must be byte-identical across runs): they go to
+``data/timing/`` (:func:`mmm_recovery.io.write_timing`).
 
 An estimate is ``{"estimate", "lower", "upper"}``: the point estimate (the frequentist fit on the
 original data; the posterior mean) and the interval bounds, ``null`` when there is no interval. Estimates are summaries of *draws* (bootstrap replicates or posterior draws)
@@ -277,6 +279,10 @@ class EstimatorResult:
     replicate: int | None = None
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: wall times (seconds) and rates derived from them: machine-dependent, so kept out of
+    #: ``results.json`` (a DVC output must be the same bytes on every run) and written by
+    #: :meth:`save` to ``data/timing/`` (see :func:`mmm_recovery.io.write_timing`)
+    timing: dict[str, float] = field(default_factory=dict)
 
     @property
     def converged(self) -> bool:
@@ -291,7 +297,6 @@ class EstimatorResult:
             "channels": self.channels,
             "fit": self.fit,
             "diagnostics": self.diagnostics,
-            "runtime_seconds": self.runtime_seconds,
         }
 
     def save(self, folder: Path) -> Path:
@@ -299,6 +304,9 @@ class EstimatorResult:
         folder = Path(folder)
         for name, table in self.tables.items():
             io.write_parquet(folder / f"{name}.parquet", table)
+        io.write_timing(
+            folder / RESULTS_FILE, {"runtime_seconds": self.runtime_seconds, **self.timing}
+        )
         return io.write_json(folder / RESULTS_FILE, self.to_dict())
 
 

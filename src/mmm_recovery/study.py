@@ -125,10 +125,14 @@ def run_task(study_path: str, task: Task, data_root: str | None = None) -> dict[
             "error": f"{type(exc).__name__}: {exc}",
             "traceback": traceback.format_exc(limit=5),
         }
-    record["runtime_seconds"] = time.perf_counter() - t0
+    runtime = time.perf_counter() - t0
     io.write_json(task.path(root), record)
+    io.write_timing(
+        task.path(root), {"runtime_seconds": runtime}
+    )  # machine-dependent: not in the record
     return {
-        k: record[k] for k in ("scenario", "replicate", "estimator", "status", "runtime_seconds")
+        **{k: record[k] for k in ("scenario", "replicate", "estimator", "status")},
+        "runtime_seconds": runtime,
     }
 
 
@@ -259,7 +263,7 @@ def comparisons_table(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def fits_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per fit: status, convergence, runtime, regret, holdout MAPE."""
+    """One row per fit: status, convergence, error, regret, holdout MAPE."""
     rows = []
     for r in records:
         row = {
@@ -270,7 +274,6 @@ def fits_table(records: list[dict[str, Any]]) -> pd.DataFrame:
                 "estimator",
                 "status",
                 "converged",
-                "runtime_seconds",
             )
         }
         row["error"] = r.get("error")
@@ -331,16 +334,15 @@ def write_outputs(study: Study, out_dir: Path, data_root: Path | None = None) ->
     """Aggregate the records into ``out_dir``: ``study.json`` (DVC metrics), ``coverage.csv`` and
     ``bias.csv`` (DVC plots; one point per quantity x scenario x estimator), ``fits.csv`` and
     ``comparisons.csv`` (tables). Committed files hold reproducible numbers only, rounded to
-    :data:`METRIC_DIGITS`; wall times go to ``data/study/runtime.csv``. Returns the metrics."""
+    :data:`METRIC_DIGITS`; wall times are in ``data/timing/`` (see :func:`runtime_table`).
+    Returns the metrics."""
     records = load_records(study, data_root)
     comparisons = comparisons_table(records)
     fits = fits_table(records).sort_values(["scenario", "estimator", "replicate"])
     m = metrics(study, comparisons, fits)
     out_dir = Path(out_dir)
     io.write_json(out_dir / "study.json", _rounded(m))
-    runtime = fits[["scenario", "estimator", "replicate", "runtime_seconds"]]
-    io.write_csv(study_dir(data_root) / "runtime.csv", runtime)
-    io.write_csv(out_dir / "fits.csv", _round_frame(fits.drop(columns="runtime_seconds")))
+    io.write_csv(out_dir / "fits.csv", _round_frame(fits))
     io.write_csv(out_dir / "comparisons.csv", _round_frame(comparisons))
     agg = recovery.aggregate(comparisons) if len(comparisons) else pd.DataFrame(columns=AGG_COLUMNS)
     pooled = agg[agg["channel"] == "all"]
@@ -387,3 +389,21 @@ def _round_frame(df: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_float_dtype(out[c]):
             out[c] = out[c].map(lambda v: _round(v) if np.isfinite(v) else v)
     return out
+
+
+def runtime_table(study: Study, data_root: Path | None = None) -> pd.DataFrame:
+    """Wall time per fit (seconds) of every finished task, from ``data/timing/`` (machine-dependent,
+    so neither in the records nor in the committed metrics)."""
+    rows = []
+    for t in tasks(study):
+        p = io.timing_path(t.path(data_root))
+        if p.is_file():
+            rows.append(
+                {
+                    "scenario": t.scenario,
+                    "estimator": t.estimator,
+                    "replicate": t.replicate,
+                    **io.read_json(p),
+                }
+            )
+    return pd.DataFrame(rows)

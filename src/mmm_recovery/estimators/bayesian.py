@@ -154,6 +154,23 @@ def to_original_scale(
     return out
 
 
+#: InferenceData attributes that record when/how long, not what: dropped before saving so the same
+#: seed gives the same file
+_VOLATILE_ATTRS = ("created_at", "sampling_time")
+
+
+def reproducible_idata(idata: Any) -> Any:
+    """A copy of ``idata`` without wall-clock attributes (creation time, sampling time)."""
+    out = idata.copy()
+    for node in out.subtree:
+        node.attrs = {k: v for k, v in node.attrs.items() if k not in _VOLATILE_ATTRS}
+        for name in node.data_vars:
+            node[name].attrs = {
+                k: v for k, v in node[name].attrs.items() if k not in _VOLATILE_ATTRS
+            }
+    return out
+
+
 def convergence_diagnostics(
     idata: Any, var_names: list[str], thresholds: Thresholds
 ) -> dict[str, Any]:
@@ -309,11 +326,13 @@ class BayesianMMM(Estimator):
         )
         diag["prior_predictive_share_in_range"] = prior_share
         diag["sampler"] = cfg.sampler
-        diag["sample_seconds"] = sample_seconds
         total_draws = cfg.chains * cfg.draws
-        diag["ess_bulk_per_second"] = (
-            diag["min_ess_bulk"] / sample_seconds if sample_seconds > 0 else float("nan")
-        )
+        timing = {
+            "sample_seconds": sample_seconds,
+            "min_ess_per_second": min(diag["min_ess_bulk"], diag["min_ess_tail"]) / sample_seconds
+            if sample_seconds > 0
+            else float("nan"),
+        }
         diag["draws"] = total_draws
 
         draws = self._channel_draws(idata, fit_input, channel_scale, target_scale, rng)
@@ -328,7 +347,7 @@ class BayesianMMM(Estimator):
             from mmm_recovery.io import atomic_path
 
             with atomic_path(self.idata_path) as tmp:
-                idata.to_netcdf(tmp, engine="h5netcdf")
+                reproducible_idata(idata).to_netcdf(tmp, engine="h5netcdf")
         tables = {
             "fitted": pd.DataFrame(
                 {
@@ -347,6 +366,7 @@ class BayesianMMM(Estimator):
             diagnostics=diag,
             interval={"level": cfg.hdi_level, "kind": "hdi"},
             runtime_seconds=time.perf_counter() - t0,
+            timing=timing,
             tables=tables,
         )
         result.extras.update(mmm=mmm, idata=idata, prior=prior)
