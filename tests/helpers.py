@@ -13,7 +13,7 @@ import yaml
 
 from mmm_recovery import paths
 
-PROJECT_FILES = ["dvc.yaml", "pyproject.toml", ".dvcignore"]
+PROJECT_FILES = ["dvc.yaml", "pyproject.toml", ".dvcignore", "requirements.lock"]
 PROJECT_DIRS = ["src", "notebooks", "studies", "reports"]
 
 
