@@ -12,6 +12,7 @@ from mmm_recovery.estimators.bayesian import (
     Thresholds,
     _prior,
     convergence_diagnostics,
+    model_config_from,
     to_original_scale,
 )
 from mmm_recovery.response import ChannelResponse
@@ -141,21 +142,14 @@ ROAS_REL_TOLERANCE = 0.20  # posterior-mean ROAS within 20% of the true ROAS ...
 ROAS_MIN_SPEND_SHARE = 0.10  # ... for channels with at least 10% of spend
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured 2026-11-23 (make test-slow): every decay HDI covers the truth and the fit converges, "
-    "but search's posterior-mean ROAS is 1.297 vs true 1.012 (+28%; 94% HDI [0.87, 1.79] covers it): "
-    "an always-on channel's level is weakly identified. Strict: passes -> XPASS -> the suite fails.",
-)
-def test_recovery_on_default_scenario(default_study):
-    """94% HDI of every channel's adstock decay contains the truth; posterior-mean ROAS within 20%
-    for channels with >= 10% of spend; and the fit passes the convergence thresholds."""
+def _recovery_problems(study, scenario, replicate=0):
+    """Fit replicate ``replicate`` of ``scenario`` with the study's settings; list every miss of
+    issue 4's criteria (decay HDI coverage; ROAS within tolerance for channels with enough spend)."""
     from mmm_recovery.fitting import fit_dataset
     from mmm_recovery.simulate import simulate
 
-    ds = simulate(default_study.scenario("baseline"), default_study.rng("baseline", 0))
-    res = fit_dataset(default_study, "baseline", 0, "bayesian", dataset=ds)
+    ds = simulate(study.scenario(scenario), study.rng(scenario, replicate))
+    res = fit_dataset(study, scenario, replicate, "bayesian", dataset=ds)
     assert res.converged, res.diagnostics["failures"]
     problems = []
     for c, t in ds.truth["channels"].items():
@@ -170,4 +164,75 @@ def test_recovery_on_default_scenario(default_study):
                 problems.append(
                     f"{c}: ROAS {res.channels[c]['roas']['estimate']:.3f} vs true {t['roas']:.3f} ({rel:+.0%})"
                 )
+    return problems
+
+
+@pytest.mark.slow
+def test_recovery_at_low_noise(default_study):
+    """The same criteria on the low_noise scenario (SNR 20, otherwise the default): a miss at SNR 4
+    that disappears here is weak identification by the data, not a bias of the estimator."""
+    problems = _recovery_problems(default_study, "low_noise")
     assert not problems, problems
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="measured 2026-11-23 (make test-slow; study priors): every decay HDI covers the truth and "
+    "the fit converges, but search's posterior-mean ROAS is 1.275 vs true 1.012 (+26%; 94% HDI "
+    "[0.83, 1.69] covers it): the level of an always-on channel (never at zero spend) is weakly "
+    "identified at SNR 4 over 4 years; at SNR 20 (test_recovery_at_low_noise) or 12 years it is "
+    "within 20%. Strict: passes -> XPASS -> the suite fails.",
+)
+def test_recovery_on_default_scenario(default_study):
+    """94% HDI of every channel's adstock decay contains the truth; posterior-mean ROAS within 20%
+    for channels with >= 10% of spend; and the fit passes the convergence thresholds."""
+    problems = _recovery_problems(default_study, "baseline")
+    assert not problems, problems
+
+
+def test_prior_keys_are_checked_and_likelihood_sigma_maps_to_the_likelihood():
+    with pytest.raises(Exception, match="unknown prior key"):
+        BayesianConfig(priors={"saturation_lambda": {"distribution": "Gamma"}})
+    cfg = model_config_from(
+        {
+            "likelihood_sigma": PriorSpec(distribution="HalfNormal", parameters={"sigma": 0.25}),
+            "intercept": PriorSpec(distribution="Normal", parameters={"mu": 0.5, "sigma": 0.25}),
+        }
+    )
+    assert cfg["likelihood"].distribution == "Normal" and cfg["likelihood"].dims == ("date",)
+    assert cfg["likelihood"].parameters["sigma"].distribution == "HalfNormal"
+    assert cfg["likelihood"].parameters["sigma"].parameters == {"sigma": 0.25}
+    assert cfg["intercept"].parameters == {"mu": 0.5, "sigma": 0.25}
+
+
+def test_posterior_file_bytes_do_not_depend_on_variable_order(tmp_path):
+    """PyMC fills some groups from sets of names (order follows PYTHONHASHSEED); the saved file
+    must not: the same draws in another order are the same bytes."""
+    import xarray as xr
+
+    from mmm_recovery.estimators.bayesian import reproducible_idata
+
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(2, 5, 3)), rng.normal(size=(2, 5))
+    coords = {"chain": [0, 1], "draw": np.arange(5), "channel": ["tv", "search", "ooh"]}
+
+    def tree(order):
+        data = {"alpha": (("chain", "draw", "channel"), a), "sigma": (("chain", "draw"), b)}
+        coord_order = list(coords) if order[0] == "alpha" else list(coords)[::-1]
+        post = xr.Dataset(
+            {k: data[k] for k in order},
+            coords={k: coords[k] for k in coord_order},
+            attrs={"created_at": str(order), "inference_library": "pymc"},
+        )
+        assert list(post.data_vars) == order and list(post.coords) == coord_order
+        return xr.DataTree.from_dict({"posterior": post})
+
+    files = []
+    for i, order in enumerate((["alpha", "sigma"], ["sigma", "alpha"])):
+        files.append(tmp_path / f"{i}.nc")
+        reproducible_idata(tree(order)).to_netcdf(files[-1], engine="h5netcdf")
+    assert files[0].read_bytes() == files[1].read_bytes()
+    back = xr.open_datatree(files[0], engine="h5netcdf")
+    assert "created_at" not in back["posterior"].attrs
+    np.testing.assert_array_equal(back["posterior"]["alpha"].values, a)

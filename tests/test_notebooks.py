@@ -37,3 +37,39 @@ def test_parameters_cell_holds_literals_only(source):
 
 def test_no_executed_notebooks_committed():
     assert not list((paths.ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_reproducible_drops_console_noise_and_keeps_results():
+    """rich renders PyMC's progress bars and warnings into the notebook as display_data with the
+    installed package's absolute path: dropped, as stderr is; results and figures kept."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    from mmm_recovery.notebook import reproducible
+
+    warning = (
+        "/opt/venv/lib/python3.12/site-packages/rich/live.py:260: UserWarning: install "
+        '"ipywidgets" for Jupyter support\n  warnings.warn(\'install "ipywidgets" for Jupyter support\')'
+    )
+    keep = [
+        new_output("stream", name="stdout", text="converged: True\n"),
+        new_output("display_data", data={"image/png": "iVBOR", "text/plain": "<Figure>"}),
+        new_output("execute_result", data={"text/plain": "0.93"}, execution_count=1),
+        new_output("display_data", data={"text/plain": "a table"}),
+    ]
+    noise = [
+        new_output("stream", name="stderr", text="Sampling: [y]\n"),
+        new_output("display_data", data={"text/html": "<pre>" + warning, "text/plain": warning}),
+        new_output("display_data", data={"text/html": "<pre></pre>", "text/plain": ""}),
+    ]
+    cell = new_code_cell(
+        "fit()", outputs=[noise[0], keep[0], noise[1], keep[1], noise[2], *keep[2:]]
+    )
+    nb = new_notebook(cells=[cell], metadata={"papermill": {"start_time": "2026-11-23T10:00"}})
+    nb = reproducible(nb, paths.ROOT / "data" / "x.ipynb")
+    assert nb.cells[0].outputs == keep
+    assert nb.metadata.papermill == {
+        "output_path": "data/x.ipynb",
+        "input_path": "<jupytext source>",
+    }
+    nbformat.validate(nb)

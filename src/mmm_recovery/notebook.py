@@ -45,8 +45,9 @@ def notebook_parameters(source: str | Path) -> dict[str, Any]:
 
 def reproducible(nb: nbformat.NotebookNode, output: Path) -> nbformat.NotebookNode:
     """Drop what differs between two runs of the same notebook on the same inputs: papermill's
-    and the kernel's timestamps and durations, the temporary output path, and stderr streams
-    (sampler progress, timings and warnings; they were shown on the stage's console). The
+    and the kernel's timestamps and durations, the temporary output path, and console noise
+    (stderr streams and rich's renderings of progress bars and warnings; they were shown on the
+    stage's console). The
     executed notebook is a DVC output, so it must be the same bytes every time."""
     pm = nb.metadata.get("papermill", {})
     for key in ("start_time", "end_time", "duration", "exception"):
@@ -60,12 +61,24 @@ def reproducible(nb: nbformat.NotebookNode, output: Path) -> nbformat.NotebookNo
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":
-            cell.outputs = [
-                o
-                for o in cell.outputs
-                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
-            ]
+            cell.outputs = [o for o in cell.outputs if not _console_noise(o)]
     return nb
+
+
+def _console_noise(output: nbformat.NotebookNode) -> bool:
+    """stderr streams, and what ``rich`` (PyMC's progress bars) renders into a notebook instead:
+    empty live-display refreshes and Python warnings, which carry the absolute path of the
+    installed package (so differ between checkouts)."""
+    kind = output.get("output_type")
+    if kind == "stream":
+        return output.get("name") == "stderr"
+    if kind != "display_data":
+        return False
+    data = output.get("data", {})
+    if any(k.startswith("image/") for k in data):
+        return False
+    text = str(data.get("text/plain", ""))
+    return not text.strip() or ("Warning: " in text and "warnings.warn(" in text)
 
 
 def execute(source: str | Path, output: str | Path, parameters: dict[str, Any]) -> Path:

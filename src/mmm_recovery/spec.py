@@ -524,9 +524,14 @@ SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
 )
 
 
-def schema_markdown(models: tuple[type[BaseModel], ...] = SCHEMA_MODELS) -> str:
-    """Markdown tables of every field (name, type, description with default) of the spec models.
-    ``studies/README.md`` embeds this text; a test keeps the two identical."""
+def schema_markdown(models: tuple[type[BaseModel], ...] | None = None) -> str:
+    """Markdown tables of every field (name, type, description with default) of the spec models
+    and of every registered estimator's settings (``estimators.<name>``). ``studies/README.md``
+    embeds this text; a test keeps the two identical."""
+    if models is None:
+        from mmm_recovery.estimators import registry
+
+        models = (*SCHEMA_MODELS, *registry.config_models())
     out = []
     for model in models:
         out.append(f"### `{model.__name__}`\n\n{(model.__doc__ or '').strip().splitlines()[0]}\n")

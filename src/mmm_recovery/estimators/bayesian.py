@@ -3,11 +3,13 @@
 Model: ``pymc_marketing.mmm.MMM`` with ``GeometricAdstock(l_max, normalize=True)`` and
 ``LogisticSaturation`` (``HillSaturation`` selectable), yearly Fourier seasonality, the data's
 controls plus a 0-1 time index (PyMC-Marketing's MMM has no trend term). Priors come from the
-study YAML (``estimators.bayesian.priors``), defaulting to PyMC-Marketing's own weakly
-informative defaults on its scaled data: ``adstock_alpha ~ Beta(1, 3)`` (short carry-over is a
+study YAML (``estimators.bayesian.priors``, keys :data:`PRIOR_KEYS`); a key left out keeps
+PyMC-Marketing's default on its scaled data: ``adstock_alpha ~ Beta(1, 3)`` (short carry-over a
 priori more likely, any decay possible), ``saturation_lam ~ Gamma(3, 1)`` (curvature within the
-max-scaled spend range), ``saturation_beta ~ HalfNormal(2)`` (a channel can explain up to about
-the maximum of the target, never a negative effect).
+max-scaled spend range), ``saturation_beta ~ HalfNormal(2)``, ``intercept ~ Normal(0, 2)``,
+``gamma_control ~ Normal(0, 2)``, ``gamma_fourier ~ Laplace(0, 1)``, noise sd ``HalfNormal(2)``.
+The last five are loose for a target scaled to (0, 1] (the prior predictive check shows it), so
+the default study sets them to the target's scale (``studies/recovery.yaml`` gives the reasons).
 
 Scale: PyMC-Marketing divides each channel and the target by their maxima over the training weeks
 (``channel_scale``, ``target_scale``; controls are not scaled), so its ``saturation_lam``,
@@ -30,7 +32,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from mmm_recovery.estimators.base import Estimator, EstimatorConfig
 from mmm_recovery.estimators.registry import register
@@ -52,6 +54,20 @@ def ensure_jax_devices(n: int) -> None:
     flags = os.environ.get("XLA_FLAGS", "")
     if "jax" not in sys.modules and "xla_force_host_platform_device_count" not in flags:
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
+
+
+#: Prior keys of the study YAML (PyMC-Marketing ``model_config`` keys, plus ``likelihood_sigma``)
+PRIOR_KEYS = (
+    "adstock_alpha",
+    "saturation_lam",
+    "saturation_beta",
+    "saturation_slope",
+    "saturation_kappa",
+    "intercept",
+    "gamma_control",
+    "gamma_fourier",
+    "likelihood_sigma",
+)
 
 
 class PriorSpec(EstimatorConfig):
@@ -81,9 +97,20 @@ class BayesianConfig(EstimatorConfig):
     trend: bool = Field(True, description="Add a 0-1 time-index control. Default true.")
     priors: dict[str, PriorSpec] = Field(
         default_factory=dict,
-        description="model_config key (adstock_alpha, saturation_lam, saturation_beta, saturation_slope, "
-        "saturation_kappa, intercept, gamma_control, gamma_fourier) -> prior. Default: PyMC-Marketing's.",
+        description="Prior per parameter, on PyMC-Marketing's max-scaled data: "
+        + ", ".join(PRIOR_KEYS)
+        + ". A key left out keeps PyMC-Marketing's default (likelihood_sigma: the sd of the "
+        "Normal likelihood).",
     )
+
+    @field_validator("priors")
+    @classmethod
+    def _known_prior_keys(cls, v: dict[str, PriorSpec]) -> dict[str, PriorSpec]:
+        unknown = sorted(set(v) - set(PRIOR_KEYS))
+        if unknown:
+            raise ValueError(f"unknown prior key(s) {unknown}; known: {list(PRIOR_KEYS)}")
+        return v
+
     sampler: Literal["numpyro", "nutpie", "pymc"] = Field(
         "numpyro", description="NUTS implementation. Default numpyro."
     )
@@ -126,6 +153,19 @@ def _prior(key: str, spec: PriorSpec):
     return Prior(spec.distribution, dims=dims, **spec.parameters)
 
 
+def model_config_from(priors: dict[str, PriorSpec]) -> dict[str, Any]:
+    """PyMC-Marketing ``model_config`` from the study's priors (``likelihood_sigma`` becomes the
+    sigma of its Normal likelihood)."""
+    from pymc_extras.prior import Prior
+
+    out = {k: _prior(k, v) for k, v in priors.items() if k != "likelihood_sigma"}
+    if "likelihood_sigma" in priors:
+        out["likelihood"] = Prior(
+            "Normal", sigma=_prior("", priors["likelihood_sigma"]), dims="date"
+        )
+    return out
+
+
 def to_original_scale(
     saturation: str,
     params: dict[str, np.ndarray],
@@ -159,16 +199,33 @@ def to_original_scale(
 _VOLATILE_ATTRS = ("created_at", "sampling_time")
 
 
-def reproducible_idata(idata: Any) -> Any:
-    """A copy of ``idata`` without wall-clock attributes (creation time, sampling time)."""
-    out = idata.copy()
-    for node in out.subtree:
-        node.attrs = {k: v for k, v in node.attrs.items() if k not in _VOLATILE_ATTRS}
-        for name in node.data_vars:
-            node[name].attrs = {
-                k: v for k, v in node[name].attrs.items() if k not in _VOLATILE_ATTRS
-            }
+def _with_attrs(da: Any, attrs: dict) -> Any:
+    out = da.copy(deep=False)
+    out.attrs = attrs
     return out
+
+
+def reproducible_idata(idata: Any) -> Any:
+    """A copy of ``idata`` that is the same bytes on disk for the same draws: without wall-clock
+    attributes (creation time, sampling time), and with every group's variables and coordinates
+    in sorted order (PyMC builds some groups, e.g. ``prior``, from sets of names, so their order
+    follows the process's string-hash seed)."""
+    import xarray as xr
+
+    def clean(attrs: dict) -> dict:
+        return {k: attrs[k] for k in sorted(attrs) if k not in _VOLATILE_ATTRS}
+
+    groups = {}
+    for node in idata.subtree:
+        ds = node.to_dataset(inherit=False)
+        # plain variables (no attached coordinates), so the sorted order is the order written
+        coords = {
+            k: _with_attrs(ds.coords[k].variable, clean(ds.coords[k].attrs))
+            for k in sorted(ds.coords)
+        }
+        data = {k: _with_attrs(ds[k].variable, clean(ds[k].attrs)) for k in sorted(ds.data_vars)}
+        groups[node.path] = xr.Dataset(data, coords=coords, attrs=clean(ds.attrs))
+    return type(idata).from_dict(groups)
 
 
 def convergence_diagnostics(
@@ -258,7 +315,7 @@ class BayesianMMM(Estimator):
         cfg = self.config
         controls = [*fit_input.controls, *([TIME_INDEX] if cfg.trend else [])]
         saturation = LogisticSaturation() if cfg.saturation == "logistic" else HillSaturation()
-        model_config = {k: _prior(k, v) for k, v in cfg.priors.items()}
+        model_config = model_config_from(cfg.priors)
         return MMM(
             date_column=fit_input.date,
             channel_columns=list(fit_input.channels),

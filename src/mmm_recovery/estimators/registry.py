@@ -52,3 +52,27 @@ def get(name: str) -> type[Estimator]:
 def config_for(name: str, settings: dict[str, Any] | None) -> BaseModel:
     """Validate ``settings`` with the estimator's own config model (unknown keys are errors)."""
     return get(name).Config.model_validate(settings or {})
+
+
+def config_models() -> list[type[BaseModel]]:
+    """Every registered estimator's Config and the settings models nested in it (for the schema
+    in ``studies/README.md``), in registration-name order."""
+    import typing
+
+    from pydantic import BaseModel
+
+    out: list[type[BaseModel]] = []
+
+    def walk(model: type[BaseModel]) -> None:
+        if model in out:
+            return
+        out.append(model)
+        for field in model.model_fields.values():
+            for t in (field.annotation, *typing.get_args(field.annotation)):
+                for u in (t, *typing.get_args(t)):
+                    if isinstance(u, type) and issubclass(u, BaseModel):
+                        walk(u)
+
+    for name in names():
+        walk(_REGISTRY[name].Config)
+    return out
