@@ -79,13 +79,33 @@ def test_bayesian_summaries_identical_to_printed_precision(smoke_study):
     assert _rounded(da) == _rounded(db)
 
 
-def test_bayesian_posterior_file_is_reproducible(smoke_study, tmp_path):
-    from mmm_recovery.fitting import fit_dataset
-    from mmm_recovery.simulate import simulate
+FIT_TO_FILE = """
+import sys
+from pathlib import Path
+from mmm_recovery.fitting import fit_dataset
+from mmm_recovery.simulate import simulate
+from mmm_recovery.spec import load_study
+study = load_study(sys.argv[1])
+ds = simulate(study.scenario("base"), study.rng("base", 0))
+fit_dataset(study, "base", 0, "bayesian", dataset=ds, idata_path=Path(sys.argv[2]))
+"""
 
-    ds = simulate(smoke_study.scenario("base"), smoke_study.rng("base", 0))
-    for name in ("a", "b"):
-        fit_dataset(
-            smoke_study, "base", 0, "bayesian", dataset=ds, idata_path=tmp_path / f"{name}.nc"
+
+def test_bayesian_posterior_file_is_reproducible_across_processes(smoke_study, tmp_path):
+    """Two processes with different string-hash seeds (PyMC orders some groups by set iteration)
+    write the same posterior.nc bytes, as two checkouts' fit_bayesian stages must."""
+    import os
+    import subprocess
+    import sys
+
+    files = []
+    for seed in ("1", "2"):
+        files.append(tmp_path / f"posterior_{seed}.nc")
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run(
+            [sys.executable, "-c", FIT_TO_FILE, str(smoke_study.source), str(files[-1])],
+            env=env,
+            check=True,
+            capture_output=True,
         )
-    assert (tmp_path / "a.nc").read_bytes() == (tmp_path / "b.nc").read_bytes()
+    assert files[0].read_bytes() == files[1].read_bytes()
