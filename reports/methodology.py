@@ -130,9 +130,13 @@ settings_table("frequentist")
 # controls and a 0-1 time index, Gaussian likelihood; NUTS via NumPyro. PyMC-Marketing scales
 # each channel by its maximum $m_c$ and the target by its maximum $m_y$, so its parameters are
 # mapped back: $\lambda = \lambda_s / m_c$, $\kappa = \kappa_s m_c$, $\beta = \beta_s m_y$
-# (tested against PyMC-Marketing's own functions). A fit is `converged` only if R-hat,
-# bulk/tail ESS, divergences and E-BFMI meet the thresholds below; otherwise it is kept and
-# flagged.
+# (tested against PyMC-Marketing's own functions). Priors are set on that scaled data (below):
+# PyMC-Marketing's defaults for the adstock decay and the logistic $\lambda_s$, and priors on the
+# target's scale for the channel effect, intercept, controls, Fourier terms and noise, chosen by
+# the prior predictive check (PyMC-Marketing's sd-2 defaults put most prior draws outside the
+# plausible range of the target); every fit records the share of prior predictive draws within
+# that range. A fit is `converged` only if R-hat, bulk/tail ESS, divergences and E-BFMI meet the
+# thresholds below; otherwise it is kept and flagged.
 
 # %%
 settings_table("bayesian")

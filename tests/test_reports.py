@@ -91,3 +91,33 @@ def test_quarto_renders_both_reports(tmp_path):
     for name in REPORTS:
         assert (root / "reports" / "_site" / f"{name}.html").is_file()
         assert (root / "reports" / "_site" / f"{name}.pdf").is_file()
+
+
+def test_channel_errors_are_signed_means_with_coverage_counts():
+    import pandas as pd
+
+    from mmm_recovery.reporting import StudyMetrics, channel_errors
+
+    rows = [
+        ("base", 0, "bayesian", "tv", "roas", 0.10, 1.0),
+        ("base", 1, "bayesian", "tv", "roas", 0.30, 0.0),
+        ("base", 0, "bayesian", "search", "roas", -0.05, 1.0),
+        ("base", 0, "bayesian", "tv", "adstock.alpha", 0.9, 0.0),
+    ]
+    comp = pd.DataFrame(
+        rows,
+        columns=[
+            "scenario",
+            "replicate",
+            "estimator",
+            "channel",
+            "quantity",
+            "rel_error",
+            "covered",
+        ],
+    )
+    m = StudyMetrics({}, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), comp)
+    t = channel_errors(m, "roas")
+    assert t.to_dict("records") == [
+        {"scenario": "base", "estimator": "bayesian", "tv": "+20% (1/2)", "search": "-5% (1/1)"}
+    ]

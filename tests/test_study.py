@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -129,3 +130,35 @@ def test_study_on_a_dask_localcluster(tmp_path, monkeypatch):
         ran = run_study(study, data_root=tmp_path / "data", progress=False)
     assert len(ran) == len(tasks(study)) and all(r["status"] == "ok" for r in ran)
     assert all(is_done(study, t, tmp_path / "data") for t in tasks(study))
+
+
+def test_fits_table_carries_the_workflow_diagnostics():
+    from mmm_recovery.study import fits_table
+
+    ok = {
+        "scenario": "base",
+        "replicate": 0,
+        "status": "ok",
+        "converged": False,
+        "regret": {"regret": 1.0, "regret_share_of_lift": 0.1, "true_lift_of_recommendation": 9.0},
+        "result": {
+            "fit": {"holdout": {"mape": 0.05}},
+            "diagnostics": {
+                "max_rhat": 1.02,
+                "divergences": 3,
+                "prior_predictive_share_in_range": 0.6,
+                "failures": ["max R-hat 1.0200 >= 1.01"],
+            },
+        },
+    }
+    failed = {
+        "scenario": "base",
+        "replicate": 1,
+        "status": "failed",
+        "converged": False,
+        "error": "boom",
+    }
+    t = fits_table([{**ok, "estimator": "bayesian"}, {**failed, "estimator": "bayesian"}])
+    assert t.loc[0, "max_rhat"] == 1.02 and t.loc[0, "divergences"] == 3
+    assert t.loc[0, "prior_predictive_share_in_range"] == 0.6 and "failures" not in t
+    assert t.loc[1, "error"] == "boom" and pd.isna(t.loc[1, "max_rhat"])

@@ -140,3 +140,26 @@ def worst_case(m: StudyMetrics, quantity: str = "adstock.alpha", stat: str = "rm
     if best is None:
         return f"No {quantity} {stat} is available."
     return f"The largest {stat} of {quantity} is {fmt(best[2])}, for the {best[1]} estimator in scenario {best[0]}."
+
+
+def channel_errors(m: StudyMetrics, quantity: str = "roas") -> pd.DataFrame:
+    """Scenario x estimator rows, one column per channel: the mean signed relative error of
+    ``quantity`` over replicates with its interval coverage, e.g. ``+26% (3/3)``. Shows which
+    channel an estimator gets wrong, and whether its intervals say so."""
+    c = m.comparisons
+    if c.empty:
+        return pd.DataFrame()
+    c = c[c["quantity"] == quantity]
+    channels = list(dict.fromkeys(c["channel"]))
+    rows = []
+    for (scen, est), g in c.groupby(["scenario", "estimator"], sort=False):
+        row = {"scenario": scen, "estimator": est}
+        for ch in channels:
+            x = g[g["channel"] == ch]
+            rel = x["rel_error"].dropna()
+            cov = x["covered"].dropna()
+            row[ch] = (
+                f"{100 * rel.mean():+.0f}% ({int(cov.sum())}/{len(cov)})" if len(rel) else "n/a"
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)

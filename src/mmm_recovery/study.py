@@ -262,8 +262,20 @@ def comparisons_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: Workflow diagnostics copied from a fit's results into ``fits.csv`` when the estimator has them
+DIAGNOSTIC_COLUMNS = (
+    "max_rhat",
+    "min_ess_bulk",
+    "min_ess_tail",
+    "divergences",
+    "min_bfmi",
+    "prior_predictive_share_in_range",
+)
+
+
 def fits_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per fit: status, convergence, error, regret, holdout MAPE."""
+    """One row per fit: status, convergence, error, regret, holdout MAPE and the workflow
+    diagnostics the estimator records (:data:`DIAGNOSTIC_COLUMNS`)."""
     rows = []
     for r in records:
         row = {
@@ -282,6 +294,10 @@ def fits_table(records: list[dict[str, Any]]) -> pd.DataFrame:
             row["regret_share_of_lift"] = r["regret"]["regret_share_of_lift"]
             row["true_lift_of_recommendation"] = r["regret"]["true_lift_of_recommendation"]
             row["holdout_mape"] = r["result"]["fit"].get("holdout", {}).get("mape")
+            diag = r["result"].get("diagnostics", {})
+            for key in DIAGNOSTIC_COLUMNS:
+                if isinstance(diag.get(key), int | float):
+                    row[key] = diag[key]
         rows.append(row)
     return pd.DataFrame(rows)
 
