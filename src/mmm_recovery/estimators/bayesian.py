@@ -114,13 +114,6 @@ class BayesianConfig(EstimatorConfig):
     sampler: Literal["numpyro", "nutpie", "pymc"] = Field(
         "numpyro", description="NUTS implementation. Default numpyro."
     )
-    dense_mass: bool = Field(
-        True,
-        description="numpyro: adapt a dense (full) mass matrix instead of a diagonal one; the "
-        "saturation and baseline parameters are strongly correlated, and a dense metric cuts the "
-        "leapfrog steps per draw about 8x (scripts/bench_bayesian.py). nutpie and pymc use their "
-        "default adaptation. Default true.",
-    )
     chains: int = Field(4, ge=1, le=16, description="Chains. Default 4.")
     draws: int = Field(1000, ge=10, description="Draws per chain. Default 1000.")
     tune: int = Field(1000, ge=10, description="Tuning steps per chain. Default 1000.")
@@ -370,7 +363,7 @@ class BayesianMMM(Estimator):
             "progressbar": False,
         }
         if cfg.sampler == "numpyro":
-            sample_kwargs["nuts"] = {"chain_method": "parallel", "dense_mass": cfg.dense_mass}
+            sample_kwargs["nuts"] = {"chain_method": "parallel"}
         elif (
             cfg.sampler == "pymc"
         ):  # chains in parallel processes, one per core (as numpyro/nutpie do)
@@ -389,8 +382,6 @@ class BayesianMMM(Estimator):
             cfg.thresholds,
         )
         diag["prior_predictive_share_in_range"] = prior_share
-        if "n_steps" in idata["sample_stats"]:  # cost per draw: what the mass matrix buys
-            diag["mean_leapfrog_steps"] = float(np.mean(idata["sample_stats"]["n_steps"].values))
         diag["sampler"] = cfg.sampler
         total_draws = cfg.chains * cfg.draws
         timing = {
