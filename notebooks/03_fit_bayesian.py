@@ -17,6 +17,8 @@
 # PyMC-Marketing's `MMM` with geometric adstock and logistic saturation, yearly seasonality,
 # the controls and a 0-1 time index, sampled with NUTS (sampler, chains, draws and priors from
 # `estimators.bayesian` in the study YAML; code in `mmm_recovery.estimators.bayesian`). The
+# logistic curve is sampled as its steepness `lam` and its `effect` at the channel's mean spend
+# (`logistic_parametrization: effect`); its asymptote `beta` is derived. The
 # workflow checks (prior predictive, divergences, R-hat, ESS, BFMI) are recorded in the results;
 # a fit that misses a threshold is flagged `converged: false`, never dropped. Posteriors are
 # mapped from PyMC-Marketing's max-scaled data to the truth's currency units before comparison.
@@ -29,6 +31,7 @@ scenario = "baseline"
 # %matplotlib inline
 import numpy as np
 import pandas as pd
+from IPython.display import display
 
 from mmm_recovery import paths, plots
 from mmm_recovery.fitting import estimator_dir, fit_dataset
@@ -68,6 +71,15 @@ alpha = (
     .values
 )
 plots.trace_rank(alpha, channels, "adstock_alpha")
+
+# %% [markdown]
+# The saturation parameters NUTS sampled, on PyMC-Marketing's scaled data:
+
+# %%
+for name in ("saturation_lam", "saturation_effect", "saturation_beta"):
+    if name in idata["posterior"]:
+        draws = idata["posterior"][name].transpose("chain", "draw", "channel").sel(channel=channels)
+        display(plots.trace_rank(draws.values, channels, name))
 
 # %% [markdown]
 # ## Posterior against the truth

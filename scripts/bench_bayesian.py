@@ -1,12 +1,27 @@
-"""Benchmark: NUTS samplers for the same PyMC-Marketing MMM on the same data, in one run.
+"""Benchmark: NUTS samplers and parametrisations for the same PyMC-Marketing MMM on the same data.
 
 Fits the Bayesian estimator (settings from the study's ``estimators.bayesian``) on the default
-study's baseline scenario, replicate 0 (208 weeks x 5 channels), once per sampler, and prints wall
-time of sampling, min bulk ESS, ESS per second, seconds per 1000 effective draws, R-hat,
-divergences, and each sampler's ESS/s relative to the default PyMC sampler. A warm-up fit per
-sampler (not timed) compiles first, so the figures are warm. Never asserts a time.
+study's baseline scenario, replicate 0 (208 weeks x 5 channels), once per configuration, in one
+run, and prints wall time of sampling, min ESS (bulk and tail, over all sampled parameters), ESS
+per second, seconds per 1000 effective draws, mean leapfrog steps per draw, R-hat, divergences,
+and each configuration's ESS/s relative to the reference: the default PyMC sampler on
+PyMC-Marketing's own ``LogisticSaturation`` parametrisation (``lam``, ``beta``), 1000 tuning
+steps. A warm-up fit per configuration (not timed) compiles first, so the figures are warm.
+Never asserts a time.
 
-    python scripts/bench_bayesian.py [--samplers numpyro nutpie pymc] [--chains 4 --draws 1000 --tune 1000]
+Configurations (``--configs``, default all):
+
+* ``study``: the study's settings as they are (sampler, parametrisation, tuning length);
+* ``numpyro-beta``: NumPyro on the ``lam``/``beta`` parametrisation, 1000 tuning steps (the
+  parametrisation's and the tuning length's share of the gain);
+* ``nutpie``, ``pymc``: the study's settings with that sampler (the samplers like for like);
+* ``reference``: the PyMC sampler on ``lam``/``beta``, 1000 tuning steps.
+
+The ``lam``/``beta`` configurations put ``beta ~ HalfNormal(0.5)`` (:data:`BETA_PRIOR`) in place
+of the study's ``saturation_effect`` prior: the study's prior before the ``effect``
+parametrisation, which implies nearly the same prior on the effect at mean spend.
+
+    python scripts/bench_bayesian.py [--configs study reference] [--chains 4 --draws 1000]
 """
 
 from __future__ import annotations
@@ -21,61 +36,89 @@ from mmm_recovery.results import FitInput
 from mmm_recovery.simulate import simulate
 from mmm_recovery.spec import load_study
 
+#: prior on the asymptote for the lam/beta configurations (module docstring)
+BETA_PRIOR = {"distribution": "HalfNormal", "parameters": {"sigma": 0.5}}
+
+CONFIGS = ("study", "numpyro-beta", "nutpie", "pymc", "reference")
+
+
+def settings_for(config: str, study_settings: dict) -> dict:
+    """The estimator settings of one benchmark configuration."""
+    s = {**study_settings, "priors": dict(study_settings.get("priors", {}))}
+    as_beta = {"logistic_parametrization": "beta", "tune": 1000}
+    if config == "numpyro-beta":
+        s.update(sampler="numpyro", **as_beta)
+    elif config in ("nutpie", "pymc"):
+        s.update(sampler=config)
+    elif config == "reference":
+        s.update(sampler="pymc", **as_beta)
+    elif config != "study":
+        raise ValueError(f"unknown configuration {config!r}; known: {list(CONFIGS)}")
+    if s.get("logistic_parametrization") == "beta":
+        s["priors"].pop("saturation_effect", None)
+        s["priors"]["saturation_beta"] = BETA_PRIOR
+    return s
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--study", default="studies/recovery.yaml")
     ap.add_argument("--scenario", default="baseline")
-    ap.add_argument("--samplers", nargs="+", default=["numpyro", "nutpie", "pymc"])
+    ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=CONFIGS)
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--draws", type=int, default=1000)
-    ap.add_argument("--tune", type=int, default=1000)
     ap.add_argument("--json", help="also write the table as JSON to this path")
     args = ap.parse_args()
     ensure_jax_devices(args.chains)
     study = load_study(args.study)
     ds = simulate(study.scenario(args.scenario), study.rng(args.scenario, 0))
     fi = FitInput.from_simulated(ds, study.study.holdout_weeks)
-    base = dict(study.estimators.get("bayesian", {}))
+    base = {
+        **study.estimators.get("bayesian", {}),
+        "chains": args.chains,
+        "draws": args.draws,
+        "summary_draws": 50,
+        "prior_predictive_draws": 10,
+        "save_idata": False,
+    }
     rows = {}
-    for sampler in args.samplers:
-        settings = {
-            **base,
-            "sampler": sampler,
-            "chains": args.chains,
-            "draws": args.draws,
-            "tune": args.tune,
-            "summary_draws": 50,
-            "prior_predictive_draws": 10,
-            "save_idata": False,
-        }
+    for config in args.configs:
+        settings = settings_for(config, base)
         warm = {**settings, "draws": 50, "tune": 50}
         BayesianMMM(warm).fit(fi, np.random.default_rng(0))  # compile / JIT caches
         res = BayesianMMM(settings).fit(fi, np.random.default_rng(1))
         d = res.diagnostics
         ess = min(d["min_ess_bulk"], d["min_ess_tail"])
-        rows[sampler] = {
+        rows[config] = {
+            "sampler": settings["sampler"],
+            "parametrization": settings.get("logistic_parametrization", "effect"),
+            "tune": settings["tune"],
             "sample_seconds": res.timing["sample_seconds"],
             "min_ess": ess,
             "ess_per_second": ess / res.timing["sample_seconds"],
             "seconds_per_1000_ess": 1000 * res.timing["sample_seconds"] / ess,
+            "mean_leapfrog_steps": d.get("mean_leapfrog_steps", float("nan")),
             "max_rhat": d["max_rhat"],
             "divergences": d["divergences"],
             "converged": d["converged"],
         }
-        print(f"{sampler}: {rows[sampler]}", flush=True)
-    ref = rows.get("pymc", {}).get("ess_per_second")
+        print(f"{config}: {rows[config]}", flush=True)
+    ref = rows.get("reference", {}).get("ess_per_second")
     print(
-        f"\n{args.chains} chains x {args.draws} draws + {args.tune} tune, {len(fi.data)} weeks x {len(fi.channels)} channels"
+        f"\n{args.chains} chains x {args.draws} draws, {len(fi.data)} weeks x {len(fi.channels)} "
+        "channels; ratio = ESS/s over the reference (pymc sampler, lam/beta, 1000 tune)"
     )
     print(
-        f"{'sampler':8s} {'wall s':>8s} {'min ESS':>8s} {'ESS/s':>7s} {'s/1000 ESS':>11s} {'R-hat':>7s} {'div':>4s} {'x pymc':>7s}"
+        f"{'config':13s} {'sampler':8s} {'param':7s} {'tune':>5s} {'wall s':>7s} {'min ESS':>8s} "
+        f"{'ESS/s':>6s} {'s/1000ESS':>9s} {'steps':>6s} {'R-hat':>6s} {'div':>4s} {'x ref':>6s}"
     )
     for name, r in rows.items():
         ratio = r["ess_per_second"] / ref if ref else float("nan")
         print(
-            f"{name:8s} {r['sample_seconds']:8.1f} {r['min_ess']:8.0f} {r['ess_per_second']:7.1f} "
-            f"{r['seconds_per_1000_ess']:11.1f} {r['max_rhat']:7.3f} {r['divergences']:4d} {ratio:7.2f}"
+            f"{name:13s} {r['sampler']:8s} {r['parametrization']:7s} {r['tune']:5d} "
+            f"{r['sample_seconds']:7.1f} {r['min_ess']:8.0f} {r['ess_per_second']:6.1f} "
+            f"{r['seconds_per_1000_ess']:9.1f} {r['mean_leapfrog_steps']:6.1f} "
+            f"{r['max_rhat']:6.3f} {r['divergences']:4d} {ratio:6.2f}"
         )
     if args.json:
         with open(args.json, "w") as fh:

@@ -239,3 +239,58 @@ def test_posterior_file_bytes_do_not_depend_on_variable_order(tmp_path):
     back = xr.open_datatree(files[0], engine="h5netcdf")
     assert "created_at" not in back["posterior"].attrs
     np.testing.assert_array_equal(back["posterior"]["alpha"].values, a)
+
+
+def test_effect_parametrization_is_the_same_curve():
+    """EffectLogisticSaturation with (lam, effect) equals PyMC-Marketing's LogisticSaturation with
+    (lam, beta_from_effect(lam, effect, x0)) on any input, and its value at x0 is the effect."""
+    from mmm_recovery.estimators.effect_saturation import (
+        EffectLogisticSaturation,
+        beta_from_effect,
+    )
+
+    x0 = np.array([0.4, 0.15])
+    lam, effect = np.array([2.5, 0.3]), np.array([0.12, 0.05])
+    x = np.vstack([np.linspace(0.0, 1.0, 11), np.linspace(0.0, 1.0, 11)]).T
+    x[3] = x0  # one row at the reference input
+    ours = EffectLogisticSaturation(x0).function(
+        _x(x, ("date", "channel")), lam=_x(lam, ("channel",)), effect=_x(effect, ("channel",))
+    )
+    ours = ours.transpose("date", "channel").eval()
+    beta = beta_from_effect(lam, effect, x0)
+    theirs = mmm.LogisticSaturation().function(
+        _x(x, ("date", "channel")), lam=_x(lam, ("channel",)), beta=_x(beta, ("channel",))
+    )
+    np.testing.assert_allclose(ours, theirs.transpose("date", "channel").eval(), rtol=1e-12)
+    np.testing.assert_allclose(ours[3], effect, rtol=1e-12)
+    # by hand: tanh(2.5 * 0.4 / 2) = tanh(0.5) = 0.46212
+    assert beta[0] == pytest.approx(0.12 / 0.46211715726000974)
+
+
+def test_reference_input_and_serialization():
+    import pandas as pd
+    from pymc_marketing.serialization import serialization
+
+    from mmm_recovery.estimators.effect_saturation import (
+        EffectLogisticSaturation,
+        reference_input,
+    )
+
+    df = pd.DataFrame({"tv": [0.0, 10.0, 20.0, 10.0], "search": [5.0, 5.0, 5.0, 5.0]})
+    np.testing.assert_allclose(reference_input(df, ["tv", "search"]), [0.5, 1.0])
+    sat = EffectLogisticSaturation([0.5, 1.0])
+    back = serialization.deserialize(serialization.serialize(sat))
+    assert isinstance(back, EffectLogisticSaturation)
+    np.testing.assert_array_equal(back.x0, sat.x0)
+    assert back.function_priors == sat.function_priors
+
+
+def test_logistic_priors_must_match_the_parametrization():
+    beta = {"saturation_beta": {"distribution": "HalfNormal", "parameters": {"sigma": 0.5}}}
+    with pytest.raises(Exception, match="saturation_beta is not a parameter.*saturation_effect"):
+        BayesianConfig(priors=beta)
+    assert BayesianConfig(priors=beta, logistic_parametrization="beta").priors
+    assert BayesianConfig(priors=beta, saturation="hill").priors  # Hill has its own beta
+    m = BayesianMMM({"logistic_parametrization": "beta"})
+    assert m.sampled_saturation_params == ["lam", "beta"]
+    assert BayesianMMM().sampled_saturation_params == ["lam", "effect"]

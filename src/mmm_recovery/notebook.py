@@ -47,8 +47,8 @@ def reproducible(nb: nbformat.NotebookNode, output: Path) -> nbformat.NotebookNo
     """Drop what differs between two runs of the same notebook on the same inputs: papermill's
     and the kernel's timestamps and durations, the temporary output path, and console noise
     (stderr streams and rich's renderings of progress bars and warnings; they were shown on the
-    stage's console). The
-    executed notebook is a DVC output, so it must be the same bytes every time."""
+    stage's console). The executed notebook is a DVC output, so it must be the same bytes every
+    time."""
     pm = nb.metadata.get("papermill", {})
     for key in ("start_time", "end_time", "duration", "exception"):
         pm.pop(key, None)

@@ -269,6 +269,7 @@ DIAGNOSTIC_COLUMNS = (
     "min_ess_tail",
     "divergences",
     "min_bfmi",
+    "mean_leapfrog_steps",
     "prior_predictive_share_in_range",
 )
 

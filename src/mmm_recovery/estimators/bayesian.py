@@ -1,19 +1,27 @@
 """Bayesian MMM: PyMC-Marketing 1.3 ``MMM`` sampled with NUTS (NumPyro by default).
 
-Model: ``pymc_marketing.mmm.MMM`` with ``GeometricAdstock(l_max, normalize=True)`` and
-``LogisticSaturation`` (``HillSaturation`` selectable), yearly Fourier seasonality, the data's
-controls plus a 0-1 time index (PyMC-Marketing's MMM has no trend term). Priors come from the
-study YAML (``estimators.bayesian.priors``, keys :data:`PRIOR_KEYS`); a key left out keeps
-PyMC-Marketing's default on its scaled data: ``adstock_alpha ~ Beta(1, 3)`` (short carry-over a
-priori more likely, any decay possible), ``saturation_lam ~ Gamma(3, 1)`` (curvature within the
-max-scaled spend range), ``saturation_beta ~ HalfNormal(2)``, ``intercept ~ Normal(0, 2)``,
-``gamma_control ~ Normal(0, 2)``, ``gamma_fourier ~ Laplace(0, 1)``, noise sd ``HalfNormal(2)``.
-The last five are loose for a target scaled to (0, 1] (the prior predictive check shows it), so
-the default study sets them to the target's scale (``studies/recovery.yaml`` gives the reasons).
+Model: ``pymc_marketing.mmm.MMM`` with ``GeometricAdstock(l_max, normalize=True)`` and the
+logistic saturation ``beta * tanh(lam * x / 2)`` (``HillSaturation`` selectable), yearly Fourier
+seasonality, the data's controls plus a 0-1 time index (PyMC-Marketing's MMM has no trend term).
+The logistic curve is sampled as ``lam`` and its effect at the channel's mean spend
+(:class:`~mmm_recovery.estimators.effect_saturation.EffectLogisticSaturation`, the default,
+``logistic_parametrization: effect``) or as ``lam`` and ``beta`` (PyMC-Marketing's
+``LogisticSaturation``, ``logistic_parametrization: beta``): the same curve, but ``lam`` and
+``beta`` are strongly correlated a posteriori, which costs NUTS long trajectories.
+Priors come from the study YAML (``estimators.bayesian.priors``, keys :data:`PRIOR_KEYS`); a key
+left out keeps the default on PyMC-Marketing's scaled data: ``adstock_alpha ~ Beta(1, 3)`` (short
+carry-over a priori more likely, any decay possible), ``saturation_lam ~ Gamma(3, 1)`` (curvature
+within the max-scaled spend range), ``saturation_effect ~ HalfNormal(0.25)`` (the channel's
+contribution at its mean spend up to about half the target's max), and PyMC-Marketing's
+``saturation_beta ~ HalfNormal(2)``, ``intercept ~ Normal(0, 2)``, ``gamma_control ~ Normal(0,
+2)``, ``gamma_fourier ~ Laplace(0, 1)``, noise sd ``HalfNormal(2)``. The last five are loose for
+a target scaled to (0, 1] (the prior predictive check shows it), so the default study sets them
+to the target's scale (``studies/recovery.yaml`` gives the reasons).
 
 Scale: PyMC-Marketing divides each channel and the target by their maxima over the training weeks
 (``channel_scale``, ``target_scale``; controls are not scaled), so its ``saturation_lam``,
-``kappa`` and ``saturation_beta`` are on scaled data. :func:`to_original_scale` converts them to
+``kappa`` and ``saturation_beta`` (derived from ``saturation_effect`` by
+:func:`~mmm_recovery.estimators.effect_saturation.beta_from_effect`) are on scaled data. :func:`to_original_scale` converts them to
 the truth's units (``lam`` in 1/currency, ``kappa`` in currency, ``beta`` in currency per week);
 every reported quantity is computed from the converted posterior draws.
 
@@ -32,7 +40,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from mmm_recovery.estimators.base import Estimator, EstimatorConfig
 from mmm_recovery.estimators.registry import register
@@ -61,6 +69,7 @@ PRIOR_KEYS = (
     "adstock_alpha",
     "saturation_lam",
     "saturation_beta",
+    "saturation_effect",
     "saturation_slope",
     "saturation_kappa",
     "intercept",
@@ -93,22 +102,42 @@ class BayesianConfig(EstimatorConfig):
 
     l_max: int = Field(12, ge=1, le=104, description="Adstock weights. Default 12.")
     saturation: Literal["logistic", "hill"] = Field("logistic", description="Default logistic.")
+    logistic_parametrization: Literal["effect", "beta"] = Field(
+        "effect",
+        description="How the logistic curve beta * tanh(lam * x / 2) is sampled: `effect` samples "
+        "lam and the contribution at the channel's mean training spend (prior key "
+        "saturation_effect; beta is derived), which the data pin directly, so lam and the "
+        "effect are nearly uncorrelated a posteriori; `beta` samples lam and the asymptote "
+        "beta (PyMC-Marketing's LogisticSaturation; prior key saturation_beta), whose posterior "
+        "correlation reaches -0.99. Default effect.",
+    )
     yearly_seasonality: int = Field(2, ge=0, le=10, description="Fourier order. Default 2.")
     trend: bool = Field(True, description="Add a 0-1 time-index control. Default true.")
     priors: dict[str, PriorSpec] = Field(
         default_factory=dict,
         description="Prior per parameter, on PyMC-Marketing's max-scaled data: "
         + ", ".join(PRIOR_KEYS)
-        + ". A key left out keeps PyMC-Marketing's default (likelihood_sigma: the sd of the "
-        "Normal likelihood).",
+        + ". A key left out keeps PyMC-Marketing's default (saturation_effect: HalfNormal(0.25); "
+        "likelihood_sigma: the sd of the Normal likelihood).",
     )
 
     @field_validator("priors")
     @classmethod
-    def _known_prior_keys(cls, v: dict[str, PriorSpec]) -> dict[str, PriorSpec]:
+    def _known_prior_keys(
+        cls, v: dict[str, PriorSpec], info: ValidationInfo
+    ) -> dict[str, PriorSpec]:
         unknown = sorted(set(v) - set(PRIOR_KEYS))
         if unknown:
             raise ValueError(f"unknown prior key(s) {unknown}; known: {list(PRIOR_KEYS)}")
+        param = info.data.get("logistic_parametrization")
+        if info.data.get("saturation") == "logistic" and param is not None:
+            sampled = {"effect": "saturation_effect", "beta": "saturation_beta"}
+            unused = sampled["beta" if param == "effect" else "effect"]
+            if unused in v:
+                raise ValueError(
+                    f"{unused} is not a parameter of the logistic curve with "
+                    f"logistic_parametrization: {param}; set {sampled[param]} instead"
+                )
         return v
 
     sampler: Literal["numpyro", "nutpie", "pymc"] = Field(
@@ -161,7 +190,7 @@ def model_config_from(priors: dict[str, PriorSpec]) -> dict[str, Any]:
     out = {k: _prior(k, v) for k, v in priors.items() if k != "likelihood_sigma"}
     if "likelihood_sigma" in priors:
         out["likelihood"] = Prior(
-            "Normal", sigma=_prior("", priors["likelihood_sigma"]), dims="date"
+            "Normal", sigma=_prior("likelihood_sigma", priors["likelihood_sigma"]), dims="date"
         )
     return out
 
@@ -231,7 +260,8 @@ def reproducible_idata(idata: Any) -> Any:
 def convergence_diagnostics(
     idata: Any, var_names: list[str], thresholds: Thresholds
 ) -> dict[str, Any]:
-    """Divergences, max R-hat, min bulk/tail ESS, min BFMI, and the verdict ``converged``."""
+    """Divergences, max R-hat, min bulk/tail ESS, min BFMI, mean leapfrog steps per draw (the
+    sampler's cost per draw; NaN if it does not record them), and the verdict ``converged``."""
     import arviz as az
 
     post = (
@@ -254,8 +284,10 @@ def convergence_diagnostics(
         min_bfmi = float(np.min(bfmi))
     except Exception:  # noqa: BLE001 - some samplers do not record energy
         min_bfmi = float("nan")
+    steps = np.asarray(stats["n_steps"], dtype=float) if "n_steps" in stats else np.array([np.nan])
     out = {
         "divergences": divergences,
+        "mean_leapfrog_steps": float(np.mean(steps)),
         "max_rhat": extreme(rhat, np.nanmax),
         "min_ess_bulk": extreme(ess_bulk, np.nanmin),
         "min_ess_tail": extreme(ess_tail, np.nanmin),
@@ -292,6 +324,13 @@ class BayesianMMM(Estimator):
         super().__init__(config)
         self.idata_path = idata_path
 
+    @property
+    def sampled_saturation_params(self) -> list[str]:
+        """The saturation parameters NUTS samples (``saturation_<name>`` in the posterior)."""
+        if self.config.saturation == "hill":
+            return ["slope", "kappa", "beta"]
+        return ["lam", self.config.logistic_parametrization]
+
     def frame(self, fit_input: FitInput) -> pd.DataFrame:
         """X for PyMC-Marketing: date, channels, standardised controls and the time index.
 
@@ -314,7 +353,18 @@ class BayesianMMM(Estimator):
 
         cfg = self.config
         controls = [*fit_input.controls, *([TIME_INDEX] if cfg.trend else [])]
-        saturation = LogisticSaturation() if cfg.saturation == "logistic" else HillSaturation()
+        if cfg.saturation == "hill":
+            saturation = HillSaturation()
+        elif cfg.logistic_parametrization == "beta":
+            saturation = LogisticSaturation()
+        else:
+            from mmm_recovery.estimators.effect_saturation import (
+                EffectLogisticSaturation,
+                reference_input,
+            )
+
+            x0 = reference_input(fit_input.data.iloc[: fit_input.n_train], fit_input.channels)
+            saturation = EffectLogisticSaturation(x0)
         model_config = model_config_from(cfg.priors)
         return MMM(
             date_column=fit_input.date,
@@ -372,8 +422,7 @@ class BayesianMMM(Estimator):
         idata = mmm.fit(x_train, y_train, **sample_kwargs)
         sample_seconds = time.perf_counter() - t_sample
 
-        sat_names = ["lam", "beta"] if cfg.saturation == "logistic" else ["slope", "kappa", "beta"]
-        free = ["adstock_alpha", *[f"saturation_{p}" for p in sat_names]]
+        free = ["adstock_alpha", *[f"saturation_{p}" for p in self.sampled_saturation_params]]
         diag = convergence_diagnostics(
             idata,
             free + ["intercept_contribution", "y_sigma"]
@@ -437,14 +486,18 @@ class BayesianMMM(Estimator):
         n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
         total = n_chain * n_draw
         pick = np.sort(rng.choice(total, size=min(cfg.summary_draws, total), replace=False))
-        sat_names = ["lam", "beta"] if cfg.saturation == "logistic" else ["slope", "kappa", "beta"]
 
         def flat(name: str) -> np.ndarray:
             da = post[name].transpose("chain", "draw", "channel").sel(channel=fit_input.channels)
             return np.asarray(da.values).reshape(total, -1)[pick]
 
         alpha = flat("adstock_alpha")
-        scaled = {p: flat(f"saturation_{p}") for p in sat_names}
+        scaled = {p: flat(f"saturation_{p}") for p in self.sampled_saturation_params}
+        if "effect" in scaled:
+            from mmm_recovery.estimators.effect_saturation import beta_from_effect, reference_input
+
+            x0 = reference_input(fit_input.data.iloc[: fit_input.n_train], fit_input.channels)
+            scaled["beta"] = beta_from_effect(scaled["lam"], scaled.pop("effect"), x0)
         orig = to_original_scale(cfg.saturation, scaled, channel_scale, target_scale)
         draws: dict[str, list[ChannelResponse]] = {}
         for i, c in enumerate(fit_input.channels):
