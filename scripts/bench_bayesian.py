@@ -11,15 +11,16 @@ Never asserts a time.
 
 Configurations (``--configs``, default all):
 
-* ``study``: the study's settings as they are (sampler, parametrisation, tuning length);
-* ``numpyro-beta``: NumPyro on the ``lam``/``beta`` parametrisation, 1000 tuning steps (the
-  parametrisation's and the tuning length's share of the gain);
+* ``study``: the study's settings as they are (sampler, coordinates, tuning length);
+* ``numpyro-beta``: NumPyro in PyMC-Marketing's ``lam``/``beta`` coordinates (the coordinates'
+  share of the gain);
 * ``nutpie``, ``pymc``: the study's settings with that sampler (the samplers like for like);
-* ``reference``: the PyMC sampler on ``lam``/``beta``, 1000 tuning steps.
+* ``reference``: the PyMC sampler in ``lam``/``beta`` coordinates, 1000 tuning steps.
 
-The ``lam``/``beta`` configurations put ``beta ~ HalfNormal(0.5)`` (:data:`BETA_PRIOR`) in place
-of the study's ``saturation_effect`` prior: the study's prior before the ``effect``
-parametrisation, which implies nearly the same prior on the effect at mean spend.
+Every configuration has the same model and priors (the ``effect`` coordinates carry the prior on
+``lam`` and ``beta`` over with the Jacobian), and ESS is taken over the same quantities in each
+(``lam``, ``beta`` and ``effect``, sampled or derived), so the ratios compare samplers and
+coordinates, not models.
 
     python scripts/bench_bayesian.py [--configs study reference] [--chains 4 --draws 1000]
 """
@@ -36,15 +37,12 @@ from mmm_recovery.results import FitInput
 from mmm_recovery.simulate import simulate
 from mmm_recovery.spec import load_study
 
-#: prior on the asymptote for the lam/beta configurations (module docstring)
-BETA_PRIOR = {"distribution": "HalfNormal", "parameters": {"sigma": 0.5}}
-
 CONFIGS = ("study", "numpyro-beta", "nutpie", "pymc", "reference")
 
 
 def settings_for(config: str, study_settings: dict) -> dict:
     """The estimator settings of one benchmark configuration."""
-    s = {**study_settings, "priors": dict(study_settings.get("priors", {}))}
+    s = dict(study_settings)
     as_beta = {"logistic_parametrization": "beta", "tune": 1000}
     if config == "numpyro-beta":
         s.update(sampler="numpyro", **as_beta)
@@ -54,9 +52,6 @@ def settings_for(config: str, study_settings: dict) -> dict:
         s.update(sampler="pymc", **as_beta)
     elif config != "study":
         raise ValueError(f"unknown configuration {config!r}; known: {list(CONFIGS)}")
-    if s.get("logistic_parametrization") == "beta":
-        s["priors"].pop("saturation_effect", None)
-        s["priors"]["saturation_beta"] = BETA_PRIOR
     return s
 
 

@@ -247,6 +247,7 @@ def test_effect_parametrization_is_the_same_curve():
     from mmm_recovery.estimators.effect_saturation import (
         EffectLogisticSaturation,
         beta_from_effect,
+        effect_from_beta,
     )
 
     x0 = np.array([0.4, 0.15])
@@ -265,6 +266,7 @@ def test_effect_parametrization_is_the_same_curve():
     np.testing.assert_allclose(ours[3], effect, rtol=1e-12)
     # by hand: tanh(2.5 * 0.4 / 2) = tanh(0.5) = 0.46212
     assert beta[0] == pytest.approx(0.12 / 0.46211715726000974)
+    np.testing.assert_allclose(effect_from_beta(lam, beta, x0), effect, rtol=1e-12)
 
 
 def test_reference_input_and_serialization():
@@ -283,14 +285,93 @@ def test_reference_input_and_serialization():
     assert isinstance(back, EffectLogisticSaturation)
     np.testing.assert_array_equal(back.x0, sat.x0)
     assert back.function_priors == sat.function_priors
+    assert back.beta_prior == sat.beta_prior
 
 
-def test_logistic_priors_must_match_the_parametrization():
-    beta = {"saturation_beta": {"distribution": "HalfNormal", "parameters": {"sigma": 0.5}}}
-    with pytest.raises(Exception, match="saturation_beta is not a parameter.*saturation_effect"):
-        BayesianConfig(priors=beta)
-    assert BayesianConfig(priors=beta, logistic_parametrization="beta").priors
-    assert BayesianConfig(priors=beta, saturation="hill").priors  # Hill has its own beta
-    m = BayesianMMM({"logistic_parametrization": "beta"})
-    assert m.sampled_saturation_params == ["lam", "beta"]
+def test_prior_keys_must_belong_to_the_saturation_family():
+    lam = {"saturation_lam": {"distribution": "Gamma", "parameters": {"alpha": 3, "beta": 1}}}
+    with pytest.raises(Exception, match="saturation_lam.*not parameters of the hill"):
+        BayesianConfig(priors=lam, saturation="hill")
+    kappa = {"saturation_kappa": {"distribution": "Gamma", "parameters": {"alpha": 3, "beta": 1}}}
+    with pytest.raises(Exception, match="saturation_kappa.*not parameters of the logistic"):
+        BayesianConfig(priors=kappa)
+    assert BayesianConfig(priors=lam, logistic_parametrization="beta").priors
+    assert BayesianMMM({"logistic_parametrization": "beta"}).sampled_saturation_params == [
+        "lam",
+        "beta",
+    ]
     assert BayesianMMM().sampled_saturation_params == ["lam", "effect"]
+    assert BayesianMMM().saturation_params == ["lam", "beta", "effect"]
+
+
+def test_effect_coordinates_keep_the_prior_on_lam_and_beta():
+    """The model's log density at (lam, effect), without the log transforms' Jacobian, is
+    log Gamma(lam) + log HalfNormal(beta) - log t with beta = effect / t, t = tanh(lam x0 / 2):
+    the prior of (lam, beta) carried to (lam, effect) by the change of variables; and forward
+    draws of effect / t follow the prior of beta."""
+    import pymc as pm
+    from pymc_extras.prior import Prior
+    from scipy import stats
+
+    from mmm_recovery.estimators.effect_saturation import EffectLogisticSaturation
+
+    x0 = np.array([0.4, 0.15])
+    sat = EffectLogisticSaturation(
+        x0, priors={"effect": Prior("HalfNormal", sigma=0.5, dims="channel")}
+    )
+    x = np.linspace(0.0, 1.0, 20)[:, None] * np.ones(2)
+    with pm.Model(coords={"channel": ["tv", "print"], "date": np.arange(20)}) as model:
+        sat.apply(_x(x, ("date", "channel")), core_dim="date")
+    assert {v.name for v in model.free_RVs} == {"saturation_lam", "saturation_effect"}
+    lam, effect = np.array([2.5, 0.3]), np.array([0.12, 0.05])
+    t = np.tanh(lam * x0 / 2)
+    point = {"saturation_lam": lam, "saturation_effect": effect}
+    assert set(model.initial_point()) == {f"{k}_log__" for k in point}  # both log-transformed
+    point = {f"{k}_log__": np.log(v) for k, v in point.items()}
+    ours = model.compile_logp(jacobian=False)(point)
+    expected = (
+        stats.gamma(3, scale=1).logpdf(lam).sum()
+        + stats.halfnorm(scale=0.5).logpdf(effect / t).sum()
+        - np.log(t).sum()
+    )
+    assert ours == pytest.approx(expected, rel=1e-9)
+    draws = pm.sample_prior_predictive(draws=4000, model=model, random_seed=1).prior
+    beta = draws["saturation_effect"] / np.tanh(draws["saturation_lam"] * x0 / 2)
+    assert (
+        stats.kstest(np.asarray(beta.values).ravel(), stats.halfnorm(scale=0.5).cdf).pvalue > 1e-3
+    )
+
+
+def test_unsupported_beta_prior_is_a_clear_error():
+    from pymc_extras.prior import Prior
+
+    from mmm_recovery.estimators.effect_saturation import scaled_prior_parameters
+
+    with pytest.raises(ValueError, match="saturation_beta prior Beta.*logistic_parametrization"):
+        scaled_prior_parameters(Prior("Beta", alpha=1, beta=1), 0.5)
+    out = scaled_prior_parameters(Prior("Gamma", alpha=2, beta=4), 0.5)
+    assert out == {"alpha": 2, "beta": 8.0}
+
+
+def test_benchmark_configurations_are_valid_settings():
+    """scripts/bench_bayesian.py: every configuration is a valid BayesianConfig, the reference is
+    PyMC's sampler on lam/beta with 1000 tuning steps, and `study` is the study's settings."""
+    import importlib.util
+
+    from mmm_recovery import paths
+    from mmm_recovery.spec import load_study
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_bayesian", paths.ROOT / "scripts" / "bench_bayesian.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    study = load_study(paths.DEFAULT_STUDY).estimators["bayesian"]
+    cfgs = {c: BayesianConfig(**bench.settings_for(c, study)) for c in bench.CONFIGS}
+    assert cfgs["study"] == BayesianConfig(**study)
+    ref = cfgs["reference"]
+    assert (ref.sampler, ref.logistic_parametrization, ref.tune) == ("pymc", "beta", 1000)
+    assert ref.priors == cfgs["study"].priors  # same model: only the coordinates differ
+    assert cfgs["pymc"].logistic_parametrization == cfgs["study"].logistic_parametrization
+    with pytest.raises(ValueError, match="unknown configuration"):
+        bench.settings_for("stan", study)

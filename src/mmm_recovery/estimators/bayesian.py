@@ -69,7 +69,6 @@ PRIOR_KEYS = (
     "adstock_alpha",
     "saturation_lam",
     "saturation_beta",
-    "saturation_effect",
     "saturation_slope",
     "saturation_kappa",
     "intercept",
@@ -104,12 +103,12 @@ class BayesianConfig(EstimatorConfig):
     saturation: Literal["logistic", "hill"] = Field("logistic", description="Default logistic.")
     logistic_parametrization: Literal["effect", "beta"] = Field(
         "effect",
-        description="How the logistic curve beta * tanh(lam * x / 2) is sampled: `effect` samples "
-        "lam and the contribution at the channel's mean training spend (prior key "
-        "saturation_effect; beta is derived), which the data pin directly, so lam and the "
-        "effect are nearly uncorrelated a posteriori; `beta` samples lam and the asymptote "
-        "beta (PyMC-Marketing's LogisticSaturation; prior key saturation_beta), whose posterior "
-        "correlation reaches -0.99. Default effect.",
+        description="Coordinates NUTS samples the logistic curve beta * tanh(lam * x / 2) in; "
+        "the model and its priors (saturation_lam, saturation_beta) are the same either way. "
+        "`effect`: lam and the curve's value at the channel's mean training spend, with the "
+        "Jacobian, so the prior on (lam, beta) is unchanged; `beta`: lam and beta "
+        "(PyMC-Marketing's LogisticSaturation), whose posterior correlation reaches -0.99 and "
+        "costs NUTS longer trajectories. Default effect.",
     )
     yearly_seasonality: int = Field(2, ge=0, le=10, description="Fourier order. Default 2.")
     trend: bool = Field(True, description="Add a 0-1 time-index control. Default true.")
@@ -117,8 +116,8 @@ class BayesianConfig(EstimatorConfig):
         default_factory=dict,
         description="Prior per parameter, on PyMC-Marketing's max-scaled data: "
         + ", ".join(PRIOR_KEYS)
-        + ". A key left out keeps PyMC-Marketing's default (saturation_effect: HalfNormal(0.25); "
-        "likelihood_sigma: the sd of the Normal likelihood).",
+        + ". A key left out keeps PyMC-Marketing's default (likelihood_sigma: the sd of the "
+        "Normal likelihood).",
     )
 
     @field_validator("priors")
@@ -129,15 +128,11 @@ class BayesianConfig(EstimatorConfig):
         unknown = sorted(set(v) - set(PRIOR_KEYS))
         if unknown:
             raise ValueError(f"unknown prior key(s) {unknown}; known: {list(PRIOR_KEYS)}")
-        param = info.data.get("logistic_parametrization")
-        if info.data.get("saturation") == "logistic" and param is not None:
-            sampled = {"effect": "saturation_effect", "beta": "saturation_beta"}
-            unused = sampled["beta" if param == "effect" else "effect"]
-            if unused in v:
-                raise ValueError(
-                    f"{unused} is not a parameter of the logistic curve with "
-                    f"logistic_parametrization: {param}; set {sampled[param]} instead"
-                )
+        family = info.data.get("saturation")
+        other = {"logistic": ("saturation_slope", "saturation_kappa"), "hill": ("saturation_lam",)}
+        wrong = sorted(set(v) & set(other.get(family, ())))
+        if wrong:
+            raise ValueError(f"{wrong} are not parameters of the {family} saturation")
         return v
 
     sampler: Literal["numpyro", "nutpie", "pymc"] = Field(
@@ -221,6 +216,28 @@ def to_original_scale(
     else:
         raise ValueError(f"unknown saturation {saturation!r}")
     return out
+
+
+def with_logistic_views(idata: Any, x0: np.ndarray, channels: list[str]) -> Any:
+    """``idata`` with both coordinates of the logistic curve in its posterior: the derived
+    ``saturation_beta`` when NUTS sampled ``saturation_effect``, the derived ``saturation_effect``
+    (the curve's value at ``x0``) when it sampled ``saturation_beta``."""
+    import xarray as xr
+
+    from mmm_recovery.estimators.effect_saturation import beta_from_effect, effect_from_beta
+
+    post = idata["posterior"].to_dataset()
+    ref = xr.DataArray(np.asarray(x0, dtype=float), coords={"channel": list(channels)})
+    lam = post["saturation_lam"]
+    if "saturation_beta" not in post:
+        beta = xr.apply_ufunc(beta_from_effect, lam, post["saturation_effect"], ref)
+        post = post.assign(saturation_beta=beta)
+    elif "saturation_effect" not in post:
+        post = post.assign(
+            saturation_effect=xr.apply_ufunc(effect_from_beta, lam, post["saturation_beta"], ref)
+        )
+    idata["posterior"] = post
+    return idata
 
 
 #: InferenceData attributes that record when/how long, not what: dropped before saving so the same
@@ -331,6 +348,14 @@ class BayesianMMM(Estimator):
             return ["slope", "kappa", "beta"]
         return ["lam", self.config.logistic_parametrization]
 
+    @property
+    def saturation_params(self) -> list[str]:
+        """The saturation parameters in the saved posterior and in the convergence checks: for
+        the logistic curve ``lam``, ``beta`` and ``effect``, sampled or derived."""
+        if self.config.saturation == "hill":
+            return ["slope", "kappa", "beta"]
+        return ["lam", "beta", "effect"]
+
     def frame(self, fit_input: FitInput) -> pd.DataFrame:
         """X for PyMC-Marketing: date, channels, standardised controls and the time index.
 
@@ -349,10 +374,12 @@ class BayesianMMM(Estimator):
         return x
 
     def build(self, fit_input: FitInput):
+        """The PyMC-Marketing ``MMM`` (unfitted)."""
         from pymc_marketing.mmm import MMM, GeometricAdstock, HillSaturation, LogisticSaturation
 
         cfg = self.config
         controls = [*fit_input.controls, *([TIME_INDEX] if cfg.trend else [])]
+        model_config = model_config_from(cfg.priors)
         if cfg.saturation == "hill":
             saturation = HillSaturation()
         elif cfg.logistic_parametrization == "beta":
@@ -364,8 +391,10 @@ class BayesianMMM(Estimator):
             )
 
             x0 = reference_input(fit_input.data.iloc[: fit_input.n_train], fit_input.channels)
-            saturation = EffectLogisticSaturation(x0)
-        model_config = model_config_from(cfg.priors)
+            beta_prior = model_config.pop("saturation_beta", None)
+            saturation = EffectLogisticSaturation(
+                x0, priors={"effect": beta_prior} if beta_prior is not None else None
+            )
         return MMM(
             date_column=fit_input.date,
             channel_columns=list(fit_input.channels),
@@ -422,7 +451,13 @@ class BayesianMMM(Estimator):
         idata = mmm.fit(x_train, y_train, **sample_kwargs)
         sample_seconds = time.perf_counter() - t_sample
 
-        free = ["adstock_alpha", *[f"saturation_{p}" for p in self.sampled_saturation_params]]
+        if cfg.saturation == "logistic":
+            from mmm_recovery.estimators.effect_saturation import reference_input
+
+            x0 = reference_input(x_train, fit_input.channels)
+            idata = with_logistic_views(idata, x0, fit_input.channels)
+        # R-hat and ESS over the same quantities whatever the coordinates NUTS sampled in
+        free = ["adstock_alpha", *[f"saturation_{p}" for p in self.saturation_params]]
         diag = convergence_diagnostics(
             idata,
             free + ["intercept_contribution", "y_sigma"]
@@ -492,12 +527,8 @@ class BayesianMMM(Estimator):
             return np.asarray(da.values).reshape(total, -1)[pick]
 
         alpha = flat("adstock_alpha")
-        scaled = {p: flat(f"saturation_{p}") for p in self.sampled_saturation_params}
-        if "effect" in scaled:
-            from mmm_recovery.estimators.effect_saturation import beta_from_effect, reference_input
-
-            x0 = reference_input(fit_input.data.iloc[: fit_input.n_train], fit_input.channels)
-            scaled["beta"] = beta_from_effect(scaled["lam"], scaled.pop("effect"), x0)
+        names = ["slope", "kappa", "beta"] if cfg.saturation == "hill" else ["lam", "beta"]
+        scaled = {p: flat(f"saturation_{p}") for p in names}
         orig = to_original_scale(cfg.saturation, scaled, channel_scale, target_scale)
         draws: dict[str, list[ChannelResponse]] = {}
         for i, c in enumerate(fit_input.channels):

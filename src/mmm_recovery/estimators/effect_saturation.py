@@ -1,4 +1,4 @@
-"""PyMC-Marketing's logistic saturation sampled by its effect at a reference spend.
+"""PyMC-Marketing's logistic saturation, sampled by its effect at a reference spend.
 
 PyMC-Marketing's ``LogisticSaturation`` is ``beta * tanh(lam * x / 2)`` on max-scaled adstocked
 spend ``x``, sampled as ``lam`` and the asymptote ``beta``. The data pin the channel's average
@@ -6,13 +6,20 @@ contribution, not ``beta``: along ``beta * tanh(lam * x0 / 2) = const`` the like
 flat, and in the default study's posterior ``log lam`` and ``log beta`` correlate down to -0.99
 (tv), so NUTS needs small steps and long trajectories to move along that ridge.
 
-:class:`EffectLogisticSaturation` is the same curve sampled as ``lam`` and ``effect``, the
-curve's value at a fixed reference input ``x0`` per channel (the channel's mean scaled training
-spend, :func:`reference_input`)::
+:class:`EffectLogisticSaturation` is **the same model** sampled in other coordinates: ``lam`` and
+``effect``, the curve's value at a fixed reference input ``x0`` per channel (the channel's mean
+scaled training spend, :func:`reference_input`)::
 
     effect * tanh(lam * x / 2) / tanh(lam * x0 / 2),   beta = effect / tanh(lam * x0 / 2)
 
-``effect`` is the contribution at typical spend, which the data identify whatever ``lam`` is.
+The prior stays the one on ``(lam, beta)``: ``beta`` is independent of ``lam`` with a
+scale-family prior (HalfNormal, HalfCauchy, HalfStudentT, Exponential, Gamma or LogNormal), so
+given ``lam`` the effect ``beta * t`` (``t = tanh(lam * x0 / 2)``) has the same family with its
+scale multiplied by ``t`` (:func:`scaled_prior_parameters`), e.g. ``beta ~ HalfNormal(s)`` gives
+``effect | lam ~ HalfNormal(s * t)``. The joint density of ``(lam, effect)`` is exactly the image
+of ``p(lam) p(beta)``, and forward (prior predictive) draws are exact too. Only NUTS's geometry
+changes.
+
 Importing this module imports PyMC-Marketing; :mod:`mmm_recovery.estimators.bayesian` imports it
 only when it builds a model.
 """
@@ -23,18 +30,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pymc.dims as pmd
 from pymc_extras.prior import Prior
 from pymc_marketing.mmm import SaturationTransformation
 from pymc_marketing.mmm.transformers import logistic_saturation
 from pymc_marketing.serialization import serialization
 from pytensor.xtensor import as_xtensor
+from pytensor.xtensor import math as ptxm
+
+#: PyMC-Marketing's default prior on ``beta`` (``LogisticSaturation.default_priors``)
+DEFAULT_BETA_PRIOR = Prior("HalfNormal", sigma=2, dims="channel")
 
 
 def reference_input(x_train: pd.DataFrame, channels: list[str]) -> np.ndarray:
-    """Each channel's mean training spend over its max absolute training spend (PyMC-Marketing's
-    channel scale): the reference input ``x0``, clipped to [0.001, 1]."""
+    """Each channel's mean training spend over its max training spend (PyMC-Marketing's channel
+    scale; spend is non-negative, checked by ``check_fit_input``): the reference input ``x0``,
+    clipped to [0.001, 1]."""
     x = x_train[list(channels)].to_numpy(dtype=float)
-    scale = np.abs(x).max(axis=0)
+    scale = x.max(axis=0)
     return np.clip(x.mean(axis=0) / np.where(scale > 0, scale, 1.0), 1e-3, 1.0)
 
 
@@ -45,38 +58,100 @@ def beta_from_effect(lam: Any, effect: Any, x0: Any) -> np.ndarray:
     return effect / np.tanh(lam * x0 / 2.0)
 
 
+def effect_from_beta(lam: Any, beta: Any, x0: Any) -> np.ndarray:
+    """The value at ``x0`` of ``beta * tanh(lam * x / 2)`` (inverse of :func:`beta_from_effect`)."""
+    lam, beta, x0 = (np.asarray(a, dtype=float) for a in (lam, beta, x0))
+    return beta * np.tanh(lam * x0 / 2.0)
+
+
+#: how each supported family's parameters change when the variable is multiplied by ``t``
+_SCALE_RULES = {
+    "HalfNormal": {"sigma": "mul"},
+    "HalfCauchy": {"beta": "mul"},
+    "HalfStudentT": {"nu": "keep", "sigma": "mul"},
+    "Exponential": {"scale": "mul"},
+    "Gamma": {"alpha": "keep", "beta": "div"},
+    "LogNormal": {"mu": "log", "sigma": "keep"},
+}
+
+
+def scaled_prior_parameters(prior: Prior, t: Any) -> dict[str, Any]:
+    """Parameters of the distribution of ``t * beta`` for ``beta ~ prior`` (same family)."""
+    rules = _SCALE_RULES.get(prior.distribution)
+    params = dict(prior.parameters)
+    if rules is None or set(params) - set(rules):
+        raise ValueError(
+            f"saturation_beta prior {prior.distribution}({', '.join(params)}) is not supported "
+            "with logistic_parametrization: effect; use one of "
+            + ", ".join(f"{k}({', '.join(v)})" for k, v in _SCALE_RULES.items())
+            + ", or logistic_parametrization: beta"
+        )
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        if not isinstance(value, int | float):
+            raise ValueError(f"saturation_beta prior: parameter {name} must be a number")
+        how = rules[name]
+        out[name] = {
+            "mul": lambda v: v * t,
+            "div": lambda v: v / t,
+            "log": lambda v: v + ptxm.log(t),
+            "keep": lambda v: v,
+        }[how](value)
+    return out
+
+
 @serialization.register
 class EffectLogisticSaturation(SaturationTransformation):
-    """``effect * tanh(lam * x / 2) / tanh(lam * x0 / 2)`` (module docstring); ``x0`` has one
-    value per channel, in the model's channel order."""
+    """``effect * tanh(lam * x / 2) / tanh(lam * x0 / 2)`` with the prior of ``(lam, beta)``
+    (module docstring); ``x0`` has one value per channel, in the model's channel order."""
 
     lookup_name = "effect_logistic"
 
+    #: ``effect``'s entry is the prior of the asymptote ``beta`` (the effect is drawn from it
+    #: rescaled by ``t``, see :meth:`apply`)
     default_priors = {
         "lam": Prior("Gamma", alpha=3, beta=1, dims="channel"),
-        "effect": Prior("HalfNormal", sigma=0.25, dims="channel"),
+        "effect": DEFAULT_BETA_PRIOR,
     }
 
     def __init__(self, x0: Any, priors: dict | None = None, prefix: str | None = None) -> None:
         self.x0 = np.asarray(x0, dtype=float).ravel()
         super().__init__(priors=priors, prefix=prefix)
 
+    @property
+    def beta_prior(self) -> Prior:
+        """The prior of the asymptote ``beta``."""
+        return self.function_priors["effect"]
+
     def function(self, x, lam, effect, *, dim: str | None = None):
         """The saturated contribution on the scaled target."""
         x0 = as_xtensor(self.x0, dims=("channel",))
         return effect * logistic_saturation(x, lam) / logistic_saturation(x0, lam)
+
+    def apply(self, x, *, core_dim: str | None = None, idx=None):
+        """As PyMC-Marketing's ``apply`` (inside a model), but ``effect`` is drawn given ``lam``
+        as ``t * beta``: the prior of ``beta`` rescaled by ``t = tanh(lam * x0 / 2)``."""
+        if idx is not None:
+            raise NotImplementedError("EffectLogisticSaturation does not support idx")
+        names = self.variable_mapping
+        lam = self.function_priors["lam"].create_variable(names["lam"], xdist=True)
+        t = logistic_saturation(as_xtensor(self.x0, dims=("channel",)), lam)
+        prior = self.beta_prior
+        effect = getattr(pmd, prior.distribution)(
+            names["effect"], **scaled_prior_parameters(prior, t), dims=prior.dims
+        )
+        return self.function(x, dim=core_dim, lam=lam, effect=effect)
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "x0": [float(v) for v in self.x0]}
 
     @classmethod
     def from_dict(cls, data: dict) -> EffectLogisticSaturation:
+        from pymc_marketing.mmm.components.base import _deserialize_value
+
         data = dict(data)
-        x0 = data.pop("x0")
         data.pop("__type__", None)
         priors = data.get("priors")
         if priors is not None:
-            from pymc_marketing.mmm.components.base import _deserialize_value
-
             priors = {k: _deserialize_value(v) for k, v in priors.items()}
-        return cls(x0, priors=priors, prefix=data.get("prefix"))
+        return cls(data["x0"], priors=priors, prefix=data.get("prefix"))
