@@ -73,7 +73,9 @@ alpha = (
 plots.trace_rank(alpha, channels, "adstock_alpha")
 
 # %% [markdown]
-# The saturation parameters NUTS sampled, on PyMC-Marketing's scaled data:
+# The logistic curve's parameters on PyMC-Marketing's scaled data: `lam` and `effect` (sampled)
+# and the asymptote `beta` (derived); with `logistic_parametrization: beta`, `beta` is sampled
+# and `effect` derived.
 
 # %%
 for name in ("saturation_lam", "saturation_effect", "saturation_beta"):

@@ -2,7 +2,8 @@
 
 Fits the Bayesian estimator (settings from the study's ``estimators.bayesian``) on the default
 study's baseline scenario, replicate 0 (208 weeks x 5 channels), once per configuration, in one
-run, and prints wall time of sampling, min ESS (bulk and tail, over all sampled parameters), ESS
+run, and prints wall time of sampling, min ESS (bulk and tail, over adstock_alpha, lam, beta,
+effect, sampled or derived, the intercept and the noise sd), ESS
 per second, seconds per 1000 effective draws, mean leapfrog steps per draw, R-hat, divergences,
 and each configuration's ESS/s relative to the reference: the default PyMC sampler on
 PyMC-Marketing's own ``LogisticSaturation`` parametrisation (``lam``, ``beta``), 1000 tuning

@@ -342,6 +342,43 @@ def test_effect_coordinates_keep_the_prior_on_lam_and_beta():
     )
 
 
+@pytest.mark.parametrize(
+    "family, params, scipy_dist",
+    [
+        ("HalfNormal", {"sigma": 0.5}, "halfnorm(scale=0.5)"),
+        ("HalfNormal", {}, "halfnorm(scale=1.0)"),  # PyMC's default sigma, rescaled too
+        ("Exponential", {"scale": 0.3}, "expon(scale=0.3)"),
+        ("Exponential", {"lam": 2.0}, "expon(scale=0.5)"),
+        ("Gamma", {"alpha": 2.0, "beta": 4.0}, "gamma(2.0, scale=0.25)"),
+        ("Gamma", {"mu": 0.5, "sigma": 0.25}, "gamma(4.0, scale=0.125)"),
+        ("LogNormal", {"mu": -1.0, "sigma": 0.5}, "lognorm(0.5, scale=np.exp(-1.0))"),
+        ("LogNormal", {"sigma": 0.5}, "lognorm(0.5, scale=1.0)"),
+    ],
+)
+def test_every_supported_beta_prior_carries_over_exactly(family, params, scipy_dist):
+    """In a model with a channel dimension, each supported family gives effect | lam the density
+    p_beta(effect / t) / t."""
+    import pymc as pm
+    from pymc_extras.prior import Prior
+    from scipy import stats
+
+    from mmm_recovery.estimators.effect_saturation import EffectLogisticSaturation
+
+    x0 = np.array([0.4, 0.15])
+    sat = EffectLogisticSaturation(x0, priors={"effect": Prior(family, dims="channel", **params)})
+    x = np.linspace(0.0, 1.0, 10)[:, None] * np.ones(2)
+    with pm.Model(coords={"channel": ["tv", "print"], "date": np.arange(10)}) as model:
+        sat.apply(_x(x, ("date", "channel")), core_dim="date")
+    lam, effect = np.array([2.5, 0.3]), np.array([0.12, 0.05])
+    t = np.tanh(lam * x0 / 2)
+    logp = model.compile_logp(vars=[model["saturation_effect"]], jacobian=False)(
+        {"saturation_lam_log__": np.log(lam), "saturation_effect_log__": np.log(effect)}
+    )
+    dist = eval(f"stats.{scipy_dist}", {"stats": stats, "np": np})
+    # abs 1e-7: PyMC's and scipy's lognormal constants differ by ~4e-9; a wrong scale is O(0.1)
+    assert logp == pytest.approx((dist.logpdf(effect / t) - np.log(t)).sum(), abs=1e-7)
+
+
 def test_unsupported_beta_prior_is_a_clear_error():
     from pymc_extras.prior import Prior
 
@@ -349,6 +386,10 @@ def test_unsupported_beta_prior_is_a_clear_error():
 
     with pytest.raises(ValueError, match="saturation_beta prior Beta.*logistic_parametrization"):
         scaled_prior_parameters(Prior("Beta", alpha=1, beta=1), 0.5)
+    with pytest.raises(ValueError, match="HalfCauchy"):
+        scaled_prior_parameters(Prior("HalfCauchy", beta=1), 0.5)
+    with pytest.raises(ValueError, match=r"Gamma\(alpha\) is not supported"):
+        scaled_prior_parameters(Prior("Gamma", alpha=2), 0.5)
     out = scaled_prior_parameters(Prior("Gamma", alpha=2, beta=4), 0.5)
     assert out == {"alpha": 2, "beta": 8.0}
 

@@ -8,11 +8,11 @@ The logistic curve is sampled as ``lam`` and its effect at the channel's mean sp
 ``logistic_parametrization: effect``) or as ``lam`` and ``beta`` (PyMC-Marketing's
 ``LogisticSaturation``, ``logistic_parametrization: beta``): the same curve, but ``lam`` and
 ``beta`` are strongly correlated a posteriori, which costs NUTS long trajectories.
-Priors come from the study YAML (``estimators.bayesian.priors``, keys :data:`PRIOR_KEYS`); a key
-left out keeps the default on PyMC-Marketing's scaled data: ``adstock_alpha ~ Beta(1, 3)`` (short
-carry-over a priori more likely, any decay possible), ``saturation_lam ~ Gamma(3, 1)`` (curvature
-within the max-scaled spend range), ``saturation_effect ~ HalfNormal(0.25)`` (the channel's
-contribution at its mean spend up to about half the target's max), and PyMC-Marketing's
+Either way the model and its priors are the same (the effect coordinates are an exact change of
+variables). Priors come from the study YAML (``estimators.bayesian.priors``, keys
+:data:`PRIOR_KEYS`); a key left out keeps PyMC-Marketing's default on its scaled data:
+``adstock_alpha ~ Beta(1, 3)`` (short carry-over a priori more likely, any decay possible),
+``saturation_lam ~ Gamma(3, 1)`` (curvature within the max-scaled spend range),
 ``saturation_beta ~ HalfNormal(2)``, ``intercept ~ Normal(0, 2)``, ``gamma_control ~ Normal(0,
 2)``, ``gamma_fourier ~ Laplace(0, 1)``, noise sd ``HalfNormal(2)``. The last five are loose for
 a target scaled to (0, 1] (the prior predictive check shows it), so the default study sets them
@@ -20,10 +20,10 @@ to the target's scale (``studies/recovery.yaml`` gives the reasons).
 
 Scale: PyMC-Marketing divides each channel and the target by their maxima over the training weeks
 (``channel_scale``, ``target_scale``; controls are not scaled), so its ``saturation_lam``,
-``kappa`` and ``saturation_beta`` (derived from ``saturation_effect`` by
-:func:`~mmm_recovery.estimators.effect_saturation.beta_from_effect`) are on scaled data. :func:`to_original_scale` converts them to
-the truth's units (``lam`` in 1/currency, ``kappa`` in currency, ``beta`` in currency per week);
-every reported quantity is computed from the converted posterior draws.
+``kappa`` and ``saturation_beta`` (derived from ``saturation_effect`` in the effect coordinates)
+are on scaled data. :func:`to_original_scale` converts them to the truth's units (``lam`` in
+1/currency, ``kappa`` in currency, ``beta`` in currency per week); every reported quantity is
+computed from the converted posterior draws.
 
 Workflow checks recorded as metrics (never hidden): prior predictive coverage of the observed
 range, divergences, max R-hat, min bulk/tail ESS, min BFMI; a fit that misses a threshold is

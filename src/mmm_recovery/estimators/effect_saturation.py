@@ -13,7 +13,7 @@ scaled training spend, :func:`reference_input`)::
     effect * tanh(lam * x / 2) / tanh(lam * x0 / 2),   beta = effect / tanh(lam * x0 / 2)
 
 The prior stays the one on ``(lam, beta)``: ``beta`` is independent of ``lam`` with a
-scale-family prior (HalfNormal, HalfCauchy, HalfStudentT, Exponential, Gamma or LogNormal), so
+scale-family prior (HalfNormal, Exponential, Gamma or LogNormal), so
 given ``lam`` the effect ``beta * t`` (``t = tanh(lam * x0 / 2)``) has the same family with its
 scale multiplied by ``t`` (:func:`scaled_prior_parameters`), e.g. ``beta ~ HalfNormal(s)`` gives
 ``effect | lam ~ HalfNormal(s * t)``. The joint density of ``(lam, effect)`` is exactly the image
@@ -64,39 +64,46 @@ def effect_from_beta(lam: Any, beta: Any, x0: Any) -> np.ndarray:
     return beta * np.tanh(lam * x0 / 2.0)
 
 
-#: how each supported family's parameters change when the variable is multiplied by ``t``
-_SCALE_RULES = {
-    "HalfNormal": {"sigma": "mul"},
-    "HalfCauchy": {"beta": "mul"},
-    "HalfStudentT": {"nu": "keep", "sigma": "mul"},
-    "Exponential": {"scale": "mul"},
-    "Gamma": {"alpha": "keep", "beta": "div"},
-    "LogNormal": {"mu": "log", "sigma": "keep"},
+#: supported priors on ``beta``: family -> accepted parameter sets, each with how a parameter
+#: changes when the variable is multiplied by ``t`` (PyMC's defaults are filled in first)
+_SCALE_RULES: dict[str, list[dict[str, str]]] = {
+    "HalfNormal": [{"sigma": "mul"}],
+    "Exponential": [{"scale": "mul"}, {"lam": "div"}],
+    "Gamma": [{"alpha": "keep", "beta": "div"}, {"mu": "mul", "sigma": "mul"}],
+    "LogNormal": [{"mu": "log", "sigma": "keep"}],
 }
+_DEFAULTS = {"HalfNormal": {"sigma": 1.0}, "LogNormal": {"mu": 0.0, "sigma": 1.0}}
 
 
 def scaled_prior_parameters(prior: Prior, t: Any) -> dict[str, Any]:
-    """Parameters of the distribution of ``t * beta`` for ``beta ~ prior`` (same family)."""
-    rules = _SCALE_RULES.get(prior.distribution)
-    params = dict(prior.parameters)
-    if rules is None or set(params) - set(rules):
+    """Parameters of the distribution of ``t * beta`` for ``beta ~ prior`` (same family).
+
+    Supported: ``HalfNormal(sigma)``, ``Exponential(scale | lam)``, ``Gamma(alpha, beta | mu,
+    sigma)``, ``LogNormal(mu, sigma)`` with numeric parameters (PyMC's defaults fill in a left-out
+    ``sigma`` or ``mu``); anything else is an error naming the prior.
+    """
+    params = {**_DEFAULTS.get(prior.distribution, {}), **prior.parameters}
+    rules = next(
+        (r for r in _SCALE_RULES.get(prior.distribution, []) if set(r) == set(params)), None
+    )
+    if rules is None:
+        supported = "; ".join(f"{k}({', '.join(r)})" for k, rs in _SCALE_RULES.items() for r in rs)
         raise ValueError(
-            f"saturation_beta prior {prior.distribution}({', '.join(params)}) is not supported "
-            "with logistic_parametrization: effect; use one of "
-            + ", ".join(f"{k}({', '.join(v)})" for k, v in _SCALE_RULES.items())
-            + ", or logistic_parametrization: beta"
+            f"saturation_beta prior {prior.distribution}({', '.join(prior.parameters)}) is not "
+            f"supported with logistic_parametrization: effect; use one of {supported}, or "
+            "logistic_parametrization: beta"
         )
+    ops = {
+        "mul": lambda v: v * t,
+        "div": lambda v: v / t,
+        "log": lambda v: v + ptxm.log(t),
+        "keep": lambda v: v,
+    }
     out: dict[str, Any] = {}
     for name, value in params.items():
         if not isinstance(value, int | float):
             raise ValueError(f"saturation_beta prior: parameter {name} must be a number")
-        how = rules[name]
-        out[name] = {
-            "mul": lambda v: v * t,
-            "div": lambda v: v / t,
-            "log": lambda v: v + ptxm.log(t),
-            "keep": lambda v: v,
-        }[how](value)
+        out[name] = ops[rules[name]](value)
     return out
 
 
@@ -107,8 +114,9 @@ class EffectLogisticSaturation(SaturationTransformation):
 
     lookup_name = "effect_logistic"
 
-    #: ``effect``'s entry is the prior of the asymptote ``beta`` (the effect is drawn from it
-    #: rescaled by ``t``, see :meth:`apply`)
+    #: ``effect``'s entry is the prior of the asymptote ``beta``, not of the effect (which is
+    #: drawn from it rescaled by ``t``, see :meth:`apply`): PyMC-Marketing's ``model_config``
+    #: and the saved model attributes therefore list ``beta``'s prior as ``saturation_effect``
     default_priors = {
         "lam": Prior("Gamma", alpha=3, beta=1, dims="channel"),
         "effect": DEFAULT_BETA_PRIOR,
