@@ -305,6 +305,25 @@ def test_prior_keys_must_belong_to_the_saturation_family():
     assert BayesianMMM().saturation_params == ["lam", "beta", "effect"]
 
 
+#: reference input, a (lam, effect) point and its t = tanh(lam x0 / 2) for the effect-model tests
+_X0, _LAM, _EFFECT = np.array([0.4, 0.15]), np.array([2.5, 0.3]), np.array([0.12, 0.05])
+_T = np.tanh(_LAM * _X0 / 2)
+_POINT = {"saturation_lam_log__": np.log(_LAM), "saturation_effect_log__": np.log(_EFFECT)}
+
+
+def _effect_model(beta_prior):
+    """A PyMC model holding only EffectLogisticSaturation(_X0) with ``beta_prior`` on beta."""
+    import pymc as pm
+
+    from mmm_recovery.estimators.effect_saturation import EffectLogisticSaturation
+
+    sat = EffectLogisticSaturation(_X0, priors={"effect": beta_prior})
+    x = np.linspace(0.0, 1.0, 10)[:, None] * np.ones(2)
+    with pm.Model(coords={"channel": ["tv", "print"], "date": np.arange(10)}) as model:
+        sat.apply(_x(x, ("date", "channel")), core_dim="date")
+    return model
+
+
 def test_effect_coordinates_keep_the_prior_on_lam_and_beta():
     """The model's log density at (lam, effect), without the log transforms' Jacobian, is
     log Gamma(lam) + log HalfNormal(beta) - log t with beta = effect / t, t = tanh(lam x0 / 2):
@@ -314,30 +333,18 @@ def test_effect_coordinates_keep_the_prior_on_lam_and_beta():
     from pymc_extras.prior import Prior
     from scipy import stats
 
-    from mmm_recovery.estimators.effect_saturation import EffectLogisticSaturation
-
-    x0 = np.array([0.4, 0.15])
-    sat = EffectLogisticSaturation(
-        x0, priors={"effect": Prior("HalfNormal", sigma=0.5, dims="channel")}
-    )
-    x = np.linspace(0.0, 1.0, 20)[:, None] * np.ones(2)
-    with pm.Model(coords={"channel": ["tv", "print"], "date": np.arange(20)}) as model:
-        sat.apply(_x(x, ("date", "channel")), core_dim="date")
+    model = _effect_model(Prior("HalfNormal", sigma=0.5, dims="channel"))
     assert {v.name for v in model.free_RVs} == {"saturation_lam", "saturation_effect"}
-    lam, effect = np.array([2.5, 0.3]), np.array([0.12, 0.05])
-    t = np.tanh(lam * x0 / 2)
-    point = {"saturation_lam": lam, "saturation_effect": effect}
-    assert set(model.initial_point()) == {f"{k}_log__" for k in point}  # both log-transformed
-    point = {f"{k}_log__": np.log(v) for k, v in point.items()}
-    ours = model.compile_logp(jacobian=False)(point)
+    assert set(model.initial_point()) == set(_POINT)  # both log-transformed
+    ours = model.compile_logp(jacobian=False)(_POINT)
     expected = (
-        stats.gamma(3, scale=1).logpdf(lam).sum()
-        + stats.halfnorm(scale=0.5).logpdf(effect / t).sum()
-        - np.log(t).sum()
+        stats.gamma(3, scale=1).logpdf(_LAM).sum()
+        + stats.halfnorm(scale=0.5).logpdf(_EFFECT / _T).sum()
+        - np.log(_T).sum()
     )
     assert ours == pytest.approx(expected, rel=1e-9)
     draws = pm.sample_prior_predictive(draws=4000, model=model, random_seed=1).prior
-    beta = draws["saturation_effect"] / np.tanh(draws["saturation_lam"] * x0 / 2)
+    beta = draws["saturation_effect"] / np.tanh(draws["saturation_lam"] * _X0 / 2)
     assert (
         stats.kstest(np.asarray(beta.values).ravel(), stats.halfnorm(scale=0.5).cdf).pvalue > 1e-3
     )
@@ -346,38 +353,28 @@ def test_effect_coordinates_keep_the_prior_on_lam_and_beta():
 @pytest.mark.parametrize(
     "family, params, scipy_dist",
     [
-        ("HalfNormal", {"sigma": 0.5}, "halfnorm(scale=0.5)"),
-        ("HalfNormal", {}, "halfnorm(scale=1.0)"),  # PyMC's default sigma, rescaled too
-        ("Exponential", {"scale": 0.3}, "expon(scale=0.3)"),
-        ("Exponential", {"lam": 2.0}, "expon(scale=0.5)"),
-        ("Gamma", {"alpha": 2.0, "beta": 4.0}, "gamma(2.0, scale=0.25)"),
-        ("Gamma", {"mu": 0.5, "sigma": 0.25}, "gamma(4.0, scale=0.125)"),
-        ("LogNormal", {"mu": -1.0, "sigma": 0.5}, "lognorm(0.5, scale=np.exp(-1.0))"),
-        ("LogNormal", {"sigma": 0.5}, "lognorm(0.5, scale=1.0)"),
+        ("HalfNormal", {"sigma": 0.5}, ("halfnorm", (), {"scale": 0.5})),
+        ("HalfNormal", {}, ("halfnorm", (), {"scale": 1.0})),  # PyMC's default sigma, rescaled
+        ("Exponential", {"scale": 0.3}, ("expon", (), {"scale": 0.3})),
+        ("Exponential", {"lam": 2.0}, ("expon", (), {"scale": 0.5})),
+        ("Gamma", {"alpha": 2.0, "beta": 4.0}, ("gamma", (2.0,), {"scale": 0.25})),
+        ("Gamma", {"mu": 0.5, "sigma": 0.25}, ("gamma", (4.0,), {"scale": 0.125})),
+        ("LogNormal", {"mu": -1.0, "sigma": 0.5}, ("lognorm", (0.5,), {"scale": np.exp(-1.0)})),
+        ("LogNormal", {"sigma": 0.5}, ("lognorm", (0.5,), {"scale": 1.0})),
     ],
 )
 def test_every_supported_beta_prior_carries_over_exactly(family, params, scipy_dist):
     """In a model with a channel dimension, each supported family gives effect | lam the density
     p_beta(effect / t) / t."""
-    import pymc as pm
     from pymc_extras.prior import Prior
     from scipy import stats
 
-    from mmm_recovery.estimators.effect_saturation import EffectLogisticSaturation
-
-    x0 = np.array([0.4, 0.15])
-    sat = EffectLogisticSaturation(x0, priors={"effect": Prior(family, dims="channel", **params)})
-    x = np.linspace(0.0, 1.0, 10)[:, None] * np.ones(2)
-    with pm.Model(coords={"channel": ["tv", "print"], "date": np.arange(10)}) as model:
-        sat.apply(_x(x, ("date", "channel")), core_dim="date")
-    lam, effect = np.array([2.5, 0.3]), np.array([0.12, 0.05])
-    t = np.tanh(lam * x0 / 2)
-    logp = model.compile_logp(vars=[model["saturation_effect"]], jacobian=False)(
-        {"saturation_lam_log__": np.log(lam), "saturation_effect_log__": np.log(effect)}
-    )
-    dist = eval(f"stats.{scipy_dist}", {"stats": stats, "np": np})
+    model = _effect_model(Prior(family, dims="channel", **params))
+    logp = model.compile_logp(vars=[model["saturation_effect"]], jacobian=False)(_POINT)
+    name, args, kwargs = scipy_dist
+    dist = getattr(stats, name)(*args, **kwargs)
     # abs 1e-7: PyMC's and scipy's lognormal constants differ by ~4e-9; a wrong scale is O(0.1)
-    assert logp == pytest.approx((dist.logpdf(effect / t) - np.log(t)).sum(), abs=1e-7)
+    assert logp == pytest.approx((dist.logpdf(_EFFECT / _T) - np.log(_T)).sum(), abs=1e-7)
 
 
 def test_unsupported_beta_prior_is_a_clear_error():
