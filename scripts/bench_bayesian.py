@@ -13,13 +13,15 @@ Never asserts a time.
 Configurations (``--configs``, default all):
 
 * ``study``: the study's settings as they are (sampler, coordinates, tuning length);
-* ``numpyro-beta``: NumPyro in PyMC-Marketing's ``lam``/``beta`` coordinates (the coordinates'
-  share of the gain);
+* ``numpyro-intercept``: the study's settings with PyMC-Marketing's own intercept instead of the
+  level (the level's share of the gain);
+* ``numpyro-beta``: NumPyro in PyMC-Marketing's ``lam``/``beta`` coordinates and intercept (the
+  coordinates' share of the gain);
 * ``nutpie``, ``pymc``: the study's settings with that sampler (the samplers like for like);
-* ``reference``: the PyMC sampler in ``lam``/``beta`` coordinates, 1000 tuning steps.
+* ``reference``: the PyMC sampler in PyMC-Marketing's coordinates, 1000 tuning steps.
 
 Every configuration has the same model and priors (the ``effect`` coordinates carry the prior on
-``lam`` and ``beta`` over with the Jacobian), and ESS is taken over the same quantities in each
+``lam`` and ``beta`` over with the Jacobian, the level the intercept's), and ESS is taken over the same quantities in each
 (``lam``, ``beta`` and ``effect``, sampled or derived), so the ratios compare samplers and
 coordinates, not models.
 
@@ -38,14 +40,20 @@ from mmm_recovery.results import FitInput
 from mmm_recovery.simulate import simulate
 from mmm_recovery.spec import load_study
 
-CONFIGS = ("study", "numpyro-beta", "nutpie", "pymc", "reference")
+CONFIGS = ("study", "numpyro-intercept", "numpyro-beta", "nutpie", "pymc", "reference")
 
 
 def settings_for(config: str, study_settings: dict) -> dict:
     """The estimator settings of one benchmark configuration."""
     s = dict(study_settings)
-    as_beta = {"logistic_parametrization": "beta", "tune": 1000}
-    if config == "numpyro-beta":
+    as_beta = {
+        "logistic_parametrization": "beta",
+        "intercept_parametrization": "intercept",
+        "tune": 1000,
+    }
+    if config == "numpyro-intercept":
+        s.update(sampler="numpyro", intercept_parametrization="intercept")
+    elif config == "numpyro-beta":
         s.update(sampler="numpyro", **as_beta)
     elif config in ("nutpie", "pymc"):
         s.update(sampler=config)
@@ -82,12 +90,15 @@ def main() -> None:
         settings = settings_for(config, base)
         warm = {**settings, "draws": 50, "tune": 50}
         BayesianMMM(warm).fit(fi, np.random.default_rng(0))  # compile / JIT caches
-        res = BayesianMMM(settings).fit(fi, np.random.default_rng(1))
+        est = BayesianMMM(settings)
+        res_cfg = est.config
+        res = est.fit(fi, np.random.default_rng(1))
         d = res.diagnostics
         ess = min(d["min_ess_bulk"], d["min_ess_tail"])
         rows[config] = {
             "sampler": settings["sampler"],
-            "parametrization": settings.get("logistic_parametrization", "effect"),
+            "parametrization": res_cfg.logistic_parametrization,
+            "intercept": "level" if res_cfg.level_intercept else "own",
             "tune": settings["tune"],
             "sample_seconds": res.timing["sample_seconds"],
             "min_ess": ess,
@@ -105,13 +116,14 @@ def main() -> None:
         "channels; ratio = ESS/s over the reference (pymc sampler, lam/beta, 1000 tune)"
     )
     print(
-        f"{'config':13s} {'sampler':8s} {'param':7s} {'tune':>5s} {'wall s':>7s} {'min ESS':>8s} "
+        f"{'config':17s} {'sampler':8s} {'param':7s} {'icpt':5s} {'tune':>5s} {'wall s':>7s} {'min ESS':>8s} "
         f"{'ESS/s':>6s} {'s/1000ESS':>9s} {'steps':>6s} {'R-hat':>6s} {'div':>4s} {'x ref':>6s}"
     )
     for name, r in rows.items():
         ratio = r["ess_per_second"] / ref if ref else float("nan")
         print(
-            f"{name:13s} {r['sampler']:8s} {r['parametrization']:7s} {r['tune']:5d} "
+            f"{name:17s} {r['sampler']:8s} {r['parametrization']:7s} {r['intercept']:5s} "
+            f"{r['tune']:5d} "
             f"{r['sample_seconds']:7.1f} {r['min_ess']:8.0f} {r['ess_per_second']:6.1f} "
             f"{r['seconds_per_1000_ess']:9.1f} {r['mean_leapfrog_steps']:6.1f} "
             f"{r['max_rhat']:6.3f} {r['divergences']:4d} {ratio:6.2f}"

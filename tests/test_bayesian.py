@@ -297,12 +297,8 @@ def test_prior_keys_must_belong_to_the_saturation_family():
     with pytest.raises(Exception, match="saturation_kappa.*not parameters of the logistic"):
         BayesianConfig(priors=kappa)
     assert BayesianConfig(priors=lam, logistic_parametrization="beta").priors
-    assert BayesianMMM({"logistic_parametrization": "beta"}).sampled_saturation_params == [
-        "lam",
-        "beta",
-    ]
-    assert BayesianMMM().sampled_saturation_params == ["lam", "effect"]
     assert BayesianMMM().saturation_params == ["lam", "beta", "effect"]
+    assert BayesianMMM({"saturation": "hill"}).saturation_params == ["slope", "kappa", "beta"]
 
 
 #: reference input, a (lam, effect) point and its t = tanh(lam x0 / 2) for the effect-model tests
@@ -392,6 +388,126 @@ def test_unsupported_beta_prior_is_a_clear_error():
     assert out == {"alpha": 2, "beta": 8.0}
 
 
+def _level_model(intercept_prior):
+    """A PyMC model holding EffectLogisticSaturation(_X0) (beta ~ HalfNormal(0.5)) and a
+    LevelIntercept with ``intercept_prior``, created before the saturation is applied, as
+    PyMC-Marketing's MMM does."""
+    import pymc as pm
+    from pymc_extras.prior import Prior
+
+    from mmm_recovery.estimators.effect_saturation import EffectLogisticSaturation, LevelIntercept
+
+    sat = EffectLogisticSaturation(_X0, priors={"effect": Prior("HalfNormal", sigma=0.5)})
+    intercept = LevelIntercept(intercept_prior, sat)
+    x = np.linspace(0.0, 1.0, 10)[:, None] * np.ones(2)
+    with pm.Model(coords={"channel": ["tv", "print"], "date": np.arange(10)}) as model:
+        intercept.create_variable("intercept_contribution", xdist=True)
+        sat.apply(_x(x, ("date", "channel")), core_dim="date")
+    return model
+
+
+@pytest.mark.parametrize(
+    "family, params, scipy_dist",
+    [
+        ("Normal", {"mu": 0.5, "sigma": 0.25}, ("norm", (), {"loc": 0.5, "scale": 0.25})),
+        ("Normal", {"sigma": 2.0}, ("norm", (), {"loc": 0.0, "scale": 2.0})),  # PyMC's mu = 0
+        (
+            "StudentT",
+            {"nu": 4.0, "mu": 0.3, "sigma": 0.2},
+            ("t", (4.0,), {"loc": 0.3, "scale": 0.2}),
+        ),
+        ("Laplace", {"mu": 0.4, "b": 0.1}, ("laplace", (), {"loc": 0.4, "scale": 0.1})),
+        ("Cauchy", {"alpha": 0.5, "beta": 0.3}, ("cauchy", (), {"loc": 0.5, "scale": 0.3})),
+    ],
+)
+def test_level_coordinates_keep_the_intercept_prior(family, params, scipy_dist):
+    """NUTS samples level = intercept + sum of the effects; the model's log density at
+    (lam, effect, level) is the effect model's plus log p_intercept(level - sum(effect)): the
+    shift has unit Jacobian, so the prior on the intercept is unchanged."""
+    from pymc_extras.prior import Prior
+    from scipy import stats
+
+    from mmm_recovery.estimators.effect_saturation import LEVEL_NAME
+
+    model = _level_model(Prior(family, **params))
+    assert {v.name for v in model.free_RVs} == {
+        "saturation_lam",
+        "saturation_effect",
+        LEVEL_NAME,
+    }
+    assert "intercept_contribution" in {v.name for v in model.deterministics}
+    intercept = 0.37
+    point = {**_POINT, LEVEL_NAME: np.array(intercept + _EFFECT.sum())}
+    ours = model.compile_logp(jacobian=False)(point)
+    effect_part = _effect_model(Prior("HalfNormal", sigma=0.5, dims="channel")).compile_logp(
+        jacobian=False
+    )(_POINT)
+    name, args, kwargs = scipy_dist
+    expected = effect_part + getattr(stats, name)(*args, **kwargs).logpdf(intercept)
+    assert ours == pytest.approx(expected, rel=1e-9)
+    (derived,) = model.replace_rvs_by_values([model["intercept_contribution"]])
+    value = model.compile_fn(derived, inputs=model.value_vars, on_unused_input="ignore")(point)
+    assert float(value) == pytest.approx(intercept, rel=1e-12)
+
+
+def test_level_coordinates_draw_the_intercept_from_its_prior():
+    """Forward draws of the derived intercept follow its prior, independent of the effects."""
+    import pymc as pm
+    from pymc_extras.prior import Prior
+    from scipy import stats
+
+    model = _level_model(Prior("Normal", mu=0.5, sigma=0.25))
+    draws = pm.sample_prior_predictive(draws=4000, model=model, random_seed=2).prior
+    icpt = np.asarray(draws["intercept_contribution"].values).ravel()
+    assert stats.kstest(icpt, stats.norm(0.5, 0.25).cdf).pvalue > 1e-3
+    total = np.asarray(draws["saturation_effect"].sum("channel").values).ravel()
+    assert abs(np.corrcoef(icpt, total)[0, 1]) < 0.06  # independent (4000 draws: sd ~0.016)
+
+
+def test_level_coordinates_configuration():
+    """Default: level in the logistic effect coordinates, PyMC-Marketing's intercept otherwise;
+    an explicit level elsewhere, or an intercept prior that is not a location family, is a clear
+    error."""
+    from pymc_extras.prior import Prior
+
+    from mmm_recovery.estimators.effect_saturation import EffectLogisticSaturation, LevelIntercept
+
+    assert BayesianConfig().level_intercept
+    assert not BayesianConfig(saturation="hill").level_intercept
+    assert not BayesianConfig(logistic_parametrization="beta").level_intercept
+    assert not BayesianConfig(intercept_parametrization="intercept").level_intercept
+    with pytest.raises(Exception, match="level needs saturation: logistic.*hill"):
+        BayesianConfig(saturation="hill", intercept_parametrization="level")
+    with pytest.raises(Exception, match="logistic_parametrization: beta"):
+        BayesianConfig(logistic_parametrization="beta", intercept_parametrization="level")
+    sat = EffectLogisticSaturation(_X0)
+    with pytest.raises(ValueError, match=r"intercept prior HalfNormal\(sigma\).*intercept_param"):
+        LevelIntercept(Prior("HalfNormal", sigma=1), sat)
+    with pytest.raises(ValueError, match="dims"):
+        LevelIntercept(Prior("Normal", mu=0, sigma=1, dims="geo"), sat)
+
+
+def test_the_built_mmm_samples_the_level(smoke_study):
+    """BayesianMMM.build puts the level on PyMC-Marketing's MMM (the default coordinates), and
+    PyMC-Marketing's own intercept with intercept_parametrization: intercept."""
+    from mmm_recovery.estimators.effect_saturation import LEVEL_NAME
+    from mmm_recovery.results import FitInput
+    from mmm_recovery.simulate import simulate
+
+    scenario = next(iter(smoke_study.scenarios))
+    ds = simulate(smoke_study.scenario(scenario), smoke_study.rng(scenario, 0))
+    fi = FitInput.from_simulated(ds, smoke_study.study.holdout_weeks)
+    for settings, sampled in [({}, True), ({"intercept_parametrization": "intercept"}, False)]:
+        est = BayesianMMM(settings)
+        mmm = est.build(fi)
+        x = est.frame(fi).iloc[: fi.n_train]
+        mmm.build_model(x, fi.data[fi.target].iloc[: fi.n_train])
+        free = {v.name for v in mmm.model.free_RVs}
+        assert (LEVEL_NAME in free) is sampled
+        assert ("intercept_contribution" in free) is not sampled
+        assert "intercept_contribution" in mmm.model.named_vars
+
+
 def test_benchmark_configurations_are_valid_settings():
     """scripts/bench_bayesian.py: every configuration is a valid BayesianConfig, the reference is
     PyMC's sampler on lam/beta with 1000 tuning steps, and `study` is the study's settings."""
@@ -412,5 +528,6 @@ def test_benchmark_configurations_are_valid_settings():
     assert (ref.sampler, ref.logistic_parametrization, ref.tune) == ("pymc", "beta", 1000)
     assert ref.priors == cfgs["study"].priors  # same model: only the coordinates differ
     assert cfgs["pymc"].logistic_parametrization == cfgs["study"].logistic_parametrization
+    assert not cfgs["numpyro-intercept"].level_intercept and cfgs["study"].level_intercept
     with pytest.raises(ValueError, match="unknown configuration"):
         bench.settings_for("stan", study)

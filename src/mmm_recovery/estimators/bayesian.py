@@ -8,7 +8,10 @@ The logistic curve is sampled as ``lam`` and its effect at the channel's mean sp
 ``logistic_parametrization: effect``) or as ``lam`` and ``beta`` (PyMC-Marketing's
 ``LogisticSaturation``, ``logistic_parametrization: beta``): the same curve, but ``lam`` and
 ``beta`` are strongly correlated a posteriori, which costs NUTS long trajectories.
-Either way the model and its priors are the same (the effect coordinates are an exact change of
+With the effect coordinates, NUTS also samples the intercept as the level
+``intercept + sum_c effect_c`` (:class:`~mmm_recovery.estimators.effect_saturation.LevelIntercept`,
+``intercept_parametrization: level``), which removes the ridge between the baseline and an
+always-on channel. Either way the model and its priors are the same (both are exact changes of
 variables). Priors come from the study YAML (``estimators.bayesian.priors``, keys
 :data:`PRIOR_KEYS`); a key left out keeps PyMC-Marketing's default on its scaled data:
 ``adstock_alpha ~ Beta(1, 3)`` (short carry-over a priori more likely, any decay possible),
@@ -40,7 +43,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from mmm_recovery.estimators.base import Estimator, EstimatorConfig
 from mmm_recovery.estimators.registry import register
@@ -54,6 +57,9 @@ from mmm_recovery.results import (
 )
 
 TIME_INDEX = "time_index"
+
+#: Hill saturation parameters (PyMC-Marketing's ``HillSaturation``: ``saturation_<name>``)
+HILL_PARAMS = ("slope", "kappa", "beta")
 
 
 def ensure_jax_devices(n: int) -> None:
@@ -110,6 +116,16 @@ class BayesianConfig(EstimatorConfig):
         "(PyMC-Marketing's LogisticSaturation), whose posterior correlation reaches -0.99 and "
         "costs NUTS longer trajectories. Default effect.",
     )
+    intercept_parametrization: Literal["level", "intercept"] | None = Field(
+        None,
+        description="Coordinates NUTS samples the intercept in; the model and its prior "
+        "(priors.intercept) are the same either way. `level`: intercept + the sum of the "
+        "channels' effects at their mean spend (a shift with unit Jacobian, the prior's location "
+        "moved by the same sum), which removes the ridge between the baseline and an always-on "
+        "channel; needs the logistic saturation in the effect coordinates and a Normal, "
+        "StudentT, Laplace or Cauchy intercept prior. `intercept`: PyMC-Marketing's own. "
+        "Default: level where it applies, else intercept.",
+    )
     yearly_seasonality: int = Field(2, ge=0, le=10, description="Fourier order. Default 2.")
     trend: bool = Field(True, description="Add a 0-1 time-index control. Default true.")
     priors: dict[str, PriorSpec] = Field(
@@ -134,6 +150,26 @@ class BayesianConfig(EstimatorConfig):
         if wrong:
             raise ValueError(f"{wrong} are not parameters of the {family} saturation")
         return v
+
+    @model_validator(mode="after")
+    def _level_needs_effect_coordinates(self) -> BayesianConfig:
+        if self.intercept_parametrization == "level" and (
+            self.saturation != "logistic" or self.logistic_parametrization != "effect"
+        ):
+            raise ValueError(
+                "intercept_parametrization: level needs saturation: logistic with "
+                f"logistic_parametrization: effect (got saturation: {self.saturation}, "
+                f"logistic_parametrization: {self.logistic_parametrization}); use "
+                "intercept_parametrization: intercept"
+            )
+        return self
+
+    @property
+    def level_intercept(self) -> bool:
+        """Whether NUTS samples the intercept as the level (``intercept_parametrization``)."""
+        if self.intercept_parametrization is not None:
+            return self.intercept_parametrization == "level"
+        return self.saturation == "logistic" and self.logistic_parametrization == "effect"
 
     sampler: Literal["numpyro", "nutpie", "pymc"] = Field(
         "numpyro", description="NUTS implementation. Default numpyro."
@@ -342,18 +378,11 @@ class BayesianMMM(Estimator):
         self.idata_path = idata_path
 
     @property
-    def sampled_saturation_params(self) -> list[str]:
-        """The saturation parameters NUTS samples (``saturation_<name>`` in the posterior)."""
-        if self.config.saturation == "hill":
-            return ["slope", "kappa", "beta"]
-        return ["lam", self.config.logistic_parametrization]
-
-    @property
     def saturation_params(self) -> list[str]:
         """The saturation parameters in the saved posterior and in the convergence checks: for
         the logistic curve ``lam``, ``beta`` and ``effect``, sampled or derived."""
         if self.config.saturation == "hill":
-            return ["slope", "kappa", "beta"]
+            return list(HILL_PARAMS)
         return ["lam", "beta", "effect"]
 
     def frame(self, fit_input: FitInput) -> pd.DataFrame:
@@ -374,7 +403,7 @@ class BayesianMMM(Estimator):
         return x
 
     def build(self, fit_input: FitInput):
-        """The PyMC-Marketing ``MMM`` (unfitted)."""
+        """The PyMC-Marketing ``MMM`` (unfitted), in the configured coordinates."""
         from pymc_marketing.mmm import MMM, GeometricAdstock, HillSaturation, LogisticSaturation
 
         cfg = self.config
@@ -395,7 +424,7 @@ class BayesianMMM(Estimator):
             saturation = EffectLogisticSaturation(
                 x0, priors={"effect": beta_prior} if beta_prior is not None else None
             )
-        return MMM(
+        mmm = MMM(
             date_column=fit_input.date,
             channel_columns=list(fit_input.channels),
             target_column=fit_input.target,
@@ -405,6 +434,14 @@ class BayesianMMM(Estimator):
             saturation=saturation,
             model_config=model_config or None,
         )
+        if cfg.level_intercept:
+            from mmm_recovery.estimators.effect_saturation import LevelIntercept
+
+            # set on the built MMM: its saturation is the one it applies (with the final priors)
+            mmm.model_config["intercept"] = LevelIntercept(
+                mmm.model_config["intercept"], mmm.saturation
+            )
+        return mmm
 
     def fit(self, fit_input: FitInput, rng: np.random.Generator) -> EstimatorResult:
         cfg = self.config
@@ -454,7 +491,9 @@ class BayesianMMM(Estimator):
         if cfg.saturation == "logistic":
             from mmm_recovery.estimators.effect_saturation import reference_input
 
-            x0 = reference_input(x_train, fit_input.channels)
+            x0 = getattr(mmm.saturation, "x0", None)  # set in the effect coordinates
+            if x0 is None:
+                x0 = reference_input(x_train, fit_input.channels)
             idata = with_logistic_views(idata, x0, fit_input.channels)
         # R-hat and ESS over the same quantities whatever the coordinates NUTS sampled in
         free = ["adstock_alpha", *[f"saturation_{p}" for p in self.saturation_params]]
@@ -527,7 +566,7 @@ class BayesianMMM(Estimator):
             return np.asarray(da.values).reshape(total, -1)[pick]
 
         alpha = flat("adstock_alpha")
-        names = ["slope", "kappa", "beta"] if cfg.saturation == "hill" else ["lam", "beta"]
+        names = HILL_PARAMS if cfg.saturation == "hill" else ("lam", "beta")
         scaled = {p: flat(f"saturation_{p}") for p in names}
         orig = to_original_scale(cfg.saturation, scaled, channel_scale, target_scale)
         draws: dict[str, list[ChannelResponse]] = {}

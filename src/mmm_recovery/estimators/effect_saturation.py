@@ -20,6 +20,10 @@ scale multiplied by ``t`` (:func:`scaled_prior_parameters`), e.g. ``beta ~ HalfN
 of ``p(lam) p(beta)``, and forward (prior predictive) draws are exact too. Only NUTS's geometry
 changes.
 
+:class:`LevelIntercept` does the same for the intercept: NUTS samples the level
+``intercept + sum_c effect_c``, which the data pin, instead of the baseline, which trades off
+against an always-on channel's effect; the intercept's prior is moved with it (unit Jacobian).
+
 Importing this module imports PyMC-Marketing; :mod:`mmm_recovery.estimators.bayesian` imports it
 only when it builds a model.
 """
@@ -30,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pymc as pm
 import pymc.dims as pmd
 from pymc_extras.prior import Prior
 from pymc_marketing.mmm import SaturationTransformation
@@ -136,18 +141,28 @@ class EffectLogisticSaturation(SaturationTransformation):
         x0 = as_xtensor(self.x0, dims=("channel",))
         return effect * logistic_saturation(x, lam) / logistic_saturation(x0, lam)
 
-    def apply(self, x, *, core_dim: str | None = None, idx=None):
-        """As PyMC-Marketing's ``apply`` (inside a model), but ``effect`` is drawn given ``lam``
-        as ``t * beta``: the prior of ``beta`` rescaled by ``t = tanh(lam * x0 / 2)``."""
-        if idx is not None:
-            raise NotImplementedError("EffectLogisticSaturation does not support idx")
+    def channel_variables(self) -> tuple[Any, Any]:
+        """``(lam, effect)`` of the model in context: created on the first call (``effect`` drawn
+        given ``lam`` as ``t * beta``, the prior of ``beta`` rescaled by
+        ``t = tanh(lam * x0 / 2)``), the same variables afterwards, so :class:`LevelIntercept`
+        can use them before PyMC-Marketing applies the saturation."""
+        model = pm.modelcontext(None)
         names = self.variable_mapping
+        if names["lam"] in model.named_vars:
+            return model[names["lam"]], model[names["effect"]]
         lam = self.function_priors["lam"].create_variable(names["lam"], xdist=True)
         t = logistic_saturation(as_xtensor(self.x0, dims=("channel",)), lam)
         prior = self.beta_prior
         effect = getattr(pmd, prior.distribution)(
             names["effect"], **scaled_prior_parameters(prior, t), dims=prior.dims
         )
+        return lam, effect
+
+    def apply(self, x, *, core_dim: str | None = None, idx=None):
+        """As PyMC-Marketing's ``apply`` (inside a model), with :meth:`channel_variables`."""
+        if idx is not None:
+            raise NotImplementedError("EffectLogisticSaturation does not support idx")
+        lam, effect = self.channel_variables()
         return self.function(x, dim=core_dim, lam=lam, effect=effect)
 
     def to_dict(self) -> dict[str, Any]:
@@ -163,3 +178,59 @@ class EffectLogisticSaturation(SaturationTransformation):
         if priors is not None:
             priors = {k: _deserialize_value(v) for k, v in priors.items()}
         return cls(data["x0"], priors=priors, prefix=data.get("prefix"))
+
+
+#: name of the sampled level in the posterior (:class:`LevelIntercept`)
+LEVEL_NAME = "intercept_level"
+
+#: location parameter of each supported intercept prior family (PyMC's default location is 0)
+_LOCATION = {"Normal": "mu", "StudentT": "mu", "Laplace": "mu", "Cauchy": "alpha"}
+
+
+class LevelIntercept(Prior):
+    """PyMC-Marketing's intercept prior, with the intercept sampled through the level
+    ``intercept + sum_c effect_c`` (each channel's curve at its reference input).
+
+    The data pin the mean of the target, not how it splits between the baseline and an always-on
+    channel: in the default study's posterior the intercept and search's effect correlate at
+    -0.93, a ridge that costs NUTS long trajectories and, at its tail, divergences. NUTS samples
+    ``level`` instead, and ``intercept_contribution = level - shift`` is a deterministic, with
+    ``shift = sum_c effect_c``. For a location family ``p(intercept) = f(intercept - m)``, the
+    level given the effects has density ``f(level - shift - m)``: the same family with location
+    ``m + shift``. The map ``(intercept, effect) -> (level, effect)`` is a shift with unit
+    Jacobian, so the joint density, and hence the model and its priors, are unchanged; only
+    NUTS's geometry is.
+
+    Supported priors: Normal, StudentT, Laplace (location ``mu``) and Cauchy (``alpha``), scalar,
+    with numeric parameters. Serialises as the plain prior (``to_dict``), and a copy is the plain
+    prior: set it on the built ``MMM``'s ``model_config`` (:meth:`BayesianMMM.build`).
+    """
+
+    def __init__(self, prior: Prior, saturation: EffectLogisticSaturation) -> None:
+        location = _LOCATION.get(prior.distribution)
+        if (
+            location is None
+            or prior.dims
+            or not all(isinstance(v, int | float) for v in prior.parameters.values())
+        ):
+            supported = ", ".join(f"{k}({v}, ...)" for k, v in _LOCATION.items())
+            raise ValueError(
+                f"intercept prior {prior.distribution}({', '.join(prior.parameters)}) with dims "
+                f"{prior.dims or ()} is not supported with intercept_parametrization: level; use a "
+                f"scalar {supported} with numeric parameters, or intercept_parametrization: "
+                "intercept"
+            )
+        super().__init__(prior.distribution, dims=prior.dims, **prior.parameters)
+        self.location = location
+        self.saturation = saturation
+
+    def create_variable(self, name: str, xdist: bool = False):
+        """``level`` (free) and ``name = level - shift`` (deterministic) in the model in context."""
+        if not xdist:
+            raise NotImplementedError("LevelIntercept builds pymc.dims variables (xdist=True)")
+        _, effect = self.saturation.channel_variables()
+        shift = effect.sum("channel")
+        params = dict(self.parameters)
+        params[self.location] = params.get(self.location, 0.0) + shift
+        level = getattr(pmd, self.distribution)(LEVEL_NAME, **params)
+        return pmd.Deterministic(name, level - shift)
