@@ -136,6 +136,12 @@ settings_table("frequentist")
 # $\beta_s = e_s / \tanh(\lambda_s x_0 / 2)$ derived: the data pin the contribution at typical
 # spend, not the asymptote, so $\log\lambda_s$ and $\log\beta_s$ correlate down to $-0.99$ a
 # posteriori while $\lambda_s$ and $e_s$ do not, and NUTS needs fewer leapfrog steps per draw.
+# Likewise the intercept $a$ is sampled through the level $\ell = a + \sum_c e_{s,c}$, with
+# $a = \ell - \sum_c e_{s,c}$ derived: the data pin the mean of the target, not how it splits
+# between the baseline and an always-on channel (posterior correlation of $a$ and search's $e_s$
+# about $-0.9$). Both are exact changes of variables (the prior of $(\lambda_s, \beta_s)$ carried
+# over with its Jacobian; the prior of $a$ moved with the level, unit Jacobian), so the model and
+# its priors are PyMC-Marketing's; only the sampler's geometry changes.
 # Priors are set on that scaled data (below):
 # PyMC-Marketing's defaults for the adstock decay and the logistic $\lambda_s$, and priors on the
 # target's scale for the channel effect, intercept, controls, Fourier terms and noise, chosen by

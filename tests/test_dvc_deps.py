@@ -90,3 +90,11 @@ def test_study_fingerprint_modules_are_study_deps():
     study = yaml.safe_load((paths.ROOT / "dvc.yaml").read_text())["stages"]["study"]
     for m in TASK_MODULES:
         assert f"src/mmm_recovery/{m}" in study["deps"], m
+
+
+def test_study_fingerprint_covers_the_code_a_task_runs():
+    """Every module a study task imports (transitively) is hashed into its fingerprint, so editing
+    any of them redoes the study's fits (data/study persists between runs)."""
+    hashed = {f"src/mmm_recovery/{m}" for m in TASK_MODULES}
+    missing = sorted(closure("import mmm_recovery.study\n") - hashed)
+    assert not missing, f"study tasks import but TASK_MODULES does not hash: {missing}"

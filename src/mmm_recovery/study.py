@@ -155,6 +155,7 @@ TASK_MODULES = (
     "estimators/registry.py",
     "estimators/frequentist.py",
     "estimators/bayesian.py",
+    "estimators/effect_saturation.py",
 )
 
 
