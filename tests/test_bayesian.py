@@ -465,31 +465,41 @@ def test_level_coordinates_draw_the_intercept_from_its_prior():
 
 
 def test_level_coordinates_configuration():
-    """Default: level in the logistic effect coordinates, PyMC-Marketing's intercept otherwise;
-    an explicit level elsewhere, or an intercept prior that is not a location family, is a clear
-    error."""
+    """auto (default): level in the logistic effect coordinates with a location-family intercept
+    prior, PyMC-Marketing's intercept otherwise; an explicit level where it cannot apply, or an
+    intercept prior that is not a location family, is a clear error at configuration time."""
     from pymc_extras.prior import Prior
 
     from mmm_recovery.estimators.effect_saturation import EffectLogisticSaturation, LevelIntercept
 
+    def prior(distribution, **parameters):
+        return {"intercept": {"distribution": distribution, "parameters": parameters}}
+
     assert BayesianConfig().level_intercept
+    assert BayesianConfig(priors=prior("StudentT", nu=3, mu=0.5, sigma=0.2)).level_intercept
     assert not BayesianConfig(saturation="hill").level_intercept
     assert not BayesianConfig(logistic_parametrization="beta").level_intercept
     assert not BayesianConfig(intercept_parametrization="intercept").level_intercept
+    assert not BayesianConfig(priors=prior("HalfNormal", sigma=1)).level_intercept  # auto
     with pytest.raises(Exception, match="level needs saturation: logistic.*hill"):
         BayesianConfig(saturation="hill", intercept_parametrization="level")
     with pytest.raises(Exception, match="logistic_parametrization: beta"):
         BayesianConfig(logistic_parametrization="beta", intercept_parametrization="level")
+    with pytest.raises(Exception, match="HalfNormal is not a location family"):
+        BayesianConfig(intercept_parametrization="level", priors=prior("HalfNormal", sigma=1))
+    with pytest.raises(Exception, match="Cauchy needs its location alpha"):
+        BayesianConfig(intercept_parametrization="level", priors=prior("Cauchy", beta=1))
     sat = EffectLogisticSaturation(_X0)
-    with pytest.raises(ValueError, match=r"intercept prior HalfNormal\(sigma\).*intercept_param"):
+    with pytest.raises(ValueError, match=r"intercept prior HalfNormal\(sigma\).*location family"):
         LevelIntercept(Prior("HalfNormal", sigma=1), sat)
-    with pytest.raises(ValueError, match="dims"):
+    with pytest.raises(ValueError, match="scalar"):
         LevelIntercept(Prior("Normal", mu=0, sigma=1, dims="geo"), sat)
 
 
 def test_the_built_mmm_samples_the_level(smoke_study):
-    """BayesianMMM.build puts the level on PyMC-Marketing's MMM (the default coordinates), and
-    PyMC-Marketing's own intercept with intercept_parametrization: intercept."""
+    """BayesianMMM.build puts the level on PyMC-Marketing's MMM (the default coordinates) and keeps
+    PyMC-Marketing's own intercept with intercept_parametrization: intercept; both models have
+    the same log density at corresponding points (level = intercept + sum of the effects)."""
     from mmm_recovery.estimators.effect_saturation import LEVEL_NAME
     from mmm_recovery.results import FitInput
     from mmm_recovery.simulate import simulate
@@ -497,8 +507,9 @@ def test_the_built_mmm_samples_the_level(smoke_study):
     scenario = next(iter(smoke_study.scenarios))
     ds = simulate(smoke_study.scenario(scenario), smoke_study.rng(scenario, 0))
     fi = FitInput.from_simulated(ds, smoke_study.study.holdout_weeks)
+    models = {}
     for settings, sampled in [({}, True), ({"intercept_parametrization": "intercept"}, False)]:
-        est = BayesianMMM(settings)
+        est = BayesianMMM({**smoke_study.estimators["bayesian"], **settings})
         mmm = est.build(fi)
         x = est.frame(fi).iloc[: fi.n_train]
         mmm.build_model(x, fi.data[fi.target].iloc[: fi.n_train])
@@ -506,6 +517,18 @@ def test_the_built_mmm_samples_the_level(smoke_study):
         assert (LEVEL_NAME in free) is sampled
         assert ("intercept_contribution" in free) is not sampled
         assert "intercept_contribution" in mmm.model.named_vars
+        models[sampled] = mmm.model
+    point = dict(models[False].initial_point())
+    n = len(fi.channels)
+    point["saturation_effect_log__"] = np.log(np.linspace(0.05, 0.3, n))
+    point["saturation_lam_log__"] = np.log(np.linspace(1.0, 4.0, n))
+    point["intercept_contribution"] = np.array(0.41)
+    level_point = {k: v for k, v in point.items() if k != "intercept_contribution"}
+    level_point[LEVEL_NAME] = np.array(0.41 + np.linspace(0.05, 0.3, n).sum())
+    own = models[False].compile_logp()(point)
+    level = models[True].compile_logp()(level_point)
+    # floating-point summation differs at ~4e-9; a missing or wrong shift moves it by O(1)
+    assert level == pytest.approx(own, abs=1e-6)
 
 
 def test_benchmark_configurations_are_valid_settings():

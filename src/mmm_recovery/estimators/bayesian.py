@@ -58,6 +58,25 @@ from mmm_recovery.results import (
 
 TIME_INDEX = "time_index"
 
+#: Intercept priors the level coordinates support (a location family): family -> its location
+#: parameter (``LevelIntercept``); the location must be given for Cauchy, which has no default
+LEVEL_LOCATION = {"Normal": "mu", "StudentT": "mu", "Laplace": "mu", "Cauchy": "alpha"}
+
+
+def level_unsupported(spec: PriorSpec | None) -> str | None:
+    """Why an intercept prior cannot be moved with the level, or None if it can (None: the
+    PyMC-Marketing default ``Normal(0, 2)``)."""
+    if spec is None:
+        return None
+    location = LEVEL_LOCATION.get(spec.distribution)
+    if location is None:
+        families = ", ".join(f"{k} (location {v})" for k, v in LEVEL_LOCATION.items())
+        return f"intercept prior {spec.distribution} is not a location family ({families})"
+    if spec.distribution == "Cauchy" and location not in spec.parameters:
+        return "intercept prior Cauchy needs its location alpha"
+    return None
+
+
 #: Hill saturation parameters (PyMC-Marketing's ``HillSaturation``: ``saturation_<name>``)
 HILL_PARAMS = ("slope", "kappa", "beta")
 
@@ -116,15 +135,15 @@ class BayesianConfig(EstimatorConfig):
         "(PyMC-Marketing's LogisticSaturation), whose posterior correlation reaches -0.99 and "
         "costs NUTS longer trajectories. Default effect.",
     )
-    intercept_parametrization: Literal["level", "intercept"] | None = Field(
-        None,
+    intercept_parametrization: Literal["auto", "level", "intercept"] = Field(
+        "auto",
         description="Coordinates NUTS samples the intercept in; the model and its prior "
         "(priors.intercept) are the same either way. `level`: intercept + the sum of the "
         "channels' effects at their mean spend (a shift with unit Jacobian, the prior's location "
         "moved by the same sum), which removes the ridge between the baseline and an always-on "
         "channel; needs the logistic saturation in the effect coordinates and a Normal, "
         "StudentT, Laplace or Cauchy intercept prior. `intercept`: PyMC-Marketing's own. "
-        "Default: level where it applies, else intercept.",
+        "`auto` (default): level where it applies, else intercept.",
     )
     yearly_seasonality: int = Field(2, ge=0, le=10, description="Fourier order. Default 2.")
     trend: bool = Field(True, description="Add a 0-1 time-index control. Default true.")
@@ -153,23 +172,21 @@ class BayesianConfig(EstimatorConfig):
 
     @model_validator(mode="after")
     def _level_needs_effect_coordinates(self) -> BayesianConfig:
-        if self.intercept_parametrization == "level" and (
-            self.saturation != "logistic" or self.logistic_parametrization != "effect"
-        ):
+        if self.intercept_parametrization != "level":
+            return self
+        if self.saturation != "logistic" or self.logistic_parametrization != "effect":
             raise ValueError(
                 "intercept_parametrization: level needs saturation: logistic with "
                 f"logistic_parametrization: effect (got saturation: {self.saturation}, "
                 f"logistic_parametrization: {self.logistic_parametrization}); use "
                 "intercept_parametrization: intercept"
             )
+        why = level_unsupported(self.priors.get("intercept"))
+        if why:
+            raise ValueError(
+                f"intercept_parametrization: level: {why}; use intercept_parametrization: intercept"
+            )
         return self
-
-    @property
-    def level_intercept(self) -> bool:
-        """Whether NUTS samples the intercept as the level (``intercept_parametrization``)."""
-        if self.intercept_parametrization is not None:
-            return self.intercept_parametrization == "level"
-        return self.saturation == "logistic" and self.logistic_parametrization == "effect"
 
     sampler: Literal["numpyro", "nutpie", "pymc"] = Field(
         "numpyro", description="NUTS implementation. Default numpyro."
@@ -195,6 +212,18 @@ class BayesianConfig(EstimatorConfig):
     save_idata: bool = Field(
         True, description="Write the posterior as netCDF beside the results. Default true."
     )
+
+    @property
+    def level_intercept(self) -> bool:
+        """Whether NUTS samples the intercept as the level (``intercept_parametrization``;
+        ``auto``: with the logistic effect coordinates and a supported intercept prior)."""
+        if self.intercept_parametrization != "auto":
+            return self.intercept_parametrization == "level"
+        return (
+            self.saturation == "logistic"
+            and self.logistic_parametrization == "effect"
+            and level_unsupported(self.priors.get("intercept")) is None
+        )
 
 
 _CHANNEL_KEYS = ("adstock_", "saturation_")

@@ -120,7 +120,7 @@ class EffectLogisticSaturation(SaturationTransformation):
     lookup_name = "effect_logistic"
 
     #: ``effect``'s entry is the prior of the asymptote ``beta``, not of the effect (which is
-    #: drawn from it rescaled by ``t``, see :meth:`apply`): PyMC-Marketing's ``model_config``
+    #: drawn from it rescaled by ``t``, see :meth:`channel_variables`): PyMC-Marketing's ``model_config``
     #: and the saved model attributes therefore list ``beta``'s prior as ``saturation_effect``
     default_priors = {
         "lam": Prior("Gamma", alpha=3, beta=1, dims="channel"),
@@ -183,9 +183,6 @@ class EffectLogisticSaturation(SaturationTransformation):
 #: name of the sampled level in the posterior (:class:`LevelIntercept`)
 LEVEL_NAME = "intercept_level"
 
-#: location parameter of each supported intercept prior family (PyMC's default location is 0)
-_LOCATION = {"Normal": "mu", "StudentT": "mu", "Laplace": "mu", "Cauchy": "alpha"}
-
 
 class LevelIntercept(Prior):
     """PyMC-Marketing's intercept prior, with the intercept sampled through the level
@@ -201,24 +198,34 @@ class LevelIntercept(Prior):
     Jacobian, so the joint density, and hence the model and its priors, are unchanged; only
     NUTS's geometry is.
 
-    Supported priors: Normal, StudentT, Laplace (location ``mu``) and Cauchy (``alpha``), scalar,
-    with numeric parameters. Serialises as the plain prior (``to_dict``), and a copy is the plain
-    prior: set it on the built ``MMM``'s ``model_config`` (:meth:`BayesianMMM.build`).
+    Supported priors: Normal, StudentT, Laplace (location ``mu``, default 0) and Cauchy (location
+    ``alpha``, required), scalar, with numeric parameters, no transform. Only PyMC-Marketing's
+    time-invariant intercept (``intercept_contribution``). It serialises as the plain prior
+    (``to_dict``) and a deep copy is the plain prior, so ``MMM.load``, ``build_from_idata`` and
+    PyMC-Marketing's time-slice cross-validation (which deep-copies the model) rebuild the same
+    model in PyMC-Marketing's own coordinates; set it on the built ``MMM``'s ``model_config``
+    (:meth:`BayesianMMM.build`).
     """
 
     def __init__(self, prior: Prior, saturation: EffectLogisticSaturation) -> None:
-        location = _LOCATION.get(prior.distribution)
-        if (
-            location is None
-            or prior.dims
-            or not all(isinstance(v, int | float) for v in prior.parameters.values())
-        ):
-            supported = ", ".join(f"{k}({v}, ...)" for k, v in _LOCATION.items())
+        from mmm_recovery.estimators.bayesian import LEVEL_LOCATION, PriorSpec, level_unsupported
+
+        location = LEVEL_LOCATION.get(prior.distribution)
+        numeric = all(isinstance(v, int | float) for v in prior.parameters.values())
+        why = (
+            level_unsupported(
+                PriorSpec(distribution=prior.distribution, parameters=prior.parameters)
+            )
+            if numeric
+            else "its parameters must be numbers"
+        )
+        if why is None and (prior.dims or prior.transform is not None or not prior.centered):
+            why = "it must be scalar, untransformed and centred"
+        if why is not None:
             raise ValueError(
                 f"intercept prior {prior.distribution}({', '.join(prior.parameters)}) with dims "
-                f"{prior.dims or ()} is not supported with intercept_parametrization: level; use a "
-                f"scalar {supported} with numeric parameters, or intercept_parametrization: "
-                "intercept"
+                f"{prior.dims or ()}: {why}; it cannot be sampled as the level "
+                "(intercept_parametrization: level); use intercept_parametrization: intercept"
             )
         super().__init__(prior.distribution, dims=prior.dims, **prior.parameters)
         self.location = location
@@ -226,8 +233,11 @@ class LevelIntercept(Prior):
 
     def create_variable(self, name: str, xdist: bool = False):
         """``level`` (free) and ``name = level - shift`` (deterministic) in the model in context."""
-        if not xdist:
-            raise NotImplementedError("LevelIntercept builds pymc.dims variables (xdist=True)")
+        if not xdist or name != "intercept_contribution":
+            raise NotImplementedError(
+                "LevelIntercept builds PyMC-Marketing's time-invariant intercept "
+                f"(intercept_contribution, xdist=True), not {name!r} (xdist={xdist})"
+            )
         _, effect = self.saturation.channel_variables()
         shift = effect.sum("channel")
         params = dict(self.parameters)
