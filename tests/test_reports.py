@@ -121,3 +121,27 @@ def test_channel_errors_are_signed_means_with_coverage_counts():
     assert t.to_dict("records") == [
         {"scenario": "base", "estimator": "bayesian", "tv": "+20% (1/2)", "search": "-5% (1/1)"}
     ]
+
+
+def test_fallback_render_is_the_same_bytes_twice(tmp_path):
+    """The nbconvert fallback renders an executed notebook to the same HTML every time (no random
+    cell ids in the cells it adds), so the render stage's output is reproducible."""
+    import nbformat
+
+    from mmm_recovery.report import _render_nbconvert
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_raw_cell("---\ntitle: T\nsubtitle: S\n---", id="cell-000"),
+        nbformat.v4.new_markdown_cell("Some text.", id="cell-001"),
+    ]
+    executed = tmp_path / "r.ipynb"
+    nbformat.write(nb, executed)
+    html = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        out.mkdir()
+        assert _render_nbconvert(executed, out, "rendered by nbconvert") == ["r.html"]
+        html.append((out / "r.html").read_bytes())
+    assert html[0] == html[1]
+    assert b"render-note" in html[0] and b"cell-000" in html[0]

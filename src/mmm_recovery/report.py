@@ -60,7 +60,10 @@ def _render_nbconvert(executed: Path, out_dir: Path, note: str) -> list[str]:
 
         meta = yaml.safe_load(nb.cells[0].source.strip().strip("-")) or {}
         nb.cells[0] = nbformat.v4.new_markdown_cell(
-            f"# {meta.get('title', executed.stem)}\n\n{meta.get('subtitle', '')}"
+            f"# {meta.get('title', executed.stem)}\n\n{meta.get('subtitle', '')}",
+            id=nb.cells[0].get(
+                "id", "front-matter"
+            ),  # a new cell draws a random id: the same bytes
         )
         nb.metadata["title"] = meta.get("title", executed.stem)
     for cell in nb.cells:  # Quarto callouts -> blockquotes (nbconvert would print the fences)
@@ -74,7 +77,7 @@ def _render_nbconvert(executed: Path, out_dir: Path, note: str) -> list[str]:
                 ),
                 cell.source,
             )
-    nb.cells.append(nbformat.v4.new_markdown_cell(f"---\n*{note}*"))
+    nb.cells.append(nbformat.v4.new_markdown_cell(f"---\n*{note}*", id="render-note"))
     html = HTMLExporter(
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True
     )
