@@ -308,15 +308,21 @@ _T = np.tanh(_LAM * _X0 / 2)
 _POINT = {"saturation_lam_log__": np.log(_LAM), "saturation_effect_log__": np.log(_EFFECT)}
 
 
-def _effect_model(beta_prior):
-    """A PyMC model holding only EffectLogisticSaturation(_X0) with ``beta_prior`` on beta."""
+def _effect_model(beta_prior, intercept_prior=None):
+    """A PyMC model holding only EffectLogisticSaturation(_X0) with ``beta_prior`` on beta, and,
+    given ``intercept_prior``, a LevelIntercept created before the saturation is applied, as
+    PyMC-Marketing's MMM does."""
     import pymc as pm
 
-    from mmm_recovery.estimators.effect_saturation import EffectLogisticSaturation
+    from mmm_recovery.estimators.effect_saturation import EffectLogisticSaturation, LevelIntercept
 
     sat = EffectLogisticSaturation(_X0, priors={"effect": beta_prior})
     x = np.linspace(0.0, 1.0, 10)[:, None] * np.ones(2)
     with pm.Model(coords={"channel": ["tv", "print"], "date": np.arange(10)}) as model:
+        if intercept_prior is not None:
+            LevelIntercept(intercept_prior, sat).create_variable(
+                "intercept_contribution", xdist=True
+            )
         sat.apply(_x(x, ("date", "channel")), core_dim="date")
     return model
 
@@ -390,21 +396,10 @@ def test_unsupported_beta_prior_is_a_clear_error():
 
 
 def _level_model(intercept_prior):
-    """A PyMC model holding EffectLogisticSaturation(_X0) (beta ~ HalfNormal(0.5)) and a
-    LevelIntercept with ``intercept_prior``, created before the saturation is applied, as
-    PyMC-Marketing's MMM does."""
-    import pymc as pm
+    """The effect model (beta ~ HalfNormal(0.5)) with a LevelIntercept of ``intercept_prior``."""
     from pymc_extras.prior import Prior
 
-    from mmm_recovery.estimators.effect_saturation import EffectLogisticSaturation, LevelIntercept
-
-    sat = EffectLogisticSaturation(_X0, priors={"effect": Prior("HalfNormal", sigma=0.5)})
-    intercept = LevelIntercept(intercept_prior, sat)
-    x = np.linspace(0.0, 1.0, 10)[:, None] * np.ones(2)
-    with pm.Model(coords={"channel": ["tv", "print"], "date": np.arange(10)}) as model:
-        intercept.create_variable("intercept_contribution", xdist=True)
-        sat.apply(_x(x, ("date", "channel")), core_dim="date")
-    return model
+    return _effect_model(Prior("HalfNormal", sigma=0.5), intercept_prior)
 
 
 @pytest.mark.parametrize(
@@ -482,7 +477,7 @@ def test_level_coordinates_configuration():
     assert not BayesianConfig(logistic_parametrization="beta").level_intercept
     assert not BayesianConfig(intercept_parametrization="intercept").level_intercept
     assert not BayesianConfig(priors=prior("HalfNormal", sigma=1)).level_intercept  # auto
-    with pytest.raises(Exception, match="level needs saturation: logistic.*hill"):
+    with pytest.raises(Exception, match="level: it needs saturation: logistic.*hill"):
         BayesianConfig(saturation="hill", intercept_parametrization="level")
     with pytest.raises(Exception, match="logistic_parametrization: beta"):
         BayesianConfig(logistic_parametrization="beta", intercept_parametrization="level")

@@ -38,6 +38,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,16 +64,14 @@ TIME_INDEX = "time_index"
 LEVEL_LOCATION = {"Normal": "mu", "StudentT": "mu", "Laplace": "mu", "Cauchy": "alpha"}
 
 
-def level_unsupported(spec: PriorSpec | None) -> str | None:
-    """Why an intercept prior cannot be moved with the level, or None if it can (None: the
-    PyMC-Marketing default ``Normal(0, 2)``)."""
-    if spec is None:
-        return None
-    location = LEVEL_LOCATION.get(spec.distribution)
+def level_unsupported(distribution: str, parameters: Mapping[str, object]) -> str | None:
+    """Why an intercept prior (a PyMC distribution name and its parameters) cannot be moved with
+    the level, or None if it can."""
+    location = LEVEL_LOCATION.get(distribution)
     if location is None:
         families = ", ".join(f"{k} (location {v})" for k, v in LEVEL_LOCATION.items())
-        return f"intercept prior {spec.distribution} is not a location family ({families})"
-    if spec.distribution == "Cauchy" and location not in spec.parameters:
+        return f"intercept prior {distribution} is not a location family ({families})"
+    if distribution == "Cauchy" and location not in parameters:
         return "intercept prior Cauchy needs its location alpha"
     return None
 
@@ -170,18 +169,21 @@ class BayesianConfig(EstimatorConfig):
             raise ValueError(f"{wrong} are not parameters of the {family} saturation")
         return v
 
+    def _level_blocker(self) -> str | None:
+        """Why the level coordinates cannot apply to this configuration, or None if they can
+        (no intercept prior: PyMC-Marketing's default ``Normal(0, 2)``)."""
+        if self.saturation != "logistic" or self.logistic_parametrization != "effect":
+            return (
+                "it needs saturation: logistic with logistic_parametrization: effect (got "
+                f"saturation: {self.saturation}, logistic_parametrization: "
+                f"{self.logistic_parametrization})"
+            )
+        prior = self.priors.get("intercept")
+        return None if prior is None else level_unsupported(prior.distribution, prior.parameters)
+
     @model_validator(mode="after")
     def _level_needs_effect_coordinates(self) -> BayesianConfig:
-        if self.intercept_parametrization != "level":
-            return self
-        if self.saturation != "logistic" or self.logistic_parametrization != "effect":
-            raise ValueError(
-                "intercept_parametrization: level needs saturation: logistic with "
-                f"logistic_parametrization: effect (got saturation: {self.saturation}, "
-                f"logistic_parametrization: {self.logistic_parametrization}); use "
-                "intercept_parametrization: intercept"
-            )
-        why = level_unsupported(self.priors.get("intercept"))
+        why = self._level_blocker() if self.intercept_parametrization == "level" else None
         if why:
             raise ValueError(
                 f"intercept_parametrization: level: {why}; use intercept_parametrization: intercept"
@@ -219,11 +221,7 @@ class BayesianConfig(EstimatorConfig):
         ``auto``: with the logistic effect coordinates and a supported intercept prior)."""
         if self.intercept_parametrization != "auto":
             return self.intercept_parametrization == "level"
-        return (
-            self.saturation == "logistic"
-            and self.logistic_parametrization == "effect"
-            and level_unsupported(self.priors.get("intercept")) is None
-        )
+        return self._level_blocker() is None
 
 
 _CHANNEL_KEYS = ("adstock_", "saturation_")

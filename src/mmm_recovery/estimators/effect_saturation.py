@@ -208,14 +208,11 @@ class LevelIntercept(Prior):
     """
 
     def __init__(self, prior: Prior, saturation: EffectLogisticSaturation) -> None:
-        from mmm_recovery.estimators.bayesian import LEVEL_LOCATION, PriorSpec, level_unsupported
+        from mmm_recovery.estimators.bayesian import LEVEL_LOCATION, level_unsupported
 
-        location = LEVEL_LOCATION.get(prior.distribution)
         numeric = all(isinstance(v, int | float) for v in prior.parameters.values())
         why = (
-            level_unsupported(
-                PriorSpec(distribution=prior.distribution, parameters=prior.parameters)
-            )
+            level_unsupported(prior.distribution, prior.parameters)
             if numeric
             else "its parameters must be numbers"
         )
@@ -228,7 +225,7 @@ class LevelIntercept(Prior):
                 "(intercept_parametrization: level); use intercept_parametrization: intercept"
             )
         super().__init__(prior.distribution, dims=prior.dims, **prior.parameters)
-        self.location = location
+        self.location = LEVEL_LOCATION[prior.distribution]
         self.saturation = saturation
 
     def create_variable(self, name: str, xdist: bool = False):
