@@ -93,7 +93,8 @@ fit_dataset(study, "base", 0, "bayesian", dataset=ds, idata_path=Path(sys.argv[2
 
 def test_bayesian_posterior_file_is_reproducible_across_processes(smoke_study, tmp_path):
     """Two processes with different string-hash seeds (PyMC orders some groups by set iteration)
-    write the same posterior.nc bytes, as two checkouts' fit_bayesian stages must."""
+    write the same posterior.nc bytes, as two checkouts' fit_bayesian stages must; and a fit
+    prints nothing on stdout (a study worker's stdout reaches the executed 05_study notebook)."""
     import os
     import subprocess
     import sys
@@ -102,10 +103,12 @@ def test_bayesian_posterior_file_is_reproducible_across_processes(smoke_study, t
     for seed in ("1", "2"):
         files.append(tmp_path / f"posterior_{seed}.nc")
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        subprocess.run(
+        proc = subprocess.run(
             [sys.executable, "-c", FIT_TO_FILE, str(smoke_study.source), str(files[-1])],
             env=env,
             check=True,
             capture_output=True,
+            text=True,
         )
+        assert proc.stdout == ""
     assert files[0].read_bytes() == files[1].read_bytes()

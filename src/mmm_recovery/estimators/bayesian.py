@@ -35,6 +35,8 @@ range, divergences, max R-hat, min bulk/tail ESS, min BFMI; a fit that misses a 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import sys
 import time
@@ -512,7 +514,11 @@ class BayesianMMM(Estimator):
         ):  # chains in parallel processes, one per core (as numpyro/nutpie do)
             sample_kwargs["cores"] = min(cfg.chains, os.cpu_count() or 1)
         t_sample = time.perf_counter()
-        idata = mmm.fit(x_train, y_train, **sample_kwargs)
+        # PyMC-Marketing 1.3 recomputes the deterministics after sampling with PyMC's progress
+        # bar on whatever progressbar says (ModelBuilder._sample_with_deterministics); outside a
+        # notebook rich draws it on stdout, which a study worker's kernel records in 05_study.
+        with contextlib.redirect_stdout(io.StringIO()):
+            idata = mmm.fit(x_train, y_train, **sample_kwargs)
         sample_seconds = time.perf_counter() - t_sample
 
         if cfg.saturation == "logistic":
