@@ -111,6 +111,30 @@ CASES = [
         None,
         "channels.tv.adstock.l_max=90 must be < n_weeks=78",
     ),
+    (
+        "lift test on an unknown channel",
+        lambda r: r["defaults"].update(
+            lift_tests=[{"channel": "radio", "spend_change": -1.0, "standard_error": 0.1}]
+        ),
+        None,
+        "lift_tests[0].channel='radio' is not a channel",
+    ),
+    (
+        "lift test without a spend change",
+        lambda r: r["defaults"].update(
+            lift_tests=[{"channel": "tv", "spend_change": 0.0, "standard_error": 0.1}]
+        ),
+        None,
+        "lift test on tv: spend_change must not be 0",
+    ),
+    (
+        "lift test cutting spend below zero",
+        lambda r: r["defaults"].update(
+            lift_tests=[{"channel": "tv", "spend_change": -1.5, "standard_error": 0.1}]
+        ),
+        None,
+        "scenarios.base.lift_tests.0.spend_change",
+    ),
     ("top-level typo", lambda r: r.update(scenarioz={}), None, "scenarioz: unknown key"),
     (
         "unknown estimator",

@@ -101,5 +101,57 @@ def read_weekly_csv(path: Path, date_column: str = DATE_COLUMN) -> pd.DataFrame:
     return df
 
 
+#: Columns of a lift-test table (PyMC-Marketing's ``add_lift_test_measurements``): the channel,
+#: its weekly spend ``x`` before the test and the change ``delta_x``, the measured change of weekly
+#: revenue ``delta_y`` and its standard error ``sigma`` (currency)
+LIFT_TEST_COLUMNS = ("channel", "x", "delta_x", "delta_y", "sigma")
+
+
+def empty_lift_tests() -> pd.DataFrame:
+    return pd.DataFrame(
+        {c: pd.Series(dtype=object if c == "channel" else float) for c in LIFT_TEST_COLUMNS}
+    )
+
+
+def read_lift_tests(path: Path, channels: list[str] | None = None) -> pd.DataFrame:
+    """A lift-test CSV (:data:`LIFT_TEST_COLUMNS`), checked: numbers, ``x >= 0``,
+    ``x + delta_x >= 0``, ``delta_x != 0``, ``sigma > 0`` and, given ``channels``, known channels.
+    Errors name the file, row and column."""
+    df = pd.read_csv(path)
+    missing = [c for c in LIFT_TEST_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"{path}: lift tests need column(s) {missing}; columns are {list(df.columns)}"
+        )
+    df = df[list(LIFT_TEST_COLUMNS)].copy()
+    df["channel"] = df["channel"].astype(str)
+    for c in LIFT_TEST_COLUMNS[1:]:
+        values = pd.to_numeric(df[c], errors="coerce")
+        bad = values.isna() | ~np.isfinite(values.to_numpy(dtype=float))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{path}: row {row + 2}, column {c}: {df[c].iloc[row]!r} is not a number"
+            )
+        df[c] = values.astype(float)
+    checks = {
+        "x": (df["x"] < 0, "x must be >= 0"),
+        "delta_x": (
+            (df["delta_x"] == 0) | (df["x"] + df["delta_x"] < 0),
+            "delta_x must be non-zero with x + delta_x >= 0",
+        ),
+        "sigma": (df["sigma"] <= 0, "sigma must be > 0"),
+    }
+    if channels is not None:
+        checks["channel"] = (~df["channel"].isin(channels), f"not a channel of the data {channels}")
+    for column, (bad, why) in checks.items():
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(
+                f"{path}: row {row + 2}, column {column} = {df[column].to_list()[row]!r}: {why}"
+            )
+    return df
+
+
 def write_parquet(path: Path, df: pd.DataFrame) -> Path:
     return _write(path, lambda p: df.to_parquet(p, index=False))

@@ -62,6 +62,9 @@ class FitInput:
         grid for simulated data, so curves are directly comparable).
     target, date : str
         Column names of the target and the date.
+    lift_tests : DataFrame
+        Lift tests (:data:`~mmm_recovery.io.LIFT_TEST_COLUMNS`), empty without any; an estimator
+        that calibrates with them says so in its config.
     """
 
     data: pd.DataFrame
@@ -71,6 +74,7 @@ class FitInput:
     curve_grid: dict[str, np.ndarray]
     target: str = io.TARGET_COLUMN
     date: str = io.DATE_COLUMN
+    lift_tests: pd.DataFrame = field(default_factory=io.empty_lift_tests)
 
     @property
     def n_train(self) -> int:
@@ -97,6 +101,7 @@ class FitInput:
                 c: np.asarray(truth["channels"][c]["curve"]["spend"])
                 for c in truth["channel_names"]
             },
+            lift_tests=dataset.lift_tests,
         )
 
 

@@ -7,15 +7,19 @@
   spend and contribution totals and shares, ROAS, marginal ROAS at mean weekly spend and the
   steady-state response curve on an absolute spend grid, plus the base components;
 * ``weekly``: the true weekly decomposition (base, each channel's contribution, control
-  effects, noiseless target ``mu``) so that ``mu == base + sum(contributions) + controls``.
+  effects, noiseless target ``mu``) so that ``mu == base + sum(contributions) + controls``;
+* ``lift_tests``: the scenario's lift tests as an analyst would get them (PyMC-Marketing's
+  columns ``channel, x, delta_x, delta_y, sigma``; :class:`~mmm_recovery.spec.LiftTestSpec`),
+  empty without any; their true lifts are in ``truth["lift_tests"]``.
 
 All amounts are on the original (currency) scale. Draw order is fixed (latent spend, flighting,
-competitor, events, noise), so one Generator state gives one dataset, byte for byte.
+competitor, events, noise, lift-test errors last, so a scenario without lift tests draws the
+same data), so one Generator state gives one dataset, byte for byte.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,23 +41,30 @@ class SimulatedDataset:
     data: pd.DataFrame
     truth: dict[str, Any]
     weekly: pd.DataFrame
+    lift_tests: pd.DataFrame = field(default_factory=io.empty_lift_tests)
 
     def save(self, folder: Path) -> dict[str, Path]:
-        """Write ``data.csv``, ``truth.json`` and ``truth_weekly.csv`` atomically into ``folder``."""
+        """Write ``data.csv``, ``truth.json``, ``truth_weekly.csv`` and, with lift tests,
+        ``lift_tests.csv`` atomically into ``folder``."""
         folder = Path(folder)
-        return {
+        out = {
             "data": io.write_csv(folder / "data.csv", self.data),
             "truth": io.write_json(folder / "truth.json", self.truth),
             "weekly": io.write_csv(folder / "truth_weekly.csv", self.weekly),
         }
+        if len(self.lift_tests):
+            out["lift_tests"] = io.write_csv(folder / "lift_tests.csv", self.lift_tests)
+        return out
 
     @classmethod
     def load(cls, folder: Path) -> SimulatedDataset:
         folder = Path(folder)
+        lift = folder / "lift_tests.csv"
         return cls(
             data=io.read_weekly_csv(folder / "data.csv"),
             truth=io.read_json(folder / "truth.json"),
             weekly=io.read_weekly_csv(folder / "truth_weekly.csv"),
+            lift_tests=io.read_lift_tests(lift) if lift.exists() else io.empty_lift_tests(),
         )
 
 
@@ -166,7 +177,41 @@ def simulate(spec: ScenarioSpec, rng: np.random.Generator) -> SimulatedDataset:
     weekly["mu"] = mu
 
     truth = _truth(spec, responses, spend, contributions, noise_sd)
-    return SimulatedDataset(data=data, truth=truth, weekly=weekly)
+    lift_tests, true_lifts = simulate_lift_tests(spec, responses, data, rng)
+    if true_lifts:
+        truth["lift_tests"] = true_lifts
+    return SimulatedDataset(data=data, truth=truth, weekly=weekly, lift_tests=lift_tests)
+
+
+def simulate_lift_tests(
+    spec: ScenarioSpec,
+    responses: dict[str, ChannelResponse],
+    data: pd.DataFrame,
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """The scenario's lift tests (:class:`~mmm_recovery.spec.LiftTestSpec`): the measured table
+    and, for the answer key, each test's true lift. No draws without lift tests."""
+    rows, truth = [], []
+    if not spec.lift_tests:
+        return io.empty_lift_tests(), truth
+    eps = rng.standard_normal(len(spec.lift_tests))
+    for test, e in zip(spec.lift_tests, eps, strict=True):
+        x = float(data[test.channel].mean())
+        dx = test.spend_change * x
+        r = responses[test.channel]
+        lift = float(r.steady_state(x + dx) - r.steady_state(x))
+        sigma = test.standard_error * abs(lift)
+        rows.append(
+            {
+                "channel": test.channel,
+                "x": x,
+                "delta_x": dx,
+                "delta_y": lift + sigma * e,
+                "sigma": sigma,
+            }
+        )
+        truth.append({"channel": test.channel, "x": x, "delta_x": dx, "delta_y": lift})
+    return pd.DataFrame(rows, columns=list(io.LIFT_TEST_COLUMNS)), truth
 
 
 def _truth(

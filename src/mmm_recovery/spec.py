@@ -197,6 +197,35 @@ class EventSpec(_Frozen):
     )
 
 
+class LiftTestSpec(_Frozen):
+    """A lift test (an experiment's measured incremental revenue) an analyst brings to the model.
+
+    An idealised experiment: the channel's weekly spend moves from ``x``, its mean weekly spend in
+    the simulated data, to ``x * (1 + spend_change)`` for long enough that carry-over builds up,
+    and the experiment measures the change of weekly revenue -- the truth's steady-state response
+    difference -- with a Gaussian error of sd ``standard_error`` x |true lift|. ``spend_change:
+    -1`` is a go-dark test (the channel switched off): it measures the channel's whole effect at
+    its mean spend. A real test of a few weeks under-measures a slow-decaying channel's lift."""
+
+    channel: str = Field(description="Channel tested (a key of `channels`). No default.")
+    spend_change: float = Field(
+        ge=-1.0,
+        description="Relative change of weekly spend in the test (-1: switched off, 0.5: +50%). "
+        "No default.",
+    )
+    standard_error: float = Field(
+        gt=0.0,
+        description="Sd of the measured lift as a share of the true lift (0.15: a 15% standard "
+        "error). No default.",
+    )
+
+    @model_validator(mode="after")
+    def _changes_spend(self) -> LiftTestSpec:
+        if self.spend_change == 0.0:
+            raise ValueError(f"lift test on {self.channel}: spend_change must not be 0")
+        return self
+
+
 class ScenarioSpec(_Frozen):
     """The data-generating process of one scenario (all amounts in currency per week)."""
 
@@ -242,6 +271,11 @@ class ScenarioSpec(_Frozen):
     channels: dict[str, ChannelSpec] = Field(
         min_length=1, description="Channel name -> ChannelSpec."
     )
+    lift_tests: list[LiftTestSpec] = Field(
+        default_factory=list,
+        description="Lift tests the estimators are given with the data (see LiftTestSpec). "
+        "Default none.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ScenarioSpec:
@@ -256,6 +290,12 @@ class ScenarioSpec(_Frozen):
             if name in reserved or not name.isidentifier():
                 raise ValueError(
                     f"channel name {name!r} must be an identifier and not one of {sorted(reserved)}"
+                )
+        for i, test in enumerate(self.lift_tests):
+            if test.channel not in self.channels:
+                raise ValueError(
+                    f"lift_tests[{i}].channel={test.channel!r} is not a channel "
+                    f"(channels: {list(self.channels)})"
                 )
         for name, ch in self.channels.items():
             if ch.adstock.l_max >= self.n_weeks:
@@ -521,6 +561,7 @@ SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
     NoiseSpec,
     CompetitorSpec,
     EventSpec,
+    LiftTestSpec,
 )
 
 

@@ -146,6 +146,13 @@ class BayesianConfig(EstimatorConfig):
         "StudentT, Laplace or Cauchy intercept prior. `intercept`: PyMC-Marketing's own. "
         "`auto` (default): level where it applies, else intercept.",
     )
+    calibrate: bool = Field(
+        True,
+        description="Condition on the data's lift tests, if it has any: each measured lift is a "
+        "Normal observation, with its standard error, of the steady-state response difference "
+        "beta * (sat(x + delta_x) - sat(x)) (PyMC-Marketing's lift-test likelihood). false "
+        "ignores them. Default true.",
+    )
     yearly_seasonality: int = Field(2, ge=0, le=10, description="Fourier order. Default 2.")
     trend: bool = Field(True, description="Add a 0-1 time-index control. Default true.")
     priors: dict[str, PriorSpec] = Field(
@@ -391,6 +398,54 @@ def convergence_diagnostics(
     return out
 
 
+#: name of the lift-test likelihood in the model (PyMC-Marketing's default)
+LIFT_NAME = "lift_measurements"
+
+
+def add_lift_tests(mmm, lift_tests: pd.DataFrame) -> None:
+    """Condition the built ``mmm`` on lift tests (:data:`~mmm_recovery.io.LIFT_TEST_COLUMNS`, in
+    currency): ``delta_y ~ Normal(sat(x + delta_x) - sat(x), sigma)`` with the saturation
+    including its ``beta``, all on PyMC-Marketing's scaled data (spend over the channel's
+    training max, revenue over the target's), as ``MMM.add_lift_test_measurements`` does. That
+    method evaluates the saturation function with each test's channel's parameters; in the
+    effect coordinates the function also needs each test's channel's reference input ``x0``,
+    which it cannot index, so the curve is given here with ``x0`` already per test."""
+    from pymc_marketing.mmm.lift_test import add_saturation_observations
+
+    from mmm_recovery.estimators.effect_saturation import EffectLogisticSaturation
+
+    scales = mmm.get_scales_as_xarray()
+    target_scale = float(scales["target_scale"].values)
+    channel_scale = scales["channel_scale"].sel(channel=lift_tests["channel"].to_list()).values
+    df = lift_tests.reset_index(drop=True).copy()
+    for c in ("x", "delta_x"):
+        df[c] = df[c].to_numpy(dtype=float) / channel_scale
+    for c in ("delta_y", "sigma"):
+        df[c] = df[c].to_numpy(dtype=float) / target_scale
+    saturation, function = mmm.saturation, mmm.saturation.function
+    if isinstance(saturation, EffectLogisticSaturation):
+        from pymc.dims import as_xtensor
+        from pymc_marketing.mmm.transformers import logistic_saturation
+
+        order = list(mmm.channel_columns)
+        x0 = saturation.x0[[order.index(c) for c in df["channel"]]]
+
+        def function(x, lam, effect):  # x, lam and effect have one value per test
+            return (
+                effect
+                * logistic_saturation(x, lam)
+                / logistic_saturation(as_xtensor(x0, dims=x.dims), lam)
+            )
+
+    with mmm.model:
+        add_saturation_observations(
+            df,
+            variable_mapping=saturation.variable_mapping,
+            saturation_function=function,
+            name=LIFT_NAME,
+        )
+
+
 @register
 class BayesianMMM(Estimator):
     """PyMC-Marketing MMM (module docstring). Lookup name ``bayesian``."""
@@ -483,6 +538,10 @@ class BayesianMMM(Estimator):
         x_train, y_train = x.iloc[:n_train], fit_input.data[fit_input.target].iloc[:n_train]
         seeds = rng.integers(0, 2**31 - 1, size=3)
 
+        mmm.build_model(x_train, y_train)
+        n_lift = len(fit_input.lift_tests) if cfg.calibrate else 0
+        if n_lift:
+            add_lift_tests(mmm, fit_input.lift_tests)
         prior = mmm.sample_prior_predictive(
             x_train, y_train, samples=cfg.prior_predictive_draws, random_seed=int(seeds[0])
         )
@@ -538,6 +597,7 @@ class BayesianMMM(Estimator):
             cfg.thresholds,
         )
         diag["prior_predictive_share_in_range"] = prior_share
+        diag["lift_tests"] = n_lift
         diag["sampler"] = cfg.sampler
         total_draws = cfg.chains * cfg.draws
         timing = {

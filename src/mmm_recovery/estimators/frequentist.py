@@ -26,9 +26,12 @@ Search: Nevergrad (optimiser by name, default ``TwoPointsDE``), ``budget`` evalu
 ``trials`` independent trials, candidates asked and evaluated in batches (the objective is
 vectorised over a batch). Objectives: ``nrmse`` (Robyn's NRMSE = RMSE / range(y)) or
 ``nrmse+decomp_rssd`` (multi-objective with Robyn's DECOMP.RSSD, the distance between each
-channel's share of effect and share of spend). Selection rule: among the Pareto-optimal
-evaluations of all trials, scale each objective to [0, 1] over the front and pick the point
-closest to the origin (for ``nrmse``: the lowest NRMSE).
+channel's share of effect and share of spend). Calibration: given lift tests (``calibrate``, on
+by default), Robyn's MAPE.LIFT is one more objective -- the mean absolute relative error of the
+model's steady-state lift ``beta_c * (hill(x + delta_x) - hill(x))`` against each measured lift.
+Selection rule: among the Pareto-optimal evaluations of all trials, scale each objective to
+[0, 1] over the front and pick the point closest to the origin (for ``nrmse`` without lift
+tests: the lowest NRMSE).
 
 Uncertainty: a moving-block bootstrap of training weeks (weeks are autocorrelated); each
 replicate re-runs a short search started from the chosen point and refits; intervals are
@@ -142,6 +145,12 @@ class FrequentistConfig(EstimatorConfig):
     objective: Literal["nrmse", "nrmse+decomp_rssd"] = Field(
         "nrmse+decomp_rssd", description="Default multi-objective."
     )
+    calibrate: bool = Field(
+        True,
+        description="With the data's lift tests, add Robyn's MAPE.LIFT (mean absolute relative "
+        "error of the model's steady-state lift against each measured lift) to the objectives; "
+        "false ignores them. Default true.",
+    )
     bounds: SearchBounds = Field(default_factory=SearchBounds, description="Search bounds.")
     bootstrap: BootstrapConfig = Field(
         default_factory=BootstrapConfig, description="Bootstrap settings."
@@ -179,6 +188,13 @@ class Objective:
     family: str
     l_max: int
     normalize: bool
+    #: lift tests (channel index, x, x + delta_x, delta_y), or None
+    lift: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    @property
+    def objective_names(self) -> list[str]:
+        """Columns :meth:`objectives` returns: NRMSE, DECOMP.RSSD and, with lift tests, MAPE.LIFT."""
+        return ["nrmse", "decomp_rssd", *(["mape_lift"] if self.lift is not None else [])]
 
     @property
     def n_channels(self) -> int:
@@ -254,11 +270,37 @@ class Objective:
         self, h: np.ndarray, rows: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(NRMSE, DECOMP.RSSD) per candidate, each of shape (B,)."""
+        out = self.objectives(h, rows)
+        return out["nrmse"], out["decomp_rssd"]
+
+    def objectives(self, h: np.ndarray, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """:attr:`objective_names` -> its value per candidate, shape (B,)."""
         rows = self.rows if rows is None else rows
-        sat, _ = self.features(h)
+        sat, kappa = self.features(h)
         design = self.design(sat)
         coef, intercept = self.solve(design, self.decode(h)["lambda"], rows)
-        return self._losses(design, coef, intercept, rows)
+        nrmse, rssd = self._losses(design, coef, intercept, rows)
+        out = {"nrmse": nrmse, "decomp_rssd": rssd}
+        if self.lift is not None:
+            out["mape_lift"] = self.mape_lift(h, kappa, coef)
+        return out
+
+    def mape_lift(self, h: np.ndarray, kappa: np.ndarray, coef: np.ndarray) -> np.ndarray:
+        """Robyn's MAPE.LIFT per candidate (B,): mean over the lift tests of
+        ``|model lift - measured lift| / |measured lift|``, the model's lift being the change of
+        its steady-state weekly response, ``beta_c * hill(x * sum(w_c))`` at constant spend."""
+        assert self.lift is not None
+        idx, x, x_after, dy = self.lift
+        p = self.decode(h)
+        ad_params = {k: p[k] for k in ADSTOCK_PARAMS[self.family]}
+        w = transforms.adstock_weights(self.family, ad_params, self.l_max, self.normalize)
+        wsum = w.sum(axis=-2)[:, idx]  # (B, l_max, C) -> (B, tests)
+        slope, kap, beta = p["slope"][:, idx], kappa[:, idx], coef[:, idx]
+        model = beta * (
+            transforms.hill_saturation(x_after * wsum, slope, kap)
+            - transforms.hill_saturation(x * wsum, slope, kap)
+        )
+        return np.mean(np.abs(model - dy) / np.abs(dy), axis=1)
 
     def _losses(self, design, coef, intercept, rows):
         d = design[:, rows, :]
@@ -296,7 +338,7 @@ class Objective:
         coef = sol.x
         intercept = float(y.mean() - mean @ coef)
         nrmse, rssd = self._losses(design[None], coef[None], np.array([intercept]), rows)
-        return {
+        out = {
             "coef": coef,
             "intercept": intercept,
             "design": design,
@@ -305,6 +347,9 @@ class Objective:
             "nrmse": float(nrmse[0]),
             "rssd": float(rssd[0]),
         }
+        if self.lift is not None:
+            out["mape_lift"] = float(self.mape_lift(h, kappa, coef[None])[0])
+        return out
 
 
 def _reference_free_loss(obj: Objective, h: np.ndarray) -> float:  # pragma: no cover - doc helper
@@ -331,16 +376,31 @@ def pareto_mask(points: np.ndarray) -> np.ndarray:
     return keep
 
 
-def select(evals: pd.DataFrame, objective: str) -> int:
-    """Index (label) of the chosen evaluation: lowest NRMSE, or for the multi-objective the
-    Pareto point closest to the origin after scaling each objective to [0, 1] over the front."""
-    if objective == "nrmse":
-        return int(evals["nrmse"].idxmin())
+def objective_columns(objective: str, calibrated: bool) -> list[str]:
+    """The objectives the search minimises: ``objective``'s, plus MAPE.LIFT when calibrated."""
+    return [*objective.split("+"), *(["mape_lift"] if calibrated else [])]
+
+
+def mark_front(evals: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``evals`` with ``pareto``: non-dominated in ``columns`` (for a single objective, in NRMSE
+    and DECOMP.RSSD, the front the report plots)."""
+    columns = columns if len(columns) > 1 else ["nrmse", "decomp_rssd"]
+    evals["pareto"] = pareto_mask(evals[columns].to_numpy())
+    return evals
+
+
+def select(evals: pd.DataFrame, objective: str, columns: list[str] | None = None) -> int:
+    """Index (label) of the chosen evaluation: lowest NRMSE for a single objective, else the
+    Pareto point (``pareto`` column) closest to the origin after scaling each objective in
+    ``columns`` (default: ``objective``'s) to [0, 1] over the front."""
+    columns = columns or objective_columns(objective, False)
+    if len(columns) == 1:
+        return int(evals[columns[0]].idxmin())
     front = evals[evals["pareto"]]
-    pts = front[["nrmse", "decomp_rssd"]].to_numpy()
+    pts = front[columns].to_numpy()
     span = pts.max(axis=0) - pts.min(axis=0)
     scaled = (pts - pts.min(axis=0)) / np.where(span > 0, span, 1.0)
-    return int(front.index[np.argmin(np.hypot(scaled[:, 0], scaled[:, 1]))])
+    return int(front.index[np.argmin(np.linalg.norm(scaled, axis=1))])
 
 
 def bounds_vectors(cfg: FrequentistConfig, n_channels: int) -> tuple[np.ndarray, np.ndarray]:
@@ -367,7 +427,8 @@ def run_search(
 ) -> pd.DataFrame:
     """One Nevergrad trial: ``budget`` evaluations asked/told in batches of ``cfg.batch_size``.
 
-    Returns one row per evaluation: trial, step, nrmse, decomp_rssd and the hyperparameters ``h``.
+    Returns one row per evaluation: trial, step, the objectives (:attr:`Objective.objective_names`)
+    and the hyperparameters ``h``; Nevergrad is told those of :func:`objective_columns`.
     """
     import nevergrad as ng
 
@@ -379,30 +440,29 @@ def run_search(
     )
     if start is not None:
         opt.suggest(np.clip(start, lo, hi))
-    multi = cfg.objective == "nrmse+decomp_rssd"
-    hs, nrmses, rssds = [], [], []
+    told = objective_columns(cfg.objective, obj.lift is not None)
+    hs, values = [], []
     done = 0
     while done < budget:
         cands = [opt.ask() for _ in range(min(cfg.batch_size, budget - done))]
         h = np.stack([c.value for c in cands])
-        nrmse, rssd = obj.losses(h, rows)
-        for cand, a, b in zip(cands, nrmse, rssd, strict=True):
-            opt.tell(cand, [float(a), float(b)] if multi else float(a))
+        out = obj.objectives(h, rows)
+        loss = np.column_stack([out[c] for c in told])
+        for cand, v in zip(cands, loss, strict=True):
+            opt.tell(cand, [float(a) for a in v] if len(told) > 1 else float(v[0]))
         hs.append(h)
-        nrmses.append(nrmse)
-        rssds.append(rssd)
+        values.append(out)
         done += len(cands)
     h = np.concatenate(hs)
-    out = pd.DataFrame(
+    table = pd.DataFrame(
         {
             "trial": trial,
             "step": np.arange(len(h)),
-            "nrmse": np.concatenate(nrmses),
-            "decomp_rssd": np.concatenate(rssds),
+            **{c: np.concatenate([v[c] for v in values]) for c in obj.objective_names},
         }
     )
-    out["h"] = list(h)
-    return out
+    table["h"] = list(h)
+    return table
 
 
 def search(obj: Objective, cfg: FrequentistConfig, rng: np.random.Generator) -> pd.DataFrame:
@@ -412,9 +472,10 @@ def search(obj: Objective, cfg: FrequentistConfig, rng: np.random.Generator) -> 
         [run_search(obj, cfg, int(s), cfg.budget, trial=t) for t, s in enumerate(seeds)],
         ignore_index=True,
     )
-    evals["pareto"] = pareto_mask(evals[["nrmse", "decomp_rssd"]].to_numpy())
+    columns = objective_columns(cfg.objective, obj.lift is not None)
+    mark_front(evals, columns)
     evals["chosen"] = False
-    evals.loc[select(evals, cfg.objective), "chosen"] = True
+    evals.loc[select(evals, cfg.objective, columns), "chosen"] = True
     return evals
 
 
@@ -467,6 +528,16 @@ class FrequentistMMM(Estimator):
         other.append(
             fourier_features(pd.DatetimeIndex(data[fit_input.date]), cfg.yearly_seasonality)
         )
+        lift = None
+        tests = fit_input.lift_tests
+        if cfg.calibrate and len(tests):
+            x = tests["x"].to_numpy(dtype=float)
+            lift = (
+                np.array([fit_input.channels.index(c) for c in tests["channel"]]),
+                x,
+                x + tests["delta_x"].to_numpy(dtype=float),
+                tests["delta_y"].to_numpy(dtype=float),
+            )
         return Objective(
             spend=fit_input.spend,
             other=np.hstack(other),
@@ -475,6 +546,7 @@ class FrequentistMMM(Estimator):
             family=cfg.adstock,
             l_max=cfg.l_max,
             normalize=cfg.normalize_adstock,
+            lift=lift,
         )
 
     def other_names(self, fit_input: FitInput) -> list[str]:
@@ -563,13 +635,19 @@ class FrequentistMMM(Estimator):
                 rows=rows,
                 start=h_best,
             )
-            ev["pareto"] = pareto_mask(ev[["nrmse", "decomp_rssd"]].to_numpy())
-            hb = np.asarray(ev.at[select(ev, cfg.objective), "h"])
+            columns = objective_columns(cfg.objective, obj.lift is not None)
+            hb = np.asarray(ev.at[select(mark_front(ev, columns), cfg.objective, columns), "h"])
             fb = obj.exact_fit(hb, rows=rows)
             for c, r in self.responses(obj, hb, fb, fit_input.channels).items():
                 draws[c].append(r)
             boot_rows.append(
-                {"replicate": b, "nrmse": fb["nrmse"], "decomp_rssd": fb["rssd"], "h": hb}
+                {
+                    "replicate": b,
+                    "nrmse": fb["nrmse"],
+                    "decomp_rssd": fb["rssd"],
+                    **({"mape_lift": fb["mape_lift"]} if obj.lift is not None else {}),
+                    "h": hb,
+                }
             )
         if not cfg.bootstrap.replicates:
             draws = {c: [point[c]] for c in fit_input.channels}
@@ -585,9 +663,11 @@ class FrequentistMMM(Estimator):
             **conv,
             "evaluations": len(evals),
             "pareto_size": int(evals["pareto"].sum()),
+            "lift_tests": 0 if obj.lift is None else len(obj.lift[0]),
             "chosen": {
                 "nrmse": fit["nrmse"],
                 "decomp_rssd": fit["rssd"],
+                **({"mape_lift": fit["mape_lift"]} if obj.lift is not None else {}),
                 "lambda": float(10 ** h_best[-1]),
                 "hyperparameters": dict(zip(names, h_best.tolist(), strict=True)),
             },

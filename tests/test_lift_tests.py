@@ -1,0 +1,190 @@
+"""Lift tests: simulated with a known true lift, read with clear errors, and used by both
+estimators (the Bayesian lift likelihood, the frequentist MAPE.LIFT objective), each checked
+against a hand computation from the model's own response curves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmm_recovery import io
+from mmm_recovery.results import FitInput
+from mmm_recovery.simulate import SimulatedDataset, simulate
+from mmm_recovery.spec import LiftTestSpec
+
+TESTS = [
+    LiftTestSpec(channel="search", spend_change=-1.0, standard_error=0.15),
+    LiftTestSpec(channel="tv", spend_change=0.5, standard_error=0.25),
+]
+
+
+def _with_tests(study, scenario="base", tests=TESTS):
+    return study.scenario(scenario).model_copy(update={"lift_tests": list(tests)})
+
+
+def test_lift_tests_are_drawn_last_and_measure_the_true_steady_state_lift(smoke_study, tmp_path):
+    """The data and truth of a scenario do not change when lift tests are added (their errors
+    are the last draws); each true lift is the truth's steady-state response difference at the
+    channel's mean spend, and the measured ones scatter around it by ``sigma``."""
+    from mmm_recovery.response import ChannelResponse
+
+    plain = simulate(smoke_study.scenario("base"), smoke_study.rng("base", 0))
+    spec = _with_tests(smoke_study)
+    ds = simulate(spec, smoke_study.rng("base", 0))
+    a, b = plain.save(tmp_path / "plain"), ds.save(tmp_path / "lifted")
+    for name in ("data", "weekly"):
+        assert a[name].read_bytes() == b[name].read_bytes(), name
+    truth = io.read_json(b["truth"])
+    assert truth.pop("lift_tests") and truth == io.read_json(a["truth"])
+    assert "lift_tests" not in plain.truth and not len(plain.lift_tests)
+    assert "lift_tests" not in a and not (tmp_path / "plain" / "lift_tests.csv").exists()
+
+    table, truth = ds.lift_tests, ds.truth["lift_tests"]
+    assert list(table.columns) == list(io.LIFT_TEST_COLUMNS)
+    assert list(table["channel"]) == ["search", "tv"]
+    for row, true, test in zip(table.itertuples(), truth, TESTS, strict=True):
+        x = float(ds.data[test.channel].mean())
+        r = ChannelResponse.from_spec(spec.channels[test.channel])
+        lift = float(r.steady_state(x * (1 + test.spend_change)) - r.steady_state(x))
+        assert row.x == true["x"] == pytest.approx(x, rel=1e-12)
+        assert row.delta_x == pytest.approx(test.spend_change * x, rel=1e-12)
+        assert true["delta_y"] == pytest.approx(lift, rel=1e-12)
+        assert row.sigma == pytest.approx(test.standard_error * abs(lift), rel=1e-12)
+        assert row.delta_y != true["delta_y"]
+    assert truth[0]["delta_y"] < 0 < truth[1]["delta_y"]  # go-dark loses revenue
+
+    # standardised errors over many replicates are N(0, 1)
+    z = []
+    for r in range(200):
+        d = simulate(spec, np.random.default_rng(r))
+        t = pd.DataFrame(d.truth["lift_tests"])
+        z += list((d.lift_tests["delta_y"] - t["delta_y"]) / d.lift_tests["sigma"])
+    assert abs(np.mean(z)) < 0.2 and 0.85 < np.std(z) < 1.15  # 400 draws: se ~0.05
+
+    back = SimulatedDataset.load(tmp_path / "lifted")
+    pd.testing.assert_frame_equal(back.lift_tests, ds.lift_tests)
+    assert FitInput.from_simulated(back, 8).lift_tests is back.lift_tests
+    assert not len(SimulatedDataset.load(tmp_path / "plain").lift_tests)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d: d.drop(columns="sigma"), r"lift tests need column\(s\) \['sigma'\]"),
+        (lambda d: d.assign(delta_y=["a", 1.0]), "row 2, column delta_y: 'a' is not a number"),
+        (lambda d: d.assign(sigma=[1.0, 0.0]), "row 3, column sigma = 0.0: sigma must be > 0"),
+        (lambda d: d.assign(delta_x=[0.0, 1.0]), "row 2, column delta_x = 0.0: delta_x must be"),
+        (lambda d: d.assign(delta_x=[-5.0, 1.0]), "row 2, column delta_x = -5.0: delta_x must"),
+        (lambda d: d.assign(channel=["tv", "radio"]), "row 3, column channel = 'radio': not a"),
+    ],
+)
+def test_bad_lift_test_files_name_file_row_and_column(tmp_path, edit, message):
+    good = pd.DataFrame(
+        {"channel": ["search", "tv"], "x": [4.0, 5.0], "delta_x": [-4.0, 2.0],
+         "delta_y": [-3.0, 1.0], "sigma": [0.5, 0.3]}
+    )
+    path = tmp_path / "lift.csv"
+    good.to_csv(path, index=False)
+    pd.testing.assert_frame_equal(io.read_lift_tests(path, ["tv", "search"]), good)
+    edit(good).to_csv(path, index=False)
+    with pytest.raises(ValueError, match=message) as err:
+        io.read_lift_tests(path, ["tv", "search"])
+    assert str(path) in str(err.value)
+
+
+def test_frequentist_mape_lift_is_the_models_own_steady_state_lift(smoke_study):
+    """MAPE.LIFT of a candidate equals the mean |lift - measured| / |measured| computed from the
+    fitted model's response curves (ChannelResponse.steady_state), in the batched objective and
+    the exact fit; without lift tests, or with calibrate: false, the objectives are NRMSE and
+    DECOMP.RSSD only."""
+    from mmm_recovery.estimators.frequentist import FrequentistMMM, bounds_vectors
+
+    ds = simulate(_with_tests(smoke_study), smoke_study.rng("base", 0))
+    fi = FitInput.from_simulated(ds, smoke_study.study.holdout_weeks)
+    est = FrequentistMMM(smoke_study.estimators["frequentist"])
+    obj = est.objective(fi)
+    assert obj.objective_names == ["nrmse", "decomp_rssd", "mape_lift"]
+    lo, hi = bounds_vectors(est.config, obj.n_channels)
+    h = lo + (hi - lo) * np.random.default_rng(3).random((8, lo.size))
+    batch = obj.objectives(h)
+    for b in range(len(h)):
+        fit = obj.exact_fit(h[b])
+        resp = est.responses(obj, h[b], fit, fi.channels)
+        t = fi.lift_tests
+        model = [
+            resp[c].steady_state(x + dx) - resp[c].steady_state(x)
+            for c, x, dx in zip(t["channel"], t["x"], t["delta_x"], strict=True)
+        ]
+        expected = np.mean(np.abs(np.array(model) - t["delta_y"]) / np.abs(t["delta_y"]))
+        assert fit["mape_lift"] == pytest.approx(expected, rel=1e-9)
+        # the batched active-set ridge is exact unless a dropped coefficient would re-enter
+        assert batch["mape_lift"][b] == pytest.approx(expected, rel=1e-6)
+    off = FrequentistMMM({**smoke_study.estimators["frequentist"], "calibrate": False})
+    assert off.objective(fi).objective_names == ["nrmse", "decomp_rssd"]
+    plain = FitInput.from_simulated(
+        simulate(smoke_study.scenario("base"), smoke_study.rng("base", 0)), 8
+    )
+    assert est.objective(plain).lift is None
+
+
+def test_three_objective_selection_takes_the_scaled_point_nearest_the_origin():
+    from mmm_recovery.estimators.frequentist import mark_front, select
+
+    evals = pd.DataFrame(
+        {
+            "nrmse": [0.10, 0.11, 0.20, 0.12, 0.13],
+            "decomp_rssd": [0.50, 0.10, 0.00, 0.30, 0.40],
+            "mape_lift": [0.90, 0.80, 0.70, 0.00, 0.95],
+        }
+    )
+    cols = ["nrmse", "decomp_rssd", "mape_lift"]
+    mark_front(evals, cols)
+    assert list(evals["pareto"]) == [True, True, True, True, False]  # 4 dominated by 1
+    # scaled over the front: row 3 = (0.2, 0.6, 0) is nearest; without MAPE.LIFT row 1 wins
+    assert select(evals, "nrmse+decomp_rssd", cols) == 3
+    mark_front(evals, cols[:2])
+    assert select(evals, "nrmse+decomp_rssd") == 1
+
+
+def test_bayesian_lift_likelihood_is_the_measured_lift_of_the_models_curve(smoke_study):
+    """In both coordinates the lift term of the built model's log density is
+    sum log Normal(delta_y | beta * (tanh(lam (x + dx) / 2) - tanh(lam x / 2)), sigma) on
+    PyMC-Marketing's scaled data, with each test's own channel's lam and beta (tests listed out
+    of channel order, so a wrong index or reference input changes the value)."""
+    from scipy import stats
+
+    from mmm_recovery.estimators.bayesian import LIFT_NAME, BayesianMMM, add_lift_tests
+    from mmm_recovery.estimators.effect_saturation import reference_input
+
+    ds = simulate(_with_tests(smoke_study), smoke_study.rng("base", 0))
+    fi = FitInput.from_simulated(ds, smoke_study.study.holdout_weeks)
+    order = fi.channels  # tv, search; the tests are search, tv
+    assert list(fi.lift_tests["channel"]) == ["search", "tv"] and order == ["tv", "search"]
+    lam, beta = np.array([1.7, 0.6]), np.array([0.3, 0.2])
+    for coordinates in ("effect", "beta"):
+        est = BayesianMMM(
+            {**smoke_study.estimators["bayesian"], "logistic_parametrization": coordinates,
+             "intercept_parametrization": "intercept"}
+        )
+        mmm = est.build(fi)
+        x = est.frame(fi)
+        mmm.build_model(x.iloc[: fi.n_train], fi.data[fi.target].iloc[: fi.n_train])
+        add_lift_tests(mmm, fi.lift_tests)
+        model = mmm.model
+        scales = mmm.get_scales_as_xarray()
+        cs = scales["channel_scale"].sel(channel=order).values
+        ts = float(scales["target_scale"].values)
+        x0 = reference_input(fi.train, order)
+        second = "saturation_effect" if coordinates == "effect" else "saturation_beta"
+        value = beta * np.tanh(lam * x0 / 2) if coordinates == "effect" else beta
+        point = model.initial_point()
+        point["saturation_lam_log__"] = np.log(lam)
+        point[f"{second}_log__"] = np.log(value)
+        ours = model.compile_logp(vars=[model[LIFT_NAME]])(point)
+        t = fi.lift_tests
+        i = np.array([order.index(c) for c in t["channel"]])
+        xs, dxs = t["x"].to_numpy() / cs[i], t["delta_x"].to_numpy() / cs[i]
+        mu = beta[i] * (np.tanh(lam[i] * (xs + dxs) / 2) - np.tanh(lam[i] * xs / 2))
+        expected = stats.norm(mu, t["sigma"] / ts).logpdf(t["delta_y"] / ts).sum()
+        assert ours == pytest.approx(expected, rel=1e-9), coordinates
