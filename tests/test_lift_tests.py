@@ -81,8 +81,13 @@ def test_lift_tests_are_drawn_last_and_measure_the_true_steady_state_lift(smoke_
 )
 def test_bad_lift_test_files_name_file_row_and_column(tmp_path, edit, message):
     good = pd.DataFrame(
-        {"channel": ["search", "tv"], "x": [4.0, 5.0], "delta_x": [-4.0, 2.0],
-         "delta_y": [-3.0, 1.0], "sigma": [0.5, 0.3]}
+        {
+            "channel": ["search", "tv"],
+            "x": [4.0, 5.0],
+            "delta_x": [-4.0, 2.0],
+            "delta_y": [-3.0, 1.0],
+            "sigma": [0.5, 0.3],
+        }
     )
     path = tmp_path / "lift.csv"
     good.to_csv(path, index=False)
@@ -164,8 +169,11 @@ def test_bayesian_lift_likelihood_is_the_measured_lift_of_the_models_curve(smoke
     lam, beta = np.array([1.7, 0.6]), np.array([0.3, 0.2])
     for coordinates in ("effect", "beta"):
         est = BayesianMMM(
-            {**smoke_study.estimators["bayesian"], "logistic_parametrization": coordinates,
-             "intercept_parametrization": "intercept"}
+            {
+                **smoke_study.estimators["bayesian"],
+                "logistic_parametrization": coordinates,
+                "intercept_parametrization": "intercept",
+            }
         )
         mmm = est.build(fi)
         x = est.frame(fi)
