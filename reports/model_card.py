@@ -139,7 +139,9 @@ reporting.channel_errors(m, "roas")
 #   spend: its average ROAS is an extrapolation of the saturation curve below the observed range,
 #   and its level trades off against the baseline. Compare its column above in the baseline,
 #   high-noise and low-noise scenarios: an error that shrinks with the noise is weak
-#   identification, which wide intervals should (and the Bayesian ones do) report.
+#   identification, which wide intervals should (and the Bayesian ones do) report. The
+#   `lift_tested` scenario gives both estimators a go-dark lift test on search (methodology
+#   report): compare its column there to see what one experiment buys.
 #
 # * **Synthetic truth only.** The truth uses geometric adstock and logistic saturation (the
 #   Bayesian model's families; the frequentist model always uses Hill saturation, so its
