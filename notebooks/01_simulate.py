@@ -26,6 +26,8 @@ scenario = "baseline"
 
 # %%
 # %matplotlib inline
+from IPython.display import display
+
 from mmm_recovery import plots
 from mmm_recovery.simulate import simulate_scenario
 from mmm_recovery.spec import load_study
@@ -42,6 +44,17 @@ print(f"{len(datasets)} replicate(s) of {scenario!r}, {first.truth['n_weeks']} w
 
 # %%
 plots.truth_table(first.truth)
+
+# %% [markdown]
+# ## Lift tests
+# The experiments the estimators are given with the data (`lift_tests.csv`; none unless the
+# scenario declares `lift_tests`), beside their true steady-state lifts from the answer key.
+
+# %%
+if len(first.lift_tests):
+    display(first.lift_tests.assign(true_delta_y=[t["delta_y"] for t in first.truth["lift_tests"]]))
+else:
+    print(f"scenario {scenario!r} has no lift tests")
 
 # %% [markdown]
 # ## True adstock kernels and steady-state response curves

@@ -35,7 +35,8 @@ spec = load_study(study)
 out = byod.fit_all(spec, dataset)
 fit_input, results = out["input"], out["results"]
 print(
-    f"{dataset}: {len(fit_input.data)} weeks, channels {fit_input.channels}, controls {fit_input.controls}"
+    f"{dataset}: {len(fit_input.data)} weeks, channels {fit_input.channels}, controls "
+    f"{fit_input.controls}, {len(fit_input.lift_tests)} lift test(s)"
 )
 pd.Series({name: r.converged for name, r in results.items()}, name="converged")
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mmm_recovery import byod
-from mmm_recovery.spec import load_study
+from mmm_recovery.spec import SpecError, load_study
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +168,38 @@ def test_smoke_and_default_study_declare_the_example(smoke_study):
     default = load_study("studies/recovery.yaml")
     for s in (smoke_study, default):
         assert s.datasets["robyn_example"].path == "data/byod/robyn_example.csv"
+
+
+def test_declared_lift_tests_reach_the_estimators(tmp_path, example, smoke_study):
+    """A dataset's lift tests (YAML, checked: channel of the column map, sigma > 0, a real spend
+    change) are the FitInput's, so both estimators calibrate with them."""
+    import yaml
+
+    from mmm_recovery.estimators.frequentist import FrequentistMMM
+
+    test = {
+        "channel": "search",
+        "x": 10000.0,
+        "delta_x": -10000.0,
+        "delta_y": -9000.0,
+        "sigma": 1500.0,
+    }
+    study = _study_for(smoke_study, example)
+    raw = yaml.safe_load(smoke_study.source.read_text())
+    raw["datasets"]["robyn_example"].update(path=str(example), lift_tests=[test])
+    f = tmp_path / "study.yaml"
+    f.write_text(yaml.safe_dump(raw))
+    fi = byod.load(load_study(f), "robyn_example")
+    assert fi.lift_tests.to_dict("records") == [test]
+    assert FrequentistMMM(smoke_study.estimators["frequentist"]).objective(fi).lift is not None
+    assert not len(byod.load(study, "robyn_example").lift_tests)
+    for bad, message in [
+        ({"channel": "radio"}, "lift_tests[0].channel='radio' is not a channel of the column map"),
+        ({"sigma": 0.0}, "lift_tests.0.sigma"),
+        ({"delta_x": -12000.0}, "delta_x=-12000.0 must be non-zero with x + delta_x >= 0"),
+    ]:
+        raw["datasets"]["robyn_example"]["lift_tests"] = [{**test, **bad}]
+        f.write_text(yaml.safe_dump(raw))
+        with pytest.raises(SpecError) as err:
+            load_study(f)
+        assert str(f) in str(err.value) and message in str(err.value)

@@ -214,12 +214,16 @@ def load(study: Study, name: str) -> FitInput:
         ch: np.linspace(0.0, spec.curve_max_multiple * float(data[ch].mean()), spec.curve_points)
         for ch in spec.channels
     }
+    lift_tests = pd.DataFrame(
+        [t.model_dump() for t in spec.lift_tests], columns=list(io.LIFT_TEST_COLUMNS)
+    )
     return FitInput(
         data=data,
         channels=list(spec.channels),
         controls=controls,
         holdout_weeks=spec.holdout_weeks,
         curve_grid=grid,
+        lift_tests=lift_tests if len(lift_tests) else io.empty_lift_tests(),
     )
 
 

@@ -347,6 +347,25 @@ class StudySettings(_Frozen):
         return self
 
 
+class MeasuredLiftTest(_Frozen):
+    """A lift test's result, in currency (PyMC-Marketing's ``add_lift_test_measurements`` row)."""
+
+    channel: str = Field(description="Channel tested (a key of the column map). No default.")
+    x: float = Field(ge=0.0, description="Weekly spend before the test. No default.")
+    delta_x: float = Field(description="Change of weekly spend in the test. No default.")
+    delta_y: float = Field(description="Measured change of weekly revenue. No default.")
+    sigma: float = Field(gt=0.0, description="Standard error of delta_y. No default.")
+
+    @model_validator(mode="after")
+    def _changes_spend(self) -> MeasuredLiftTest:
+        if self.delta_x == 0.0 or self.x + self.delta_x < 0.0:
+            raise ValueError(
+                f"lift test on {self.channel}: delta_x={self.delta_x} must be non-zero with "
+                f"x + delta_x >= 0 (x={self.x})"
+            )
+        return self
+
+
 class CsvDatasetSpec(_Frozen):
     """An analyst's own weekly CSV (no ground truth), fitted by every estimator of the study."""
 
@@ -370,6 +389,20 @@ class CsvDatasetSpec(_Frozen):
     curve_max_multiple: float = Field(
         3.0, gt=0.0, description="Curve grid 0 .. this x mean weekly spend. Default 3."
     )
+    lift_tests: list[MeasuredLiftTest] = Field(
+        default_factory=list,
+        description="Lift tests the estimators calibrate with (see MeasuredLiftTest). Default none.",
+    )
+
+    @model_validator(mode="after")
+    def _lift_tests_name_channels(self) -> CsvDatasetSpec:
+        for i, test in enumerate(self.lift_tests):
+            if test.channel not in self.channels:
+                raise ValueError(
+                    f"lift_tests[{i}].channel={test.channel!r} is not a channel of the column map "
+                    f"({list(self.channels)})"
+                )
+        return self
 
 
 class Study(_Frozen):
@@ -562,6 +595,7 @@ SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
     CompetitorSpec,
     EventSpec,
     LiftTestSpec,
+    MeasuredLiftTest,
 )
 
 
