@@ -197,6 +197,7 @@ def test_declared_lift_tests_reach_the_estimators(tmp_path, example, smoke_study
         ({"channel": "radio"}, "lift_tests[0].channel='radio' is not a channel of the column map"),
         ({"sigma": 0.0}, "lift_tests.0.sigma"),
         ({"delta_x": -12000.0}, "delta_x=-12000.0 must be non-zero with x + delta_x >= 0"),
+        ({"delta_y": 0.0}, "delta_y=0 (no measured lift)"),
     ]:
         raw["datasets"]["robyn_example"]["lift_tests"] = [{**test, **bad}]
         f.write_text(yaml.safe_dump(raw))

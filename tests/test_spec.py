@@ -128,6 +128,17 @@ CASES = [
         "lift test on tv: spend_change must not be 0",
     ),
     (
+        "lift test on a channel without effect",
+        lambda r: (
+            r["defaults"]["channels"]["tv"].update(beta=0.0),
+            r["defaults"].update(
+                lift_tests=[{"channel": "tv", "spend_change": 0.5, "standard_error": 0.1}]
+            ),
+        ),
+        None,
+        "lift_tests[0]: channel 'tv' has beta 0",
+    ),
+    (
         "lift test cutting spend below zero",
         lambda r: r["defaults"].update(
             lift_tests=[{"channel": "tv", "spend_change": -1.5, "standard_error": 0.1}]

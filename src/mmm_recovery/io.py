@@ -115,7 +115,8 @@ def empty_lift_tests() -> pd.DataFrame:
 
 def read_lift_tests(path: Path, channels: list[str] | None = None) -> pd.DataFrame:
     """A lift-test CSV (:data:`LIFT_TEST_COLUMNS`), checked: numbers, ``x >= 0``,
-    ``x + delta_x >= 0``, ``delta_x != 0``, ``sigma > 0`` and, given ``channels``, known channels.
+    ``x + delta_x >= 0``, ``delta_x != 0``, ``delta_y != 0``, ``sigma > 0`` and, given
+    ``channels``, known channels.
     Errors name the file, row and column."""
     df = pd.read_csv(path)
     missing = [c for c in LIFT_TEST_COLUMNS if c not in df.columns]
@@ -140,6 +141,7 @@ def read_lift_tests(path: Path, channels: list[str] | None = None) -> pd.DataFra
             (df["delta_x"] == 0) | (df["x"] + df["delta_x"] < 0),
             "delta_x must be non-zero with x + delta_x >= 0",
         ),
+        "delta_y": (df["delta_y"] == 0, "delta_y must be non-zero (MAPE.LIFT divides by it)"),
         "sigma": (df["sigma"] <= 0, "sigma must be > 0"),
     }
     if channels is not None:

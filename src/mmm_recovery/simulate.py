@@ -54,17 +54,22 @@ class SimulatedDataset:
         }
         if len(self.lift_tests):
             out["lift_tests"] = io.write_csv(folder / "lift_tests.csv", self.lift_tests)
+        else:  # a stale file from an earlier simulation would be fitted as this one's
+            (folder / "lift_tests.csv").unlink(missing_ok=True)
         return out
 
     @classmethod
     def load(cls, folder: Path) -> SimulatedDataset:
         folder = Path(folder)
         lift = folder / "lift_tests.csv"
+        truth = io.read_json(folder / "truth.json")
         return cls(
             data=io.read_weekly_csv(folder / "data.csv"),
-            truth=io.read_json(folder / "truth.json"),
+            truth=truth,
             weekly=io.read_weekly_csv(folder / "truth_weekly.csv"),
-            lift_tests=io.read_lift_tests(lift) if lift.exists() else io.empty_lift_tests(),
+            lift_tests=io.read_lift_tests(lift, truth["channel_names"])
+            if lift.exists()
+            else io.empty_lift_tests(),
         )
 
 

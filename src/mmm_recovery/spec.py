@@ -297,6 +297,11 @@ class ScenarioSpec(_Frozen):
                     f"lift_tests[{i}].channel={test.channel!r} is not a channel "
                     f"(channels: {list(self.channels)})"
                 )
+            if self.channels[test.channel].beta == 0.0:
+                raise ValueError(
+                    f"lift_tests[{i}]: channel {test.channel!r} has beta 0: no lift to measure "
+                    "(its standard error, a share of the lift, would be 0)"
+                )
         for name, ch in self.channels.items():
             if ch.adstock.l_max >= self.n_weeks:
                 raise ValueError(
@@ -362,6 +367,11 @@ class MeasuredLiftTest(_Frozen):
             raise ValueError(
                 f"lift test on {self.channel}: delta_x={self.delta_x} must be non-zero with "
                 f"x + delta_x >= 0 (x={self.x})"
+            )
+        if self.delta_y == 0.0:
+            raise ValueError(
+                f"lift test on {self.channel}: delta_y=0 (no measured lift) has no relative "
+                "error for MAPE.LIFT; give the measured lift, however small, with its sigma"
             )
         return self
 

@@ -406,8 +406,9 @@ def add_lift_tests(mmm, lift_tests: pd.DataFrame) -> None:
     """Condition the built ``mmm`` on lift tests (:data:`~mmm_recovery.io.LIFT_TEST_COLUMNS`, in
     currency): ``delta_y ~ Normal(sat(x + delta_x) - sat(x), sigma)`` with the saturation
     including its ``beta``, all on PyMC-Marketing's scaled data (spend over the channel's
-    training max, revenue over the target's), as ``MMM.add_lift_test_measurements`` does. That
-    method evaluates the saturation function with each test's channel's parameters; in the
+    training max, revenue over the target's), as ``MMM.add_lift_test_measurements`` does (but
+    without its calibration metadata and original-scale deterministic: the posterior is saved
+    as inference data, not as a PyMC-Marketing model). That method evaluates the saturation function with each test's channel's parameters; in the
     effect coordinates the function also needs each test's channel's reference input ``x0``,
     which it cannot index, so the curve is given here with ``x0`` already per test."""
     from pymc_marketing.mmm.lift_test import add_saturation_observations
@@ -597,7 +598,8 @@ class BayesianMMM(Estimator):
             cfg.thresholds,
         )
         diag["prior_predictive_share_in_range"] = prior_share
-        diag["lift_tests"] = n_lift
+        if n_lift:
+            diag["lift_tests"] = n_lift
         diag["sampler"] = cfg.sampler
         total_draws = cfg.chains * cfg.draws
         timing = {

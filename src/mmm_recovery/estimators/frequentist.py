@@ -400,7 +400,8 @@ def select(evals: pd.DataFrame, objective: str, columns: list[str] | None = None
     pts = front[columns].to_numpy()
     span = pts.max(axis=0) - pts.min(axis=0)
     scaled = (pts - pts.min(axis=0)) / np.where(span > 0, span, 1.0)
-    return int(front.index[np.argmin(np.linalg.norm(scaled, axis=1))])
+    dist = np.hypot(*scaled.T) if len(columns) == 2 else np.linalg.norm(scaled, axis=1)
+    return int(front.index[np.argmin(dist)])
 
 
 def bounds_vectors(cfg: FrequentistConfig, n_channels: int) -> tuple[np.ndarray, np.ndarray]:
@@ -663,7 +664,7 @@ class FrequentistMMM(Estimator):
             **conv,
             "evaluations": len(evals),
             "pareto_size": int(evals["pareto"].sum()),
-            "lift_tests": 0 if obj.lift is None else len(obj.lift[0]),
+            **({"lift_tests": len(obj.lift[0])} if obj.lift is not None else {}),
             "chosen": {
                 "nrmse": fit["nrmse"],
                 "decomp_rssd": fit["rssd"],
