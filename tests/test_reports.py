@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 import yaml
 
@@ -145,3 +146,27 @@ def test_fallback_render_is_the_same_bytes_twice(tmp_path):
         html.append((out / "r.html").read_bytes())
     assert html[0] == html[1]
     assert b"render-note" in html[0] and b"cell-000" in html[0]
+
+
+def test_interval_figure_shows_an_estimate_outside_its_interval():
+    """A bootstrap interval need not contain the full-data estimate (seen: the frequentist search
+    ROAS 0.909 with interval [0.931, 1.012] in lift_tested); the figure draws the interval from
+    its bounds and the estimate where it is, and a channel without an interval as a point."""
+    from matplotlib.collections import LineCollection
+
+    from mmm_recovery import plots
+
+    truth = {
+        "channel_names": ["tv", "search"],
+        "channels": {"tv": {"roas": 1.0}, "search": {"roas": 1.01}},
+    }
+    est = {
+        "tv": {"roas": {"estimate": 0.95, "lower": None, "upper": None}},
+        "search": {"roas": {"estimate": 0.909, "lower": 0.931, "upper": 1.012}},
+    }
+    fig = plots.interval_vs_truth({"frequentist": {"channels": est}}, truth, "roas")
+    ax = fig.axes[0]
+    (segments,) = [c.get_segments() for c in ax.collections if isinstance(c, LineCollection)]
+    assert np.allclose(segments[0][:, 0], [0.931, 1.012])
+    points = sorted(float(line.get_xdata()[0]) for line in ax.lines)
+    assert points == pytest.approx([0.909, 0.95])
