@@ -15,7 +15,7 @@ def project(tmp_path_factory):
 
 
 def test_simulate_stage_writes_every_scenario_and_replicate(project):
-    for scenario in ("base", "hill_truth"):
+    for scenario, lift in (("base", set()), ("hill_truth", {"lift_tests.csv"})):
         nb = project / "data" / scenario / "notebooks" / "01_simulate.ipynb"
         assert nb.is_file()
         for r in range(2):
@@ -24,6 +24,7 @@ def test_simulate_stage_writes_every_scenario_and_replicate(project):
                 "data.csv",
                 "truth.json",
                 "truth_weekly.csv",
+                *lift,  # smoke's hill_truth declares a lift test
             }
     assert (
         "image/png" in (project / "data" / "base" / "notebooks" / "01_simulate.ipynb").read_text()
