@@ -41,6 +41,12 @@ def _write(tmp_path, mutate):
     return f
 
 
+def _lift_test(channel, spend_change):
+    """A mutation giving the smoke defaults one lift test (standard error 0.1)."""
+    test = {"channel": channel, "spend_change": spend_change, "standard_error": 0.1}
+    return lambda r: r["defaults"].update(lift_tests=[test])
+
+
 CASES = [
     (
         "decay >= 1",
@@ -113,17 +119,13 @@ CASES = [
     ),
     (
         "lift test on an unknown channel",
-        lambda r: r["defaults"].update(
-            lift_tests=[{"channel": "radio", "spend_change": -1.0, "standard_error": 0.1}]
-        ),
+        _lift_test("radio", -1.0),
         None,
         "lift_tests[0].channel='radio' is not a channel",
     ),
     (
         "lift test without a spend change",
-        lambda r: r["defaults"].update(
-            lift_tests=[{"channel": "tv", "spend_change": 0.0, "standard_error": 0.1}]
-        ),
+        _lift_test("tv", 0.0),
         None,
         "lift test on tv: spend_change must not be 0",
     ),
@@ -131,18 +133,14 @@ CASES = [
         "lift test on a channel without effect",
         lambda r: (
             r["defaults"]["channels"]["tv"].update(beta=0.0),
-            r["defaults"].update(
-                lift_tests=[{"channel": "tv", "spend_change": 0.5, "standard_error": 0.1}]
-            ),
+            _lift_test("tv", 0.5)(r),
         ),
         None,
         "lift_tests[0]: channel 'tv' has beta 0",
     ),
     (
         "lift test cutting spend below zero",
-        lambda r: r["defaults"].update(
-            lift_tests=[{"channel": "tv", "spend_change": -1.5, "standard_error": 0.1}]
-        ),
+        _lift_test("tv", -1.5),
         None,
         "scenarios.base.lift_tests.0.spend_change",
     ),
