@@ -133,13 +133,26 @@ Markdown(
 reporting.channel_errors(m, "roas")
 
 # %% [markdown]
+# ### Does the Bayesian posterior warn when its prior decides?
+#
+# Every Bayesian fit measures, for each estimate, how much it would move under a slightly
+# stronger or weaker prior (power-scaling sensitivity, methodology report), without the truth.
+# Pooled over scenarios, replicates and channels, its ROAS estimates with and without that
+# warning, and how often each misses the true ROAS:
+
+# %%
+sens = reporting.prior_sensitivity_vs_error(m, "roas")
+sens if len(sens) else Markdown("No estimator reports prior sensitivity.")
+
+# %% [markdown]
 # ## Limitations and out-of-scope use
 #
 # * **Always-on channels.** A channel that is never off (here `search`) is never observed at zero
 #   spend: its average ROAS is an extrapolation of the saturation curve below the observed range,
 #   and its level trades off against the baseline. Compare its column above in the baseline,
 #   high-noise and low-noise scenarios: an error that shrinks with the noise is weak
-#   identification, which wide intervals should (and the Bayesian ones do) report. The
+#   identification, which wide intervals should (and the Bayesian ones do) report, and which
+#   the Bayesian fit's prior-sensitivity check flags (above). The
 #   `lift_tested` scenario gives both estimators a go-dark lift test on search (methodology
 #   report): compare its column there to see what one experiment buys.
 #

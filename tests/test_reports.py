@@ -170,3 +170,51 @@ def test_interval_figure_shows_an_estimate_outside_its_interval():
     assert np.allclose(segments[0][:, 0], [0.931, 1.012])
     points = sorted(float(line.get_xdata()[0]) for line in ax.lines)
     assert points == pytest.approx([0.909, 0.95])
+
+
+def test_prior_sensitivity_tables_count_flags_against_misses():
+    """Flags use each fit's own threshold from fits.csv; the frequentist rows (no sensitivity)
+    are left out; a miss is |rel. error| > ROAS_REL_TOLERANCE."""
+    import pandas as pd
+
+    from mmm_recovery.reporting import (
+        StudyMetrics,
+        prior_sensitivity_by_channel,
+        prior_sensitivity_vs_error,
+    )
+
+    nan = float("nan")
+    cols = ["scenario", "replicate", "estimator", "channel", "quantity", "rel_error", "covered"]
+    cols += ["prior_sensitivity", "likelihood_sensitivity"]
+    comp = pd.DataFrame(
+        [
+            ("base", 0, "bayesian", "search", "roas", 0.30, 1.0, 0.07, 0.12),  # flagged, miss
+            ("base", 1, "bayesian", "search", "roas", 0.10, 1.0, 0.06, 0.01),  # < rep 1's 0.08
+            ("base", 0, "bayesian", "tv", "roas", -0.25, 0.0, 0.02, 0.2),  # not flagged, miss
+            ("base", 1, "bayesian", "tv", "roas", 0.05, 1.0, 0.065, 0.2),  # rep 1 threshold 0.08
+            ("base", 0, "bayesian", "tv", "beta", 0.9, 0.0, 0.5, 0.2),  # another quantity
+            ("base", 0, "frequentist", "tv", "roas", 0.9, 0.0, nan, nan),
+        ],
+        columns=cols,
+    )
+    fits = pd.DataFrame(
+        {
+            "scenario": ["base"] * 3,
+            "replicate": [0, 1, 0],
+            "estimator": ["bayesian", "bayesian", "frequentist"],
+            "prior_sensitivity_threshold": [0.05, 0.08, nan],
+        }
+    )
+    m = StudyMetrics({}, fits, pd.DataFrame(), pd.DataFrame(), comp)
+    by_channel = prior_sensitivity_by_channel(m, "roas")
+    assert by_channel.to_dict("records") == [
+        {"scenario": "base", "estimator": "bayesian", "search": "0.065 (1/2)", "tv": "0.043 (0/2)"}
+    ]
+    t = prior_sensitivity_vs_error(m, "roas").set_index("prior sensitivity")
+    assert list(t["estimator"]) == ["bayesian", "bayesian"]
+    assert t.loc["reaches threshold", "|rel. error| > 20%"] == "1/1"
+    assert t.loc["below threshold", "|rel. error| > 20%"] == "1/3"
+    assert t.loc["below threshold", "interval covers truth"] == "2/3"
+    assert t.loc["reaches threshold", "prior-data conflict"] == "1"
+    empty = StudyMetrics({}, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), comp.iloc[-1:])
+    assert prior_sensitivity_vs_error(empty).empty

@@ -11,7 +11,9 @@ Per fit and channel (:func:`compare`), one row per quantity:
   the integral of the true curve -- the right comparison when families differ.
 
 Each row carries the estimate, interval, truth, error (estimate - truth), relative error, whether
-the interval covers the truth and its width; plus the fit's convergence flag.
+the interval covers the truth and its width, the estimate's prior and likelihood power-scaling
+sensitivity when the estimator reports them (:mod:`mmm_recovery.sensitivity`); plus the fit's
+convergence flag.
 
 Aggregation (:func:`aggregate`) per scenario x estimator x quantity (pooled over channels, and per
 channel): mean bias, RMSE, mean relative error, coverage with its exact (Clopper-Pearson) 95% CI,
@@ -28,6 +30,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from mmm_recovery.sensitivity import LIKELIHOOD_KEY, PRIOR_KEY
+
+#: an estimate's sensitivity keys, copied into the comparison rows
+SENSITIVITY_KEYS = (PRIOR_KEY, LIKELIHOOD_KEY)
+
+#: the ROAS recovery criterion: a posterior-mean (or point) ROAS within this relative error of
+#: the true ROAS (the slow recovery tests; the reports count misses beyond it)
+ROAS_REL_TOLERANCE = 0.20
 
 
 def curve_error(
@@ -50,7 +61,9 @@ def curve_error(
 def compare(
     result: Mapping[str, Any], truth: Mapping[str, Any], max_spend: Mapping[str, float]
 ) -> pd.DataFrame:
-    """Rows (channel, quantity, estimate, lower, upper, truth, error, rel_error, covered, width)."""
+    """Rows (channel, quantity, estimate, lower, upper, truth, error, rel_error, covered, width,
+    prior_sensitivity, likelihood_sensitivity); the sensitivities are NaN for an estimator that
+    does not report them (:mod:`mmm_recovery.sensitivity`)."""
     rows = []
     for ch, est in result["channels"].items():
         t = truth["channels"][ch]
@@ -81,6 +94,7 @@ def compare(
                     "rel_error": (x - true) / abs(true) if true else np.nan,
                     "covered": np.nan if lo is None else float(lo <= true <= hi),
                     "width": np.nan if lo is None else hi - lo,
+                    **{k: e.get(k, np.nan) for k in SENSITIVITY_KEYS},
                 }
             )
         ce = curve_error(
@@ -98,6 +112,7 @@ def compare(
                 "rel_error": ce,
                 "covered": np.nan,
                 "width": np.nan,
+                **dict.fromkeys(SENSITIVITY_KEYS, np.nan),
             }
         )
     out = pd.DataFrame(rows)

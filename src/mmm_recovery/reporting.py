@@ -15,6 +15,8 @@ from typing import Any
 import pandas as pd
 
 from mmm_recovery import io
+from mmm_recovery.recovery import ROAS_REL_TOLERANCE
+from mmm_recovery.sensitivity import PRIOR_KEY, diagnosis
 
 #: (quantity, statistic, column label) shown in the summary table
 SUMMARY_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -162,4 +164,67 @@ def channel_errors(m: StudyMetrics, quantity: str = "roas") -> pd.DataFrame:
                 f"{100 * rel.mean():+.0f}% ({int(cov.sum())}/{len(cov)})" if len(rel) else "n/a"
             )
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _with_thresholds(m: StudyMetrics, quantity: str) -> pd.DataFrame:
+    """Comparison rows of ``quantity`` that carry a prior sensitivity, with their fit's threshold
+    (``fits.csv``) and whether the sensitivity reaches it (``flagged``)."""
+    c, f = m.comparisons, m.fits
+    if c.empty or PRIOR_KEY not in c or "prior_sensitivity_threshold" not in f:
+        return pd.DataFrame()
+    c = c[(c["quantity"] == quantity) & c[PRIOR_KEY].notna()]
+    keys = ["scenario", "replicate", "estimator"]
+    c = c.merge(f[[*keys, "prior_sensitivity_threshold"]], on=keys, how="left")
+    c["flagged"] = c[PRIOR_KEY] >= c["prior_sensitivity_threshold"]
+    c["diagnosis"] = [
+        diagnosis(p, lik, t)
+        for p, lik, t in zip(
+            c[PRIOR_KEY], c["likelihood_sensitivity"], c["prior_sensitivity_threshold"], strict=True
+        )
+    ]
+    return c
+
+
+def prior_sensitivity_by_channel(m: StudyMetrics, quantity: str = "roas") -> pd.DataFrame:
+    """Scenario x estimator rows (estimators that report it), one column per channel: the mean
+    prior power-scaling sensitivity of ``quantity`` over replicates and how many replicates reach
+    the threshold, e.g. ``0.071 (2/3)``."""
+    c = _with_thresholds(m, quantity)
+    if c.empty:
+        return pd.DataFrame()
+    channels = list(dict.fromkeys(c["channel"]))
+    rows = []
+    for (scen, est), g in c.groupby(["scenario", "estimator"], sort=False):
+        row = {"scenario": scen, "estimator": est}
+        for ch in channels:
+            x = g[g["channel"] == ch]
+            row[ch] = f"{fmt(x[PRIOR_KEY].mean())} ({int(x['flagged'].sum())}/{len(x)})"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def prior_sensitivity_vs_error(m: StudyMetrics, quantity: str = "roas") -> pd.DataFrame:
+    """Does the posterior's own warning predict a miss? Per estimator that reports it, pooled
+    over scenarios, replicates and channels: estimates whose prior sensitivity reaches the
+    threshold (flagged) or not, how many of each miss the truth by more than
+    :data:`~mmm_recovery.recovery.ROAS_REL_TOLERANCE`, and how many of each interval cover it."""
+    c = _with_thresholds(m, quantity)
+    if c.empty:
+        return pd.DataFrame()
+    rows = []
+    for (est, flagged), g in c.groupby(["estimator", "flagged"], sort=True):
+        miss = g["rel_error"].abs() > ROAS_REL_TOLERANCE
+        cov = g["covered"].dropna()
+        rows.append(
+            {
+                "estimator": est,
+                "prior sensitivity": "reaches threshold" if flagged else "below threshold",
+                "estimates": fmt(len(g)),
+                f"|rel. error| > {ROAS_REL_TOLERANCE:.0%}": f"{int(miss.sum())}/{len(g)}",
+                "mean |rel. error|": fmt(float(g["rel_error"].abs().mean())),
+                "interval covers truth": f"{int(cov.sum())}/{len(cov)}",
+                "prior-data conflict": fmt(int((g["diagnosis"] == "prior-data conflict").sum())),
+            }
+        )
     return pd.DataFrame(rows)

@@ -24,14 +24,16 @@ Wall times are not in ``results.json`` (it must be byte-identical across runs): 
 ``data/timing/`` (:func:`mmm_recovery.io.write_timing`).
 
 An estimate is ``{"estimate", "lower", "upper"}``: the point estimate (the frequentist fit on the
-original data; the posterior mean) and the interval bounds, ``null`` when there is no interval. Estimates are summaries of *draws* (bootstrap replicates or posterior draws)
+original data; the posterior mean) and the interval bounds, ``null`` when there is no interval.
+The Bayesian estimator adds ``"prior_sensitivity"`` and ``"likelihood_sensitivity"``
+(:mod:`mmm_recovery.sensitivity`) to each of its estimates. Estimates are summaries of *draws* (bootstrap replicates or posterior draws)
 of per-channel :class:`~mmm_recovery.response.ChannelResponse` objects, so every derived
 quantity (ROAS, marginal ROAS, curve) is computed by one formula for every estimator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,10 @@ from mmm_recovery import io
 from mmm_recovery.response import ChannelResponse
 
 RESULTS_FILE = "results.json"
+
+#: per-draw quantities of one channel (name -> array over draws) -> extra keys for each quantity's
+#: estimate, e.g. :func:`mmm_recovery.sensitivity.power_scaling_sensitivity` on the same draws
+DrawsAnnotator = Callable[[Mapping[str, np.ndarray]], Mapping[str, Mapping[str, float]]]
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,7 @@ def channel_estimates(
     kind: str,
     point: ChannelResponse | None = None,
     point_media_total: float | None = None,
+    annotate: DrawsAnnotator | None = None,
 ) -> dict[str, Any]:
     """Summaries for one channel from its response draws (see module docstring).
 
@@ -168,6 +175,9 @@ def channel_estimates(
         Interval level and kind (see :func:`estimate`).
     point, point_media_total
         The point fit and its total media contribution; when omitted, estimates are draw means.
+    annotate
+        Called once with every quantity's draws; what it returns for a quantity is added to that
+        quantity's estimate (e.g. its prior sensitivity).
     """
     spend_total = float(spend.sum())
     mean_weekly = float(spend.mean())
@@ -186,9 +196,13 @@ def channel_estimates(
 
     rows = [quantities(d, t) for d, t in zip(draws, media_totals, strict=True)]
     pt = quantities(point, float(point_media_total)) if point is not None else None
+    extra: Mapping[str, Mapping[str, float]] = {}
+    if annotate is not None:
+        extra = annotate({k: np.array([r[k] for r in rows]) for k in rows[0]})
 
     def est(key: str) -> dict[str, float | None]:
-        return estimate([r[key] for r in rows], level, kind, None if pt is None else pt[key])
+        out = estimate([r[key] for r in rows], level, kind, None if pt is None else pt[key])
+        return {**out, **extra.get(key, {})}
 
     first = point or draws[0]
     curves = np.array([d.steady_state(grid) for d in draws])
@@ -230,9 +244,10 @@ def summarize_draws(
     level: float,
     kind: str,
     point: dict[str, ChannelResponse] | None = None,
+    annotate: DrawsAnnotator | None = None,
 ) -> dict[str, Any]:
     """``channel -> estimates`` for all channels, from per-channel response draws (same draw order
-    across channels) and optionally the point fit."""
+    across channels), optionally the point fit and an annotator (:func:`channel_estimates`)."""
     spend = fit_input.spend
     n_draws = len(next(iter(draws.values())))
     totals = np.zeros(n_draws)
@@ -251,6 +266,7 @@ def summarize_draws(
             kind,
             None if point is None else point[c],
             point_total,
+            annotate,
         )
         for i, c in enumerate(fit_input.channels)
     }

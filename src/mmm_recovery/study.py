@@ -148,6 +148,7 @@ TASK_MODULES = (
     "response.py",
     "budget.py",
     "recovery.py",
+    "sensitivity.py",
     "io.py",
     "paths.py",
     "estimators/__init__.py",
@@ -272,6 +273,7 @@ DIAGNOSTIC_COLUMNS = (
     "min_bfmi",
     "mean_leapfrog_steps",
     "prior_predictive_share_in_range",
+    "prior_sensitivity_threshold",
 )
 
 

@@ -223,6 +223,20 @@ class BayesianConfig(EstimatorConfig):
     save_idata: bool = Field(
         True, description="Write the posterior as netCDF beside the results. Default true."
     )
+    prior_sensitivity: bool = Field(
+        True,
+        description="Power-scaling sensitivity (Kallioinen et al. 2024, ArviZ psense) of every "
+        "reported quantity to the prior and to the likelihood, from the summary draws: the "
+        "posterior's own warning that the prior, not the data, decides a quantity. Adds the log "
+        "prior and log likelihood groups to the saved posterior. Default true.",
+    )
+    prior_sensitivity_threshold: float = Field(
+        0.05,
+        gt=0.0,
+        description="A quantity whose prior sensitivity reaches this is reported as decided by "
+        "the prior (prior-data conflict if its likelihood sensitivity reaches it too, strong "
+        "prior / weak likelihood if not). Default 0.05, the paper's and priorsense's.",
+    )
 
     @property
     def level_intercept(self) -> bool:
@@ -396,6 +410,67 @@ def convergence_diagnostics(
     out["converged"] = not failures
     out["failures"] = failures
     return out
+
+
+def _declared_priors(mmm) -> list[tuple[Any, str]]:
+    """``(prior, posterior variable)`` for every prior of the built ``mmm``, in the coordinates
+    the study declares them in: the logistic curve's ``beta`` (not the sampled ``effect``), the
+    intercept (not the sampled level), the likelihood's sigma."""
+    from mmm_recovery.estimators.effect_saturation import EffectLogisticSaturation
+
+    cfg = mmm.model_config
+    pairs = [(cfg["intercept"], "intercept_contribution")]
+    sigma = cfg["likelihood"].parameters.get("sigma")
+    if sigma is not None:
+        pairs.append((sigma, "y_sigma"))
+    if mmm.control_columns:
+        pairs.append((cfg["gamma_control"], "gamma_control"))
+    if mmm.yearly_seasonality:
+        pairs.append((cfg["gamma_fourier"], "gamma_fourier"))
+    for component in (mmm.adstock, mmm.saturation):
+        for key, prior in component.function_priors.items():
+            name = component.variable_mapping[key]
+            if isinstance(component, EffectLogisticSaturation) and key == "effect":
+                prior, name = component.beta_prior, "saturation_beta"
+            pairs.append((prior, name))
+    return pairs
+
+
+def declared_log_prior(mmm, posterior: Any) -> Any:
+    """The log density of each declared prior (:func:`_declared_priors`) at every posterior draw:
+    a dataset with one variable per prior, on the posterior variable's dimensions.
+
+    These are the priors as written in the study YAML (PyMC-Marketing's defaults for keys it
+    leaves out), on the scaled data; whatever coordinates NUTS sampled in, the model is the same,
+    so this is the prior that :mod:`mmm_recovery.sensitivity` power-scales. A prior whose
+    parameters are not numbers (a hierarchical prior) or that has a transform is an error naming
+    the variable."""
+    import pymc as pm
+    import xarray as xr
+
+    out = {}
+    for prior, name in _declared_priors(mmm):
+        numeric = all(isinstance(v, int | float) for v in prior.parameters.values())
+        if not numeric or prior.transform is not None:
+            raise ValueError(
+                f"prior of {name} ({prior.distribution}, parameters {dict(prior.parameters)}, "
+                f"transform {prior.transform}): the prior sensitivity needs numeric parameters "
+                "and no transform; set prior_sensitivity: false"
+            )
+        values = posterior[name]
+        dist = getattr(pm, prior.distribution).dist(**prior.parameters)
+        logp = pm.logp(dist, np.asarray(values.values, dtype=float)).eval()
+        out[name] = xr.DataArray(np.asarray(logp, dtype=float), coords=values.coords)
+    return xr.Dataset(out)
+
+
+def per_draw_total(ds: Any) -> np.ndarray:
+    """Sum of every variable of ``ds`` over all but its (chain, draw) dimensions:
+    ``(chain, draw)`` array."""
+    total = 0.0
+    for da in ds.data_vars.values():
+        total = total + da.sum([d for d in da.dims if d not in ("chain", "draw")])
+    return np.asarray(total.transpose("chain", "draw").values, dtype=float)
 
 
 #: name of the lift-test likelihood in the model (PyMC-Marketing's default)
@@ -610,8 +685,14 @@ class BayesianMMM(Estimator):
         }
         diag["draws"] = total_draws
 
-        draws = self._channel_draws(idata, fit_input, channel_scale, target_scale, rng)
-        channels = summarize_draws(draws, fit_input, cfg.hdi_level, "hdi")
+        post = idata["posterior"]
+        total = post.sizes["chain"] * post.sizes["draw"]
+        pick = np.sort(rng.choice(total, size=min(cfg.summary_draws, total), replace=False))
+        annotate = None
+        if cfg.prior_sensitivity:
+            annotate = self._add_log_densities(idata, mmm, pick, diag)
+        draws = self._channel_draws(idata, fit_input, channel_scale, target_scale, pick)
+        channels = summarize_draws(draws, fit_input, cfg.hdi_level, "hdi", annotate=annotate)
 
         yhat = self._predict(mmm, x, n_train, target_scale, int(seeds[2]))
         y = fit_input.data[fit_input.target].to_numpy(dtype=float)
@@ -647,14 +728,37 @@ class BayesianMMM(Estimator):
         result.extras.update(mmm=mmm, idata=idata, prior=prior)
         return result
 
+    def _add_log_densities(self, idata, mmm, pick: np.ndarray, diag: dict[str, Any]):
+        """Put the pointwise log likelihood (every observed variable: the target and any lift
+        tests) and the declared priors' log densities (:func:`declared_log_prior`) in ``idata``;
+        record the sensitivity threshold in ``diag``; return the annotator that adds each
+        summarised quantity's power-scaling sensitivity, from the summary draws ``pick``."""
+        import pymc as pm
+
+        from mmm_recovery.sensitivity import power_scaling_sensitivity
+
+        log_lik = pm.compute_log_likelihood(
+            idata, model=mmm.model, extend_inferencedata=False, progressbar=False
+        )
+        log_prior = declared_log_prior(mmm, idata["posterior"])
+        idata["log_likelihood"], idata["log_prior"] = log_lik, log_prior
+        lp = per_draw_total(log_prior).ravel()[pick]
+        ll = per_draw_total(log_lik).ravel()[pick]
+        diag["prior_sensitivity_threshold"] = self.config.prior_sensitivity_threshold
+
+        def annotate(quantities):
+            return power_scaling_sensitivity(quantities, lp, ll)
+
+        return annotate
+
     def _channel_draws(
-        self, idata, fit_input: FitInput, channel_scale, target_scale, rng
+        self, idata, fit_input: FitInput, channel_scale, target_scale, pick: np.ndarray
     ) -> dict[str, list[ChannelResponse]]:
+        """Each channel's response at the posterior draws ``pick`` (flat chain-major indices),
+        on the original scale."""
         cfg = self.config
         post = idata["posterior"]
-        n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
-        total = n_chain * n_draw
-        pick = np.sort(rng.choice(total, size=min(cfg.summary_draws, total), replace=False))
+        total = post.sizes["chain"] * post.sizes["draw"]
 
         def flat(name: str) -> np.ndarray:
             da = post[name].transpose("chain", "draw", "channel").sel(channel=fit_input.channels)
