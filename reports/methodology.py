@@ -159,9 +159,13 @@ settings_table("bayesian")
 # A scenario may give the estimators lift tests, as an analyst would bring experiments: channel
 # $c$'s weekly spend moved from $x$ (its mean weekly spend) by $\Delta x$ ($\Delta x = -x$: a
 # go-dark test), and the measured change of weekly revenue $\Delta y$ with standard error
-# $\sigma$. The simulated experiment is idealised: it measures the truth's steady-state lift
-# $r(x + \Delta x) - r(x)$ (long enough for carry-over to build up) with a Gaussian error of sd
-# $\sigma$. The Bayesian estimator adds PyMC-Marketing's lift likelihood,
+# $\sigma$. By default the simulated experiment is idealised: it measures the truth's
+# steady-state lift $r(x + \Delta x) - r(x)$ (long enough for carry-over to build up) with a
+# Gaussian error of sd $\sigma$. A test of $w$ weeks (`weeks: w`) measures instead the mean
+# weekly change over its $w$ weeks, starting from steady state at $x$: for a slowly decaying
+# channel less than the steady-state lift, as a real short test would. Both estimators read every
+# test as steady state, as PyMC-Marketing's and Robyn's calibration do, so the `short_lift_test`
+# scenario asks what a misread experiment costs. The Bayesian estimator adds PyMC-Marketing's lift likelihood,
 # $\Delta y \sim \mathcal N(\beta_c (f(x + \Delta x) - f(x)), \sigma)$ on the scaled data; the
 # frequentist one adds Robyn's MAPE.LIFT, the mean of
 # $|\hat r(x + \Delta x) - \hat r(x) - \Delta y| / |\Delta y|$, as a third objective (the
@@ -215,7 +219,8 @@ pd.DataFrame(
             "spend correlation": sc.spend_correlation,
             "channels": len(sc.channels),
             "lift tests": ", ".join(
-                f"{t.channel} {t.spend_change:+.0%} (se {t.standard_error:.0%})"
+                f"{t.channel} {t.spend_change:+.0%} (se {t.standard_error:.0%}"
+                + (f", {t.weeks} weeks)" if t.weeks else ")")
                 for t in sc.lift_tests
             )
             or "none",

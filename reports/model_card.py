@@ -155,6 +155,10 @@ sens if len(sens) else Markdown("No estimator reports prior sensitivity.")
 #   the Bayesian fit's prior-sensitivity check flags (above). The
 #   `lift_tested` scenario gives both estimators a go-dark lift test on search (methodology
 #   report): compare its column there to see what one experiment buys.
+# * **Short experiments.** Both estimators read a lift test as the steady-state lift. A test of a
+#   few weeks on a slowly decaying channel measures less than that, because carry-over has not
+#   built up; the `short_lift_test` scenario (a 4-week go-dark test on tv) shows what such a
+#   misread test does to tv's ROAS (its column above).
 #
 # * **Synthetic truth only.** The truth uses geometric adstock and logistic saturation (the
 #   Bayesian model's families; the frequentist model always uses Hill saturation, so its

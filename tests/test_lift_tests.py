@@ -62,6 +62,46 @@ def test_lift_tests_are_drawn_last_and_measure_the_true_steady_state_lift(smoke_
     assert not (tmp_path / "lifted" / "lift_tests.csv").exists()
 
 
+def test_a_short_test_measures_the_lift_its_weeks_build_up():
+    """true_lift over a test of ``weeks`` weeks, against hand-computed values: geometric decay
+    0.5 over 3 weeks, normalised weights (1, 0.5, 0.25) / 1.75, logistic f(u) = tanh(lam u / 2)."""
+    from mmm_recovery.response import ChannelResponse
+    from mmm_recovery.simulate import true_lift
+
+    lam, beta, x = 1e-4, 1000.0, 10000.0
+    r = ChannelResponse("geometric", {"alpha": 0.5}, 3, True, "logistic", {"lam": lam}, beta)
+
+    def f(u):
+        return beta * np.tanh(lam * u / 2)
+
+    steady = f(0.0) - f(x)  # go dark: the whole effect at x
+    assert true_lift(r, x, -x, None) == pytest.approx(steady, rel=1e-12)
+    # week 1 still carries (0.5 + 0.25) / 1.75 of x, week 2 0.25 / 1.75, week 3 nothing
+    weekly = [f(x * 0.75 / 1.75) - f(x), f(x * 0.25 / 1.75) - f(x), steady]
+    assert true_lift(r, x, -x, 1) == pytest.approx(weekly[0], rel=1e-12)
+    assert true_lift(r, x, -x, 2) == pytest.approx(np.mean(weekly[:2]), rel=1e-12)
+    assert true_lift(r, x, -x, 3) == pytest.approx(np.mean(weekly), rel=1e-12)
+    assert abs(true_lift(r, x, -x, 1)) < abs(true_lift(r, x, -x, 3)) < abs(steady)
+    # without carry-over a one-week test is already the steady-state lift
+    r0 = ChannelResponse("geometric", {"alpha": 0.0}, 3, True, "logistic", {"lam": lam}, beta)
+    assert true_lift(r0, x, 0.5 * x, 1) == pytest.approx(true_lift(r0, x, 0.5 * x, None))
+
+
+def test_a_short_lift_test_leaves_the_data_alone_and_records_both_lifts(smoke_study):
+    """Only the lift test changes with its length: the data, and the steady-state lift the
+    answer key keeps beside the measured window's."""
+    long_ = simulate(_with_tests(smoke_study), smoke_study.rng("base", 0))
+    short_tests = [t.model_copy(update={"weeks": 2}) for t in TESTS]
+    short = simulate(_with_tests(smoke_study, tests=short_tests), smoke_study.rng("base", 0))
+    pd.testing.assert_frame_equal(long_.data, short.data, check_exact=True)
+    for lt, st in zip(long_.truth["lift_tests"], short.truth["lift_tests"], strict=True):
+        assert "weeks" not in lt and st["weeks"] == 2
+        assert st["steady_state_delta_y"] == lt["delta_y"]
+        assert abs(st["delta_y"]) < abs(lt["delta_y"])  # carry-over has not built up
+    with pytest.raises(ValueError, match="weeks"):
+        LiftTestSpec(channel="tv", spend_change=-1.0, standard_error=0.1, weeks=0)
+
+
 @pytest.mark.parametrize(
     "edit, message",
     [

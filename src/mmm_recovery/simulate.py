@@ -204,7 +204,7 @@ def simulate_lift_tests(
         x = float(data[test.channel].mean())
         dx = test.spend_change * x
         r = responses[test.channel]
-        lift = float(r.steady_state(x + dx) - r.steady_state(x))
+        lift = true_lift(r, x, dx, test.weeks)
         sigma = test.standard_error * abs(lift)
         rows.append(
             {
@@ -215,8 +215,23 @@ def simulate_lift_tests(
                 "sigma": sigma,
             }
         )
-        truth.append({"channel": test.channel, "x": x, "delta_x": dx, "delta_y": lift})
+        truth_row = {"channel": test.channel, "x": x, "delta_x": dx, "delta_y": lift}
+        if test.weeks is not None:
+            truth_row["weeks"] = test.weeks
+            truth_row["steady_state_delta_y"] = true_lift(r, x, dx, None)
+        truth.append(truth_row)
     return pd.DataFrame(rows, columns=list(io.LIFT_TEST_COLUMNS)), truth
+
+
+def true_lift(r: ChannelResponse, x: float, dx: float, weeks: int | None) -> float:
+    """True lift (currency per week) of moving weekly spend from ``x`` to ``x + dx``: the
+    steady-state response difference when ``weeks`` is None, else the mean weekly change over a
+    test of ``weeks`` weeks that starts from steady state at ``x``."""
+    if weeks is None:
+        return float(r.steady_state(x + dx) - r.steady_state(x))
+    path = np.concatenate([np.full(r.l_max, x), np.full(weeks, x + dx)])
+    during = r.contribution(path)[r.l_max :]
+    return float(np.mean(during) - r.steady_state(x))
 
 
 def _truth(

@@ -200,12 +200,16 @@ class EventSpec(_Frozen):
 class LiftTestSpec(_Frozen):
     """A lift test (an experiment's measured incremental revenue) an analyst brings to the model.
 
-    An idealised experiment: the channel's weekly spend moves from ``x``, its mean weekly spend in
-    the simulated data, to ``x * (1 + spend_change)`` for long enough that carry-over builds up,
-    and the experiment measures the change of weekly revenue -- the truth's steady-state response
-    difference -- with a Gaussian error of sd ``standard_error`` x |true lift|. ``spend_change:
-    -1`` is a go-dark test (the channel switched off): it measures the channel's whole effect at
-    its mean spend. A real test of a few weeks under-measures a slow-decaying channel's lift."""
+    The channel's weekly spend moves from ``x``, its mean weekly spend in the simulated data
+    (held there before the test), to ``x * (1 + spend_change)``, and the experiment measures the
+    change of weekly revenue with a Gaussian error of sd ``standard_error`` x |true lift|.
+    ``spend_change: -1`` is a go-dark test (the channel switched off): it measures the channel's
+    whole effect at its mean spend. Without ``weeks`` the test is idealised -- long enough for
+    carry-over to build up, so it measures the truth's steady-state response difference. With
+    ``weeks`` it lasts that many weeks and measures the mean weekly change over them: a slowly
+    decaying channel's carry-over has not built up, so the test measures less than the
+    steady-state lift. The estimators read every lift test as steady state (PyMC-Marketing's and
+    Robyn's calibration do), so a short test on such a channel is a misread experiment."""
 
     channel: str = Field(description="Channel tested (a key of `channels`). No default.")
     spend_change: float = Field(
@@ -217,6 +221,14 @@ class LiftTestSpec(_Frozen):
         gt=0.0,
         description="Sd of the measured lift as a share of the true lift (0.15: a 15% standard "
         "error). No default.",
+    )
+    weeks: int | None = Field(
+        None,
+        ge=1,
+        le=520,
+        description="Length of the test in weeks: it measures the mean weekly revenue change over "
+        "them, starting from steady state at the mean spend. Default null: a test long enough "
+        "for carry-over to build up (the steady-state lift).",
     )
 
     @model_validator(mode="after")
