@@ -110,20 +110,15 @@ plots.response_curves(truth, {"bayesian": {c: v["curve"] for c, v in result.chan
 # How far each estimate would move if the prior, or the likelihood, were made slightly stronger
 # or weaker (Kallioinen et al. 2024; `mmm_recovery.sensitivity`), computed from the same draws as
 # the summaries, without refitting and without the truth. A prior sensitivity at or above the
-# threshold says the prior, not the data alone, decides the estimate: the posterior's own
-# warning of weak identification (compare the errors in the table above).
+# threshold says the prior is informative relative to the likelihood for that estimate: it would
+# move with the prior (compare the errors in the recovery table above). It does not say the
+# prior is wrong.
 
 # %%
 if "prior_sensitivity_threshold" in result.diagnostics:
     from mmm_recovery.sensitivity import sensitivity_table
 
-    display(
-        sensitivity_table(
-            result.channels,
-            result.diagnostics["prior_sensitivity_threshold"],
-            ("roas", "adstock.alpha", "saturation.lam", "beta"),
-        )
-    )
+    display(sensitivity_table(result.channels, result.diagnostics["prior_sensitivity_threshold"]))
 
 # %% [markdown]
 # ## Fit and decomposition

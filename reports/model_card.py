@@ -141,7 +141,7 @@ reporting.channel_errors(m, "roas")
 # warning, and how often each misses the true ROAS:
 
 # %%
-sens = reporting.prior_sensitivity_vs_error(m, "roas")
+sens = reporting.prior_sensitivity_vs_error(m)
 sens if len(sens) else Markdown("No estimator reports prior sensitivity.")
 
 # %% [markdown]
@@ -151,8 +151,8 @@ sens if len(sens) else Markdown("No estimator reports prior sensitivity.")
 #   spend: its average ROAS is an extrapolation of the saturation curve below the observed range,
 #   and its level trades off against the baseline. Compare its column above in the baseline,
 #   high-noise and low-noise scenarios: an error that shrinks with the noise is weak
-#   identification, which wide intervals should (and the Bayesian ones do) report, and which
-#   the Bayesian fit's prior-sensitivity check flags (above). The
+#   identification, which wide intervals should (and the Bayesian ones do) report; whether the
+#   Bayesian fit's prior-sensitivity check flags it is in the table above. The
 #   `lift_tested` scenario gives both estimators a go-dark lift test on search (methodology
 #   report): compare its column there to see what one experiment buys.
 # * **Short experiments.** Both estimators read a lift test as the steady-state lift. A test of a

@@ -15,7 +15,7 @@ from mmm_recovery.estimators.bayesian import (
     model_config_from,
     to_original_scale,
 )
-from mmm_recovery.recovery import ROAS_REL_TOLERANCE  # posterior-mean ROAS within 20% ...
+from mmm_recovery.reporting import ROAS_REL_TOLERANCE  # posterior-mean ROAS within 20% ...
 from mmm_recovery.response import ChannelResponse
 
 pt = pytest.importorskip("pytensor.tensor")
@@ -552,11 +552,22 @@ def test_benchmark_configurations_are_valid_settings():
         bench.settings_for("stan", study)
 
 
-def test_declared_log_prior_is_the_models_prior_in_its_declared_coordinates(smoke_study):
-    """declared_log_prior on the default model (effect and level coordinates) equals PyMC's own
-    prior log density (no Jacobian) of the same point in PyMC-Marketing's coordinates, where the
-    free variables are exactly the declared priors: every prior is there, once, on the right
-    variable."""
+OWN_COORDINATES = {"logistic_parametrization": "beta", "intercept_parametrization": "intercept"}
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},  # the study's: logistic in the effect coordinates, intercept as the level
+        {"saturation": "hill", "yearly_seasonality": 0},
+        {**OWN_COORDINATES, "trend": False},
+    ],
+    ids=["effect-level", "hill-no-seasonality", "beta-no-trend"],
+)
+def test_declared_log_prior_is_the_models_prior_in_its_declared_coordinates(smoke_study, settings):
+    """declared_log_prior equals PyMC's own prior log density (no Jacobian) of the same point in
+    PyMC-Marketing's coordinates, where the free variables are exactly the declared priors: every
+    prior is there, once, on the right variable, whatever coordinates NUTS samples in."""
     import xarray as xr
 
     from mmm_recovery.estimators.bayesian import declared_log_prior, per_draw_total
@@ -566,44 +577,20 @@ def test_declared_log_prior_is_the_models_prior_in_its_declared_coordinates(smok
     scenario = next(iter(smoke_study.scenarios))
     ds = simulate(smoke_study.scenario(scenario), smoke_study.rng(scenario, 0))
     fi = FitInput.from_simulated(ds, smoke_study.study.holdout_weeks)
-    built = {}
-    for coords in ("effect", "beta"):
-        settings = {"logistic_parametrization": coords}
-        if coords == "beta":
-            settings["intercept_parametrization"] = "intercept"
-        est = BayesianMMM({**smoke_study.estimators["bayesian"], **settings})
+
+    def built(extra):
+        est = BayesianMMM({**smoke_study.estimators["bayesian"], **settings, **extra})
         m = est.build(fi)
-        x = est.frame(fi).iloc[: fi.n_train]
-        m.build_model(x, fi.data[fi.target].iloc[: fi.n_train])
-        built[coords] = m
-    model = built["beta"].model
-    assert {v.name for v in model.free_RVs} == {
-        "saturation_lam",
-        "saturation_beta",
-        "intercept_contribution",
-        "adstock_alpha",
-        "gamma_control",
-        "gamma_fourier",
-        "y_sigma",
-    }
+        m.build_model(est.frame(fi).iloc[: fi.n_train], fi.data[fi.target].iloc[: fi.n_train])
+        return m
+
+    model = built(OWN_COORDINATES).model
     rng = np.random.default_rng(3)
-    n_ch = len(fi.channels)
-    values = {
-        "saturation_lam": rng.uniform(0.5, 4.0, n_ch),
-        "saturation_beta": rng.uniform(0.05, 0.6, n_ch),
-        "adstock_alpha": rng.uniform(0.05, 0.9, n_ch),
-        "intercept_contribution": np.array(0.41),
-        "gamma_control": rng.normal(0.0, 0.2, len(model.coords["control"])),
-        "gamma_fourier": rng.normal(0.0, 0.1, len(model.coords["fourier_mode"])),
-        "y_sigma": np.array(0.07),
-    }
-    dims = {
-        "saturation_lam": ("channel",),
-        "saturation_beta": ("channel",),
-        "adstock_alpha": ("channel",),
-        "gamma_control": ("control",),
-        "gamma_fourier": ("fourier_mode",),
-    }
+    values, dims = {}, {}
+    for rv in model.free_RVs:  # inside every support here (Beta, Gamma, HalfNormal, Normal, ...)
+        dims[rv.name] = tuple(model.named_vars_to_dims.get(rv.name, ()))
+        shape = [len(model.coords[d]) for d in dims[rv.name]]
+        values[rv.name] = rng.uniform(0.05, 0.9, shape)
     point = {}
     for rv in model.free_RVs:
         tr = model.rvs_to_transforms[rv]
@@ -611,17 +598,39 @@ def test_declared_log_prior_is_the_models_prior_in_its_declared_coordinates(smok
         point[model.rvs_to_values[rv].name] = (
             v
             if tr is None
-            else np.asarray(tr.forward(_x(v, dims.get(rv.name, ())), *rv.owner.inputs).eval())
+            else np.asarray(tr.forward(_x(v, dims[rv.name]), *rv.owner.inputs).eval())
         )
     theirs = model.compile_logp(vars=model.free_RVs, jacobian=False)(point)
     posterior = xr.Dataset(
-        {k: (("chain", "draw", *dims.get(k, ())), v[None, None]) for k, v in values.items()}
+        {k: (("chain", "draw", *dims[k]), v[None, None]) for k, v in values.items()}
     )
-    ours = declared_log_prior(built["effect"], posterior)
+    ours = declared_log_prior(built({}), posterior)
     assert set(ours.data_vars) == set(values)
     # the transform round trip (logit/expit, log/exp) moves it by ~4e-8; a missing, doubled or
     # misplaced prior moves it by O(1)
     assert per_draw_total(ours)[0, 0] == pytest.approx(float(theirs), abs=1e-6)
+
+
+def test_a_prior_the_sensitivity_does_not_know_is_an_error(smoke_study):
+    """A free variable without a declared prior (here one added to the built model) stops the
+    log prior with its name instead of leaving it out."""
+    import pymc as pm
+    import xarray as xr
+
+    from mmm_recovery.estimators.bayesian import declared_log_prior
+    from mmm_recovery.results import FitInput
+    from mmm_recovery.simulate import simulate
+
+    scenario = next(iter(smoke_study.scenarios))
+    ds = simulate(smoke_study.scenario(scenario), smoke_study.rng(scenario, 0))
+    fi = FitInput.from_simulated(ds, smoke_study.study.holdout_weeks)
+    est = BayesianMMM(smoke_study.estimators["bayesian"])
+    m = est.build(fi)
+    m.build_model(est.frame(fi).iloc[: fi.n_train], fi.data[fi.target].iloc[: fi.n_train])
+    with m.model:
+        pm.HalfNormal("lift_sigma_unknown")
+    with pytest.raises(ValueError, match="lift_sigma_unknown"):
+        declared_log_prior(m, xr.Dataset())
 
 
 def test_prior_sensitivity_config():
@@ -629,3 +638,49 @@ def test_prior_sensitivity_config():
     assert BayesianConfig().prior_sensitivity_threshold == 0.05
     with pytest.raises(Exception, match="prior_sensitivity_threshold"):
         BayesianConfig(prior_sensitivity_threshold=0.0)
+
+
+def test_prior_sensitivity_adds_its_keys_and_changes_nothing_else(smoke_study):
+    """The same fit with and without prior_sensitivity: identical results except the two
+    sensitivity keys per estimate and the threshold in the diagnostics (the summary draws and
+    the random stream are untouched); and each reported sensitivity is the one of that
+    quantity's own summary draws, with the log densities of those same draws."""
+    import json
+
+    from mmm_recovery.estimators.bayesian import per_draw_total
+    from mmm_recovery.results import FitInput
+    from mmm_recovery.sensitivity import LIKELIHOOD_KEY, PRIOR_KEY, power_scaling_sensitivity
+    from mmm_recovery.simulate import simulate
+
+    scenario = next(iter(smoke_study.scenarios))
+    ds = simulate(smoke_study.scenario(scenario), smoke_study.rng(scenario, 0))
+    fi = FitInput.from_simulated(ds, smoke_study.study.holdout_weeks)
+    results = {}
+    for on in (True, False):
+        est = BayesianMMM({**smoke_study.estimators["bayesian"], "prior_sensitivity": on})
+        results[on] = est.fit(fi, smoke_study.estimator_rng(scenario, 0, "bayesian"))
+
+    def strip(obj):
+        if isinstance(obj, dict):
+            drop = {PRIOR_KEY, LIKELIHOOD_KEY, "prior_sensitivity_threshold"}
+            return {k: strip(v) for k, v in obj.items() if k not in drop}
+        return obj
+
+    with_, without = (json.loads(json.dumps(results[on].to_dict(), default=str)) for on in (1, 0))
+    assert "prior_sensitivity_threshold" in with_["diagnostics"]
+    assert "prior_sensitivity_skipped" not in with_["diagnostics"]
+    assert PRIOR_KEY not in json.dumps(without)
+    assert strip(with_["channels"]) == without["channels"]
+    assert strip(with_["diagnostics"]) == without["diagnostics"]
+
+    res = results[True]
+    idata, pick = res.extras["idata"], res.extras["summary_draws"]
+    lp = per_draw_total(idata["log_prior"]).ravel()[pick]
+    ll = per_draw_total(idata["log_likelihood"]).ravel()[pick]
+    alpha = idata["posterior"]["adstock_alpha"].transpose("chain", "draw", "channel")
+    for c in fi.channels:
+        draws = alpha.sel(channel=c).values.ravel()[pick]
+        expect = power_scaling_sensitivity({"alpha": draws}, lp, ll)["alpha"]
+        got = res.channels[c]["adstock"]["params"]["alpha"]
+        assert got[PRIOR_KEY] == pytest.approx(expect[PRIOR_KEY], rel=1e-12)
+        assert got[LIKELIHOOD_KEY] == pytest.approx(expect[LIKELIHOOD_KEY], rel=1e-12)

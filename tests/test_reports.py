@@ -210,7 +210,7 @@ def test_prior_sensitivity_tables_count_flags_against_misses():
     assert by_channel.to_dict("records") == [
         {"scenario": "base", "estimator": "bayesian", "search": "0.065 (1/2)", "tv": "0.043 (0/2)"}
     ]
-    t = prior_sensitivity_vs_error(m, "roas").set_index("prior sensitivity")
+    t = prior_sensitivity_vs_error(m).set_index("prior sensitivity")
     assert list(t["estimator"]) == ["bayesian", "bayesian"]
     assert t.loc["reaches threshold", "|rel. error| > 20%"] == "1/1"
     assert t.loc["below threshold", "|rel. error| > 20%"] == "1/3"

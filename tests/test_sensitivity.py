@@ -76,15 +76,17 @@ def test_constant_or_missing_quantities_are_nan_and_bad_shapes_are_errors():
         power_scaling_sensitivity({"short": theta[:10]}, lp, ll)
     with pytest.raises(ValueError, match="log_likelihood 199"):
         power_scaling_sensitivity({"theta": theta}, lp, ll[:-1])
-    with pytest.raises(ValueError, match="finite"):
-        power_scaling_sensitivity({"theta": theta}, np.where(theta > 0, -np.inf, lp), ll)
+    bad = power_scaling_sensitivity({"theta": theta}, np.where(theta > 0, -np.inf, lp), ll)
+    assert np.isnan(bad["theta"][PRIOR_KEY]) and np.isnan(bad["theta"][LIKELIHOOD_KEY])
 
 
 def test_diagnosis_reading():
     assert diagnosis(0.01, 0.2, THRESHOLD) == ""
     assert diagnosis(0.08, 0.2, THRESHOLD) == "prior-data conflict"
     assert diagnosis(0.08, 0.01, THRESHOLD) == "strong prior / weak likelihood"
-    assert diagnosis(0.05, 0.05, THRESHOLD) == "prior-data conflict"  # thresholds inclusive
+    assert diagnosis(0.05, 0.05, THRESHOLD) == "prior-data conflict"  # ArviZ's inequalities
+    assert diagnosis(0.05, 0.01, THRESHOLD) == ""
+    assert diagnosis(None, 0.2, THRESHOLD) == "not computed"  # null in a reloaded results.json
 
 
 def test_channel_estimates_carry_the_annotation():

@@ -36,10 +36,6 @@ from mmm_recovery.sensitivity import LIKELIHOOD_KEY, PRIOR_KEY
 #: an estimate's sensitivity keys, copied into the comparison rows
 SENSITIVITY_KEYS = (PRIOR_KEY, LIKELIHOOD_KEY)
 
-#: the ROAS recovery criterion: a posterior-mean (or point) ROAS within this relative error of
-#: the true ROAS (the slow recovery tests; the reports count misses beyond it)
-ROAS_REL_TOLERANCE = 0.20
-
 
 def curve_error(
     spend: np.ndarray, estimate: np.ndarray, truth: np.ndarray, max_spend: float

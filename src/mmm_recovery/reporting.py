@@ -15,8 +15,12 @@ from typing import Any
 import pandas as pd
 
 from mmm_recovery import io
-from mmm_recovery.recovery import ROAS_REL_TOLERANCE
 from mmm_recovery.sensitivity import PRIOR_KEY, diagnosis
+
+#: the ROAS recovery criterion: a posterior-mean (or point) ROAS within this relative error of
+#: the true ROAS (the slow recovery tests; the reports count misses beyond it). Here, not in a
+#: module the study's fits run, so changing it redoes no fit.
+ROAS_REL_TOLERANCE = 0.20
 
 #: (quantity, statistic, column label) shown in the summary table
 SUMMARY_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -204,12 +208,14 @@ def prior_sensitivity_by_channel(m: StudyMetrics, quantity: str = "roas") -> pd.
     return pd.DataFrame(rows)
 
 
-def prior_sensitivity_vs_error(m: StudyMetrics, quantity: str = "roas") -> pd.DataFrame:
-    """Does the posterior's own warning predict a miss? Per estimator that reports it, pooled
-    over scenarios, replicates and channels: estimates whose prior sensitivity reaches the
-    threshold (flagged) or not, how many of each miss the truth by more than
-    :data:`~mmm_recovery.recovery.ROAS_REL_TOLERANCE`, and how many of each interval cover it."""
-    c = _with_thresholds(m, quantity)
+def prior_sensitivity_vs_error(m: StudyMetrics) -> pd.DataFrame:
+    """Does the posterior's own warning point at the ROAS misses? Per estimator that reports a
+    prior sensitivity, pooled over scenarios, replicates and channels (non-converged fits
+    included, as everywhere): ROAS estimates whose prior sensitivity reaches the fit's threshold
+    or not, how many of each miss the true ROAS by more than :data:`ROAS_REL_TOLERANCE`, their
+    mean absolute relative error, how many intervals cover the truth, and how many read as a
+    prior-data conflict."""
+    c = _with_thresholds(m, "roas")
     if c.empty:
         return pd.DataFrame()
     rows = []

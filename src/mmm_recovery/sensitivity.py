@@ -4,20 +4,24 @@ How much would a posterior summary move if the prior (or the likelihood) were ma
 stronger or weaker? Kallioinen et al. (2024) answer without refitting: raise the prior to a power
 ``alpha`` near 1, reweight the posterior draws by ``p(theta)^(alpha - 1)`` (Pareto-smoothed
 importance sampling) and measure how far each quantity's distribution moves (the cumulative
-Jensen-Shannon distance, per unit of ``log alpha``, at ``alpha = 0.99`` and ``1.01``). ArviZ
+Jensen-Shannon distance divided by ``|log2 alpha|``, averaged over ``alpha = 0.99`` and
+``1.01``). ArviZ
 (``arviz_stats.psense``) computes it; this module feeds it any per-draw quantity, e.g. a
 channel's ROAS on the original currency scale, with the draws' log prior and log likelihood.
 
-Reading (the paper's, and priorsense's, default threshold 0.05):
+Reading (``arviz_stats.psense_summary``'s, with the paper's default threshold 0.05):
 
-* prior sensitivity >= threshold and likelihood sensitivity >= threshold: *prior-data conflict*;
-* prior sensitivity >= threshold, likelihood sensitivity < threshold: *strong prior / weak
-  likelihood* -- the data say little, the prior decides;
-* otherwise: the data decide.
+* prior and likelihood sensitivity both >= threshold: *prior-data conflict*;
+* prior sensitivity > threshold > likelihood sensitivity: *strong prior / weak likelihood*;
+* otherwise: no sign that the prior is informative relative to the likelihood.
 
-The values are Monte Carlo estimates from the draws given: with 1,000 draws they vary by about
-0.01 between random subsets of the same posterior (README), so values near the threshold are
-borderline either way.
+A high prior sensitivity says the prior is informative *relative to the likelihood* for that
+quantity: the estimate would move if the prior changed. It does not say the prior is wrong (a
+well-chosen informative prior is flagged too), and a quantity the data barely inform along a
+direction where the prior is flat is not flagged.
+
+The values are Monte Carlo estimates from the draws given; ``scripts/psense_subsets.py``
+measures how much they vary between random subsets of one posterior (README).
 
 Reference: Kallioinen, Paananen, Bürkner, Vehtari, *Detecting and diagnosing prior and
 likelihood sensitivity with power-scaling*, Stat Comput 34, 57 (2024),
@@ -56,7 +60,8 @@ def power_scaling_sensitivity(
     Returns
     -------
     ``name -> {"prior_sensitivity": float, "likelihood_sensitivity": float}``; NaN for a
-    quantity that is not finite in every draw or is constant.
+    quantity that is not finite in every draw or is constant, and for every quantity when a log
+    density is not finite in every draw (the importance weights are then undefined).
     """
     import xarray as xr
     from arviz_stats import psense
@@ -66,9 +71,9 @@ def power_scaling_sensitivity(
     n = lp.size
     if ll.size != n:
         raise ValueError(f"log_prior has {n} draws, log_likelihood {ll.size}")
-    if not (np.isfinite(lp).all() and np.isfinite(ll).all()):
-        raise ValueError("log_prior and log_likelihood must be finite in every draw")
     nan = {PRIOR_KEY: float("nan"), LIKELIHOOD_KEY: float("nan")}
+    if not (np.isfinite(lp).all() and np.isfinite(ll).all()):
+        return {name: dict(nan) for name in quantities}  # importance weights undefined
     usable = {}
     for name, values in quantities.items():
         v = np.asarray(values, dtype=float).ravel()
@@ -95,29 +100,40 @@ def power_scaling_sensitivity(
     return out
 
 
-def diagnosis(prior: float, likelihood: float, threshold: float) -> str:
-    """Kallioinen et al.'s reading of a quantity's two sensitivities (module docstring): ``""``
-    when the data decide, ``"prior-data conflict"`` or ``"strong prior / weak likelihood"``;
-    ``"not computed"`` when either value is missing."""
-    if not (np.isfinite(prior) and np.isfinite(likelihood)):
+def diagnosis(prior: float | None, likelihood: float | None, threshold: float) -> str:
+    """The reading of a quantity's two sensitivities (module docstring; the same inequalities as
+    ``arviz_stats.psense_summary``): ``"prior-data conflict"``, ``"strong prior / weak
+    likelihood"``, ``""`` otherwise; ``"not computed"`` when either value is missing (NaN, or
+    ``None`` as a reloaded ``results.json`` has it)."""
+    p, lik = (float("nan") if v is None else float(v) for v in (prior, likelihood))
+    if not (np.isfinite(p) and np.isfinite(lik)):
         return "not computed"
-    if prior < threshold:
-        return ""
-    return "prior-data conflict" if likelihood >= threshold else "strong prior / weak likelihood"
+    if p >= threshold and lik >= threshold:
+        return "prior-data conflict"
+    if p > threshold > lik:
+        return "strong prior / weak likelihood"
+    return ""
 
 
 def sensitivity_table(
-    channels: Mapping[str, Mapping], threshold: float, quantities: tuple[str, ...] = ("roas",)
+    channels: Mapping[str, Mapping], threshold: float, quantities: tuple[str, ...] | None = None
 ):
     """One fit's sensitivities as a table: channel x quantity rows with the estimate, both
     sensitivities and the :func:`diagnosis`. ``channels`` is a result's ``channels`` mapping
     (:mod:`mmm_recovery.results`); a quantity is a key of it (``roas``, ``beta``, ...) or
-    ``adstock.<param>`` / ``saturation.<param>``."""
+    ``adstock.<param>`` / ``saturation.<param>``; by default ROAS, then every adstock and
+    saturation parameter the result has, then ``beta``."""
     import pandas as pd
 
     rows = []
     for ch, est in channels.items():
-        for q in quantities:
+        names = quantities or (
+            "roas",
+            *(f"adstock.{k}" for k in est["adstock"]["params"]),
+            *(f"saturation.{k}" for k in est["saturation"]["params"]),
+            "beta",
+        )
+        for q in names:
             group, _, param = q.partition(".")
             e = est[group]["params"][param] if param else est[q]
             p, lik = e.get(PRIOR_KEY, float("nan")), e.get(LIKELIHOOD_KEY, float("nan"))

@@ -226,16 +226,17 @@ class BayesianConfig(EstimatorConfig):
     prior_sensitivity: bool = Field(
         True,
         description="Power-scaling sensitivity (Kallioinen et al. 2024, ArviZ psense) of every "
-        "reported quantity to the prior and to the likelihood, from the summary draws: the "
-        "posterior's own warning that the prior, not the data, decides a quantity. Adds the log "
-        "prior and log likelihood groups to the saved posterior. Default true.",
+        "reported quantity to the prior and to the likelihood, from the summary draws: a "
+        "warning, without the truth, that the prior is informative relative to the likelihood "
+        "for that quantity. Adds the log prior and pointwise log likelihood groups to the saved "
+        "posterior. Default true.",
     )
     prior_sensitivity_threshold: float = Field(
         0.05,
         gt=0.0,
-        description="A quantity whose prior sensitivity reaches this is reported as decided by "
-        "the prior (prior-data conflict if its likelihood sensitivity reaches it too, strong "
-        "prior / weak likelihood if not). Default 0.05, the paper's and priorsense's.",
+        description="A quantity whose prior sensitivity reaches this is reported as "
+        "prior-sensitive (a prior-data conflict if its likelihood sensitivity reaches it too, "
+        "strong prior / weak likelihood if not). Default 0.05, the paper's and ArviZ's.",
     )
 
     @property
@@ -444,12 +445,31 @@ def declared_log_prior(mmm, posterior: Any) -> Any:
     leaves out), on the scaled data; whatever coordinates NUTS sampled in, the model is the same,
     so this is the prior that :mod:`mmm_recovery.sensitivity` power-scales. A prior whose
     parameters are not numbers (a hierarchical prior) or that has a transform is an error naming
-    the variable."""
+    the variable, and so is a model whose free variables are not exactly those priors' variables
+    (in the coordinates NUTS sampled: ``saturation_effect`` for ``saturation_beta``,
+    ``intercept_level`` for ``intercept_contribution``): a prior this function does not know
+    would otherwise be left out silently."""
     import pymc as pm
     import xarray as xr
 
+    from mmm_recovery.estimators.effect_saturation import LEVEL_NAME
+
+    pairs = _declared_priors(mmm)
+    sampled = {
+        "saturation_beta": mmm.saturation.variable_mapping.get("effect", "saturation_beta"),
+        "intercept_contribution": LEVEL_NAME
+        if LEVEL_NAME in mmm.model.named_vars
+        else "intercept_contribution",
+    }
+    declared = {sampled.get(name, name) for _, name in pairs}
+    free = {rv.name for rv in mmm.model.free_RVs}
+    if declared != free:
+        raise ValueError(
+            f"the declared priors cover {sorted(declared)} but the model samples {sorted(free)}: "
+            "the prior sensitivity cannot be computed for this model; set prior_sensitivity: false"
+        )
     out = {}
-    for prior, name in _declared_priors(mmm):
+    for prior, name in pairs:
         numeric = all(isinstance(v, int | float) for v in prior.parameters.values())
         if not numeric or prior.transform is not None:
             raise ValueError(
@@ -725,26 +745,34 @@ class BayesianMMM(Estimator):
             timing=timing,
             tables=tables,
         )
-        result.extras.update(mmm=mmm, idata=idata, prior=prior)
+        result.extras.update(mmm=mmm, idata=idata, prior=prior, summary_draws=pick)
         return result
 
     def _add_log_densities(self, idata, mmm, pick: np.ndarray, diag: dict[str, Any]):
         """Put the pointwise log likelihood (every observed variable: the target and any lift
         tests) and the declared priors' log densities (:func:`declared_log_prior`) in ``idata``;
         record the sensitivity threshold in ``diag``; return the annotator that adds each
-        summarised quantity's power-scaling sensitivity, from the summary draws ``pick``."""
+        summarised quantity's power-scaling sensitivity, from the summary draws ``pick``. When
+        the declared priors do not cover the model (:func:`declared_log_prior`) it returns None
+        and ``diag["prior_sensitivity_skipped"]`` says why: a diagnostic never costs the fit."""
         import pymc as pm
 
         from mmm_recovery.sensitivity import power_scaling_sensitivity
 
+        try:
+            log_prior = declared_log_prior(mmm, idata["posterior"])
+        except ValueError as exc:  # a diagnostic must not cost the fit: say why it is missing
+            diag["prior_sensitivity_skipped"] = str(exc)
+            return None
         log_lik = pm.compute_log_likelihood(
             idata, model=mmm.model, extend_inferencedata=False, progressbar=False
         )
-        log_prior = declared_log_prior(mmm, idata["posterior"])
         idata["log_likelihood"], idata["log_prior"] = log_lik, log_prior
         lp = per_draw_total(log_prior).ravel()[pick]
         ll = per_draw_total(log_lik).ravel()[pick]
         diag["prior_sensitivity_threshold"] = self.config.prior_sensitivity_threshold
+        if not (np.isfinite(lp).all() and np.isfinite(ll).all()):
+            diag["prior_sensitivity_skipped"] = "a log density is not finite in some draw"
 
         def annotate(quantities):
             return power_scaling_sensitivity(quantities, lp, ll)
