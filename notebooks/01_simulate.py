@@ -48,11 +48,22 @@ plots.truth_table(first.truth)
 # %% [markdown]
 # ## Lift tests
 # The experiments the estimators are given with the data (`lift_tests.csv`; none unless the
-# scenario declares `lift_tests`), beside their true steady-state lifts from the answer key.
+# scenario declares `lift_tests`), beside their true lifts from the answer key: the lift over the
+# test's weeks (`true_delta_y`; the steady-state lift for a test without `weeks`) and, for a test
+# of a given length, the steady-state lift it falls short of.
 
 # %%
 if len(first.lift_tests):
-    display(first.lift_tests.assign(true_delta_y=[t["delta_y"] for t in first.truth["lift_tests"]]))
+    true_tests = first.truth["lift_tests"]
+    display(
+        first.lift_tests.assign(
+            weeks=[t.get("weeks") for t in true_tests],
+            true_delta_y=[t["delta_y"] for t in true_tests],
+            true_steady_state_delta_y=[
+                t.get("steady_state_delta_y", t["delta_y"]) for t in true_tests
+            ],
+        )
+    )
 else:
     print(f"scenario {scenario!r} has no lift tests")
 

@@ -28,7 +28,7 @@ metrics_dir = "reports/metrics"
 
 # %%
 import pandas as pd
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
 from mmm_recovery import paths, reporting
 from mmm_recovery.fitting import estimator_for
@@ -142,7 +142,8 @@ reporting.channel_errors(m, "roas")
 
 # %%
 sens = reporting.prior_sensitivity_vs_error(m)
-sens if len(sens) else Markdown("No estimator reports prior sensitivity.")
+display(sens if len(sens) else Markdown("No estimator reports prior sensitivity."))
+Markdown(reporting.prior_sensitivity_note(m))
 
 # %% [markdown]
 # ## Limitations and out-of-scope use
@@ -157,8 +158,9 @@ sens if len(sens) else Markdown("No estimator reports prior sensitivity.")
 #   report): compare its column there to see what one experiment buys.
 # * **Short experiments.** Both estimators read a lift test as the steady-state lift. A test of a
 #   few weeks on a slowly decaying channel measures less than that, because carry-over has not
-#   built up; the `short_lift_test` scenario (a 4-week go-dark test on tv) shows what such a
-#   misread test does to tv's ROAS (its column above).
+#   built up. The `short_lift_test` scenario gives the estimators such a test (its length and
+#   channel are in the methodology report's study design) and shows what the misread test does
+#   to that channel's ROAS (its column above).
 #
 # * **Synthetic truth only.** The truth uses geometric adstock and logistic saturation (the
 #   Bayesian model's families; the frequentist model always uses Hill saturation, so its

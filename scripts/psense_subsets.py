@@ -3,8 +3,10 @@
 The Bayesian estimator computes each quantity's power-scaling sensitivity
 (:mod:`mmm_recovery.sensitivity`) from its summary draws (``summary_draws``, 1,000 of the 4,000
 by default). This script reads a saved posterior (which holds the log prior and pointwise log
-likelihood groups the fit added), and for each channel's total contribution (proportional to its
-ROAS: the distance is scale-free) and adstock decay prints the prior sensitivity from all draws,
+likelihood groups the fit added), and for each channel's training-window contribution (the
+posterior's ``channel_contribution`` summed over the training weeks: ROAS's numerator, not the
+reported ROAS itself, which also counts the holdout weeks) and adstock decay prints the prior
+sensitivity from all draws,
 and the mean, standard deviation and range over ``--subsets`` random subsets of ``--draws``
 draws (seeded). Reads only; prints a table.
 
@@ -49,7 +51,7 @@ def main() -> None:
         return da.transpose("chain", "draw", "channel").values.reshape(n, -1)
 
     quantities = {
-        "contribution (ROAS)": flat(post["channel_contribution"].sum("date")),
+        "training contribution": flat(post["channel_contribution"].sum("date")),
         "adstock alpha": flat(post["adstock_alpha"]),
     }
 

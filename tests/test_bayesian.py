@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from mmm_recovery.estimators.bayesian import (
@@ -492,23 +495,39 @@ def test_level_coordinates_configuration():
         LevelIntercept(Prior("Normal", mu=0, sigma=1, dims="geo"), sat)
 
 
+def _smoke_input(study, replicate=0):
+    """FitInput of the smoke study's first scenario, replicate ``replicate`` (simulated here)."""
+    from mmm_recovery.results import FitInput
+    from mmm_recovery.simulate import simulate
+
+    scenario = next(iter(study.scenarios))
+    ds = simulate(study.scenario(scenario), study.rng(scenario, replicate))
+    return FitInput.from_simulated(ds, study.study.holdout_weeks)
+
+
+def _built_model(study, fi, **settings):
+    """The built (unfitted) PyMC-Marketing model of the study's Bayesian settings + ``settings``
+    on ``fi``'s training weeks, with ``fi``'s lift tests if it has any."""
+    from mmm_recovery.estimators.bayesian import add_lift_tests
+
+    est = BayesianMMM({**study.estimators["bayesian"], **settings})
+    m = est.build(fi)
+    m.build_model(est.frame(fi).iloc[: fi.n_train], fi.data[fi.target].iloc[: fi.n_train])
+    if len(fi.lift_tests):
+        add_lift_tests(m, fi.lift_tests)
+    return m
+
+
 def test_the_built_mmm_samples_the_level(smoke_study):
     """BayesianMMM.build puts the level on PyMC-Marketing's MMM (the default coordinates) and keeps
     PyMC-Marketing's own intercept with intercept_parametrization: intercept; both models have
     the same log density at corresponding points (level = intercept + sum of the effects)."""
     from mmm_recovery.estimators.effect_saturation import LEVEL_NAME
-    from mmm_recovery.results import FitInput
-    from mmm_recovery.simulate import simulate
 
-    scenario = next(iter(smoke_study.scenarios))
-    ds = simulate(smoke_study.scenario(scenario), smoke_study.rng(scenario, 0))
-    fi = FitInput.from_simulated(ds, smoke_study.study.holdout_weeks)
+    fi = _smoke_input(smoke_study)
     models = {}
     for settings, sampled in [({}, True), ({"intercept_parametrization": "intercept"}, False)]:
-        est = BayesianMMM({**smoke_study.estimators["bayesian"], **settings})
-        mmm = est.build(fi)
-        x = est.frame(fi).iloc[: fi.n_train]
-        mmm.build_model(x, fi.data[fi.target].iloc[: fi.n_train])
+        mmm = _built_model(smoke_study, fi, **settings)
         free = {v.name for v in mmm.model.free_RVs}
         assert (LEVEL_NAME in free) is sampled
         assert ("intercept_contribution" in free) is not sampled
@@ -553,6 +572,8 @@ def test_benchmark_configurations_are_valid_settings():
 
 
 OWN_COORDINATES = {"logistic_parametrization": "beta", "intercept_parametrization": "intercept"}
+#: a go-dark lift test on the smoke data's first channel (currency; only its presence matters)
+LIFT_ROW = {"channel": "tv", "x": 5000.0, "delta_x": -5000.0, "delta_y": -3000.0, "sigma": 500.0}
 
 
 @pytest.mark.parametrize(
@@ -561,8 +582,10 @@ OWN_COORDINATES = {"logistic_parametrization": "beta", "intercept_parametrizatio
         {},  # the study's: logistic in the effect coordinates, intercept as the level
         {"saturation": "hill", "yearly_seasonality": 0},
         {**OWN_COORDINATES, "trend": False},
+        {"trend": False, "no_controls": True},
+        {"lift_test": True},
     ],
-    ids=["effect-level", "hill-no-seasonality", "beta-no-trend"],
+    ids=["effect-level", "hill-no-seasonality", "beta-no-trend", "no-controls", "lift-test"],
 )
 def test_declared_log_prior_is_the_models_prior_in_its_declared_coordinates(smoke_study, settings):
     """declared_log_prior equals PyMC's own prior log density (no Jacobian) of the same point in
@@ -571,18 +594,16 @@ def test_declared_log_prior_is_the_models_prior_in_its_declared_coordinates(smok
     import xarray as xr
 
     from mmm_recovery.estimators.bayesian import declared_log_prior, per_draw_total
-    from mmm_recovery.results import FitInput
-    from mmm_recovery.simulate import simulate
 
-    scenario = next(iter(smoke_study.scenarios))
-    ds = simulate(smoke_study.scenario(scenario), smoke_study.rng(scenario, 0))
-    fi = FitInput.from_simulated(ds, smoke_study.study.holdout_weeks)
+    fi = _smoke_input(smoke_study)
+    settings = dict(settings)  # the parameter is shared between runs: do not pop from it
+    if settings.pop("lift_test", False):
+        fi = replace(fi, lift_tests=pd.DataFrame([LIFT_ROW]))
+    if settings.pop("no_controls", False):
+        fi = replace(fi, controls=())
 
     def built(extra):
-        est = BayesianMMM({**smoke_study.estimators["bayesian"], **settings, **extra})
-        m = est.build(fi)
-        m.build_model(est.frame(fi).iloc[: fi.n_train], fi.data[fi.target].iloc[: fi.n_train])
-        return m
+        return _built_model(smoke_study, fi, **{**settings, **extra})
 
     model = built(OWN_COORDINATES).model
     rng = np.random.default_rng(3)
@@ -618,15 +639,9 @@ def test_a_prior_the_sensitivity_does_not_know_is_an_error(smoke_study):
     import xarray as xr
 
     from mmm_recovery.estimators.bayesian import declared_log_prior
-    from mmm_recovery.results import FitInput
-    from mmm_recovery.simulate import simulate
 
-    scenario = next(iter(smoke_study.scenarios))
-    ds = simulate(smoke_study.scenario(scenario), smoke_study.rng(scenario, 0))
-    fi = FitInput.from_simulated(ds, smoke_study.study.holdout_weeks)
-    est = BayesianMMM(smoke_study.estimators["bayesian"])
-    m = est.build(fi)
-    m.build_model(est.frame(fi).iloc[: fi.n_train], fi.data[fi.target].iloc[: fi.n_train])
+    fi = _smoke_input(smoke_study)
+    m = _built_model(smoke_study, fi)
     with m.model:
         pm.HalfNormal("lift_sigma_unknown")
     with pytest.raises(ValueError, match="lift_sigma_unknown"):
@@ -640,38 +655,45 @@ def test_prior_sensitivity_config():
         BayesianConfig(prior_sensitivity_threshold=0.0)
 
 
-def test_prior_sensitivity_adds_its_keys_and_changes_nothing_else(smoke_study):
-    """The same fit with and without prior_sensitivity: identical results except the two
-    sensitivity keys per estimate and the threshold in the diagnostics (the summary draws and
-    the random stream are untouched); and each reported sensitivity is the one of that
-    quantity's own summary draws, with the log densities of those same draws."""
+def test_prior_sensitivity_adds_its_keys_and_changes_nothing_else(smoke_study, monkeypatch):
+    """The same fit with the prior sensitivity, and with it skipped (a model whose priors it
+    cannot cover): identical results except the two sensitivity keys per estimate and the
+    threshold, or the reason for the skip, in the diagnostics (the summary draws and the random
+    stream are untouched; a diagnostic never fails the fit); and each reported sensitivity is
+    the one of that quantity's own summary draws, with the log densities of those same draws."""
     import json
 
+    from mmm_recovery.estimators import bayesian
     from mmm_recovery.estimators.bayesian import per_draw_total
-    from mmm_recovery.results import FitInput
     from mmm_recovery.sensitivity import LIKELIHOOD_KEY, PRIOR_KEY, power_scaling_sensitivity
-    from mmm_recovery.simulate import simulate
 
+    fi = _smoke_input(smoke_study)
     scenario = next(iter(smoke_study.scenarios))
-    ds = simulate(smoke_study.scenario(scenario), smoke_study.rng(scenario, 0))
-    fi = FitInput.from_simulated(ds, smoke_study.study.holdout_weeks)
     results = {}
-    for on in (True, False):
-        est = BayesianMMM({**smoke_study.estimators["bayesian"], "prior_sensitivity": on})
-        results[on] = est.fit(fi, smoke_study.estimator_rng(scenario, 0, "bayesian"))
+    est = BayesianMMM(smoke_study.estimators["bayesian"])
+    results[True] = est.fit(fi, smoke_study.estimator_rng(scenario, 0, "bayesian"))
+
+    def cannot(mmm, posterior):
+        raise ValueError("the declared priors cover [...] but the model samples [...]")
+
+    monkeypatch.setattr(bayesian, "declared_log_prior", cannot)
+    results[False] = est.fit(fi, smoke_study.estimator_rng(scenario, 0, "bayesian"))
 
     def strip(obj):
         if isinstance(obj, dict):
             drop = {PRIOR_KEY, LIKELIHOOD_KEY, "prior_sensitivity_threshold"}
+            drop |= {"prior_sensitivity_skipped"}
             return {k: strip(v) for k, v in obj.items() if k not in drop}
         return obj
 
     with_, without = (json.loads(json.dumps(results[on].to_dict(), default=str)) for on in (1, 0))
     assert "prior_sensitivity_threshold" in with_["diagnostics"]
     assert "prior_sensitivity_skipped" not in with_["diagnostics"]
-    assert PRIOR_KEY not in json.dumps(without)
+    assert without["diagnostics"]["prior_sensitivity_skipped"].startswith("the declared priors")
+    assert "log_prior" not in results[False].extras["idata"].children
+    assert PRIOR_KEY not in json.dumps(without["channels"])
     assert strip(with_["channels"]) == without["channels"]
-    assert strip(with_["diagnostics"]) == without["diagnostics"]
+    assert strip(with_["diagnostics"]) == strip(without["diagnostics"])
 
     res = results[True]
     idata, pick = res.extras["idata"], res.extras["summary_draws"]

@@ -87,13 +87,57 @@ def test_a_short_test_measures_the_lift_its_weeks_build_up():
     assert true_lift(r0, x, 0.5 * x, 1) == pytest.approx(true_lift(r0, x, 0.5 * x, None))
 
 
-def test_a_short_lift_test_leaves_the_data_alone_and_records_both_lifts(smoke_study):
-    """Only the lift test changes with its length: the data, and the steady-state lift the
-    answer key keeps beside the measured window's."""
+@pytest.mark.parametrize(
+    "adstock, params, normalize",
+    [
+        ("geometric", {"alpha": 0.6}, True),
+        ("geometric", {"alpha": 0.6}, False),
+        ("weibull_cdf", {"shape": 1.5, "scale": 0.4}, True),
+        ("weibull_pdf", {"shape": 2.0, "scale": 3.0}, True),
+    ],
+)
+@pytest.mark.parametrize("saturation", ["logistic", "hill"])
+def test_a_tests_lift_is_the_mean_of_its_weeks_for_every_adstock(
+    adstock, params, normalize, saturation
+):
+    """true_lift against a closed form that uses no convolution: in week t of a test from steady
+    state at x, the adstocked spend is x * sum(w) + dx * (w_0 + ... + w_{min(t, L) - 1})."""
+    from mmm_recovery.response import ChannelResponse
+    from mmm_recovery.simulate import true_lift
+    from mmm_recovery.transforms import adstock_weights
+    from mmm_recovery.transforms import saturation as saturate
+
+    sat = {"lam": 8e-5} if saturation == "logistic" else {"slope": 1.5, "kappa": 20000.0}
+    r = ChannelResponse(adstock, params, 6, normalize, saturation, sat, 900.0)
+    w = np.asarray(adstock_weights(adstock, params, 6, normalize)).ravel()
+    x = 12000.0
+    for change in (-1.0, 0.5):
+        dx = change * x
+        base = 900.0 * saturate(saturation, x * w.sum(), sat)
+        for weeks in (1, 3, 6, 10):
+            weekly = [
+                900.0 * saturate(saturation, x * w.sum() + dx * w[: min(t, 6)].sum(), sat) - base
+                for t in range(1, weeks + 1)
+            ]
+            assert true_lift(r, x, dx, weeks) == pytest.approx(np.mean(weekly), rel=1e-10)
+        steady = 900.0 * saturate(saturation, (x + dx) * w.sum(), sat) - base
+        assert true_lift(r, x, dx, None) == pytest.approx(steady, rel=1e-10)
+
+
+def test_a_short_lift_test_keeps_the_data_and_the_error_draw_and_records_both_lifts(smoke_study):
+    """A test's length changes only its true lift: the same data, the same standard-normal error
+    draw (measured - true) / sigma, and the answer key keeps the steady-state lift beside the
+    test window's."""
     long_ = simulate(_with_tests(smoke_study), smoke_study.rng("base", 0))
     short_tests = [t.model_copy(update={"weeks": 2}) for t in TESTS]
     short = simulate(_with_tests(smoke_study, tests=short_tests), smoke_study.rng("base", 0))
     pd.testing.assert_frame_equal(long_.data, short.data, check_exact=True)
+
+    def z(ds):
+        true = np.array([t["delta_y"] for t in ds.truth["lift_tests"]])
+        return (ds.lift_tests["delta_y"].to_numpy() - true) / ds.lift_tests["sigma"].to_numpy()
+
+    np.testing.assert_allclose(z(long_), z(short), rtol=1e-9)
     for lt, st in zip(long_.truth["lift_tests"], short.truth["lift_tests"], strict=True):
         assert "weeks" not in lt and st["weeks"] == 2
         assert st["steady_state_delta_y"] == lt["delta_y"]

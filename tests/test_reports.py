@@ -218,3 +218,26 @@ def test_prior_sensitivity_tables_count_flags_against_misses():
     assert t.loc["reaches threshold", "prior-data conflict"] == "1"
     empty = StudyMetrics({}, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), comp.iloc[-1:])
     assert prior_sensitivity_vs_error(empty).empty
+
+
+def test_prior_sensitivity_note_counts_skipped_fits():
+    import pandas as pd
+
+    from mmm_recovery.reporting import StudyMetrics, prior_sensitivity_note
+
+    fits = pd.DataFrame(
+        {
+            "estimator": ["bayesian", "bayesian", "bayesian", "frequentist"],
+            "prior_sensitivity_threshold": [0.05, 0.05, float("nan"), float("nan")],
+            "prior_sensitivity_skipped": [None, None, "hierarchical prior", None],
+        }
+    )
+    m = StudyMetrics({}, fits, pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
+    assert prior_sensitivity_note(m) == (
+        "The prior sensitivity was computed in 2 of the 3 fits that compute it; skipped in 1 "
+        "(hierarchical prior)."
+    )
+    m = StudyMetrics({}, fits.iloc[:2], pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
+    assert prior_sensitivity_note(m).endswith("in 2 of the 2 fits that compute it.")
+    empty = StudyMetrics({}, fits[["estimator"]], pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
+    assert prior_sensitivity_note(empty) == "No fit computes a prior sensitivity."

@@ -158,7 +158,14 @@ def test_fits_table_carries_the_workflow_diagnostics():
         "converged": False,
         "error": "boom",
     }
-    t = fits_table([{**ok, "estimator": "bayesian"}, {**failed, "estimator": "bayesian"}])
+    skipped = {**ok, "replicate": 2, "estimator": "bayesian"}
+    skipped["result"] = {
+        "fit": {},
+        "diagnostics": {"prior_sensitivity_skipped": "the declared priors cover ..."},
+    }
+    t = fits_table([{**ok, "estimator": "bayesian"}, {**failed, "estimator": "bayesian"}, skipped])
+    assert t.loc[2, "prior_sensitivity_skipped"] == "the declared priors cover ..."
+    assert pd.isna(t.loc[0, "prior_sensitivity_skipped"])
     assert t.loc[0, "max_rhat"] == 1.02 and t.loc[0, "divergences"] == 3
     assert t.loc[0, "prior_predictive_share_in_range"] == 0.6 and "failures" not in t
     assert t.loc[1, "error"] == "boom" and pd.isna(t.loc[1, "max_rhat"])

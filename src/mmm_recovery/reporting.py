@@ -234,3 +234,25 @@ def prior_sensitivity_vs_error(m: StudyMetrics) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def prior_sensitivity_note(m: StudyMetrics) -> str:
+    """A sentence: in how many of the fits of estimators that compute it the prior sensitivity
+    was computed, and why it was skipped in the others (``fits.csv``), so a skipped fit cannot
+    drop out of the tables above unnoticed."""
+    f = m.fits
+    cols = [c for c in ("prior_sensitivity_threshold", "prior_sensitivity_skipped") if c in f]
+    if f.empty or not cols:
+        return "No fit computes a prior sensitivity."
+    skipped = (
+        f["prior_sensitivity_skipped"].notna()
+        if "prior_sensitivity_skipped" in f
+        else pd.Series(False, index=f.index)
+    )
+    has = f[cols].notna().any(axis=1)
+    n, k = int(has.sum()), int((has & skipped).sum())
+    text = f"The prior sensitivity was computed in {n - k} of the {n} fits that compute it"
+    if k:
+        reasons = "; ".join(sorted(set(f.loc[has & skipped, "prior_sensitivity_skipped"])))
+        text += f"; skipped in {k} ({reasons})"
+    return text + "."

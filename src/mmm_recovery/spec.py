@@ -208,8 +208,9 @@ class LiftTestSpec(_Frozen):
     carry-over to build up, so it measures the truth's steady-state response difference. With
     ``weeks`` it lasts that many weeks and measures the mean weekly change over them: a slowly
     decaying channel's carry-over has not built up, so the test measures less than the
-    steady-state lift. The estimators read every lift test as steady state (PyMC-Marketing's and
-    Robyn's calibration do), so a short test on such a channel is a misread experiment."""
+    steady-state lift. The estimators read every lift test as steady state (as PyMC-Marketing's
+    lift likelihood does; Robyn scores the model over the test's own dates, which the frequentist
+    estimator here does not), so a short test on such a channel is a misread experiment."""
 
     channel: str = Field(description="Channel tested (a key of `channels`). No default.")
     spend_change: float = Field(

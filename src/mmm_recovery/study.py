@@ -302,6 +302,8 @@ def fits_table(records: list[dict[str, Any]]) -> pd.DataFrame:
             for key in DIAGNOSTIC_COLUMNS:
                 if isinstance(diag.get(key), int | float):
                     row[key] = diag[key]
+            if "prior_sensitivity_skipped" in diag:  # why a fit's sensitivities are missing
+                row["prior_sensitivity_skipped"] = diag["prior_sensitivity_skipped"]
         rows.append(row)
     return pd.DataFrame(rows)
 
