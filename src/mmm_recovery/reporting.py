@@ -155,18 +155,23 @@ def channel_errors(m: StudyMetrics, quantity: str = "roas") -> pd.DataFrame:
     c = m.comparisons
     if c.empty:
         return pd.DataFrame()
-    c = c[c["quantity"] == quantity]
+
+    def cell(x: pd.DataFrame) -> str:
+        rel, cov = x["rel_error"].dropna(), x["covered"].dropna()
+        return f"{100 * rel.mean():+.0f}% ({int(cov.sum())}/{len(cov)})" if len(rel) else "n/a"
+
+    return _per_channel(c[c["quantity"] == quantity], cell)
+
+
+def _per_channel(c: pd.DataFrame, cell) -> pd.DataFrame:
+    """Scenario x estimator rows of comparison rows ``c``, one column per channel (in order of
+    appearance) holding ``cell(rows of that scenario, estimator and channel)``."""
     channels = list(dict.fromkeys(c["channel"]))
     rows = []
     for (scen, est), g in c.groupby(["scenario", "estimator"], sort=False):
         row = {"scenario": scen, "estimator": est}
         for ch in channels:
-            x = g[g["channel"] == ch]
-            rel = x["rel_error"].dropna()
-            cov = x["covered"].dropna()
-            row[ch] = (
-                f"{100 * rel.mean():+.0f}% ({int(cov.sum())}/{len(cov)})" if len(rel) else "n/a"
-            )
+            row[ch] = cell(g[g["channel"] == ch])
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -197,15 +202,9 @@ def prior_sensitivity_by_channel(m: StudyMetrics, quantity: str = "roas") -> pd.
     c = _with_thresholds(m, quantity)
     if c.empty:
         return pd.DataFrame()
-    channels = list(dict.fromkeys(c["channel"]))
-    rows = []
-    for (scen, est), g in c.groupby(["scenario", "estimator"], sort=False):
-        row = {"scenario": scen, "estimator": est}
-        for ch in channels:
-            x = g[g["channel"] == ch]
-            row[ch] = f"{fmt(x[PRIOR_KEY].mean())} ({int(x['flagged'].sum())}/{len(x)})"
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return _per_channel(
+        c, lambda x: f"{fmt(x[PRIOR_KEY].mean())} ({int(x['flagged'].sum())}/{len(x)})"
+    )
 
 
 def prior_sensitivity_vs_error(m: StudyMetrics) -> pd.DataFrame:
