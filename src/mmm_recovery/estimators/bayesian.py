@@ -413,28 +413,45 @@ def convergence_diagnostics(
     return out
 
 
-def _declared_priors(mmm) -> list[tuple[Any, str]]:
-    """``(prior, posterior variable)`` for every prior of the built ``mmm``, in the coordinates
-    the study declares them in: the logistic curve's ``beta`` (not the sampled ``effect``), the
-    intercept (not the sampled level), the likelihood's sigma."""
-    from mmm_recovery.estimators.effect_saturation import EffectLogisticSaturation
+def numeric_parameters(prior: Any) -> bool:
+    """Whether every parameter of a PyMC-Marketing ``Prior`` is a number (not a nested prior)."""
+    return all(isinstance(v, int | float) for v in prior.parameters.values())
+
+
+def _declared_priors(mmm) -> list[tuple[Any, str, str]]:
+    """``(prior, declared variable, sampled variable)`` for every prior of the built ``mmm``.
+
+    The declared variable is the one the study declares the prior on: the logistic curve's
+    ``beta``, the intercept, the likelihood's sigma. The sampled variable is the free variable
+    NUTS sampled for it, which differs in the effect and level coordinates (``saturation_effect``
+    for ``saturation_beta``, ``intercept_level`` for ``intercept_contribution``); this is the one
+    place that maps the declared coordinates to the sampled ones."""
+    from mmm_recovery.estimators.effect_saturation import LEVEL_NAME, EffectLogisticSaturation
 
     cfg = mmm.model_config
-    pairs = [(cfg["intercept"], "intercept_contribution")]
+    intercept = "intercept_contribution"
+    triples = [
+        (
+            cfg["intercept"],
+            intercept,
+            LEVEL_NAME if LEVEL_NAME in mmm.model.named_vars else intercept,
+        )
+    ]
     sigma = cfg["likelihood"].parameters.get("sigma")
     if sigma is not None:
-        pairs.append((sigma, "y_sigma"))
+        triples.append((sigma, "y_sigma", "y_sigma"))
     if mmm.control_columns:
-        pairs.append((cfg["gamma_control"], "gamma_control"))
+        triples.append((cfg["gamma_control"], "gamma_control", "gamma_control"))
     if mmm.yearly_seasonality:
-        pairs.append((cfg["gamma_fourier"], "gamma_fourier"))
+        triples.append((cfg["gamma_fourier"], "gamma_fourier", "gamma_fourier"))
     for component in (mmm.adstock, mmm.saturation):
         for key, prior in component.function_priors.items():
             name = component.variable_mapping[key]
             if isinstance(component, EffectLogisticSaturation) and key == "effect":
-                prior, name = component.beta_prior, "saturation_beta"
-            pairs.append((prior, name))
-    return pairs
+                triples.append((component.beta_prior, "saturation_beta", name))
+            else:
+                triples.append((prior, name, name))
+    return triples
 
 
 def declared_log_prior(mmm, posterior: Any) -> Any:
@@ -445,33 +462,22 @@ def declared_log_prior(mmm, posterior: Any) -> Any:
     leaves out), on the scaled data; whatever coordinates NUTS sampled in, the model is the same,
     so this is the prior that :mod:`mmm_recovery.sensitivity` power-scales. A prior whose
     parameters are not numbers (a hierarchical prior) or that has a transform is an error naming
-    the variable, and so is a model whose free variables are not exactly those priors' variables
-    (in the coordinates NUTS sampled: ``saturation_effect`` for ``saturation_beta``,
-    ``intercept_level`` for ``intercept_contribution``): a prior this function does not know
-    would otherwise be left out silently."""
+    the variable, and so is a model whose free variables are not exactly those priors' sampled
+    variables: a prior this function does not know would otherwise be left out silently."""
     import pymc as pm
     import xarray as xr
 
-    from mmm_recovery.estimators.effect_saturation import LEVEL_NAME
-
-    pairs = _declared_priors(mmm)
-    sampled = {
-        "saturation_beta": mmm.saturation.variable_mapping.get("effect", "saturation_beta"),
-        "intercept_contribution": LEVEL_NAME
-        if LEVEL_NAME in mmm.model.named_vars
-        else "intercept_contribution",
-    }
-    declared = {sampled.get(name, name) for _, name in pairs}
+    triples = _declared_priors(mmm)
+    sampled = {name for _, _, name in triples}
     free = {rv.name for rv in mmm.model.free_RVs}
-    if declared != free:
+    if sampled != free:
         raise ValueError(
-            f"the declared priors cover {sorted(declared)} but the model samples {sorted(free)}: "
+            f"the declared priors cover {sorted(sampled)} but the model samples {sorted(free)}: "
             "the prior sensitivity cannot be computed for this model; set prior_sensitivity: false"
         )
     out = {}
-    for prior, name in pairs:
-        numeric = all(isinstance(v, int | float) for v in prior.parameters.values())
-        if not numeric or prior.transform is not None:
+    for prior, name, _ in triples:
+        if not numeric_parameters(prior) or prior.transform is not None:
             raise ValueError(
                 f"prior of {name} ({prior.distribution}, parameters {dict(prior.parameters)}, "
                 f"transform {prior.transform}): the prior sensitivity needs numeric parameters "

@@ -208,12 +208,15 @@ class LevelIntercept(Prior):
     """
 
     def __init__(self, prior: Prior, saturation: EffectLogisticSaturation) -> None:
-        from mmm_recovery.estimators.bayesian import LEVEL_LOCATION, level_unsupported
+        from mmm_recovery.estimators.bayesian import (
+            LEVEL_LOCATION,
+            level_unsupported,
+            numeric_parameters,
+        )
 
-        numeric = all(isinstance(v, int | float) for v in prior.parameters.values())
         why = (
             level_unsupported(prior.distribution, prior.parameters)
-            if numeric
+            if numeric_parameters(prior)
             else "its parameters must be numbers"
         )
         if why is None and (prior.dims or prior.transform is not None or not prior.centered):
