@@ -106,6 +106,21 @@ plots.interval_vs_truth({"bayesian": result.to_dict()}, truth, "roas")
 plots.response_curves(truth, {"bayesian": {c: v["curve"] for c, v in result.channels.items()}})
 
 # %% [markdown]
+# ## Lift tests: what the model says each test should have measured
+# With lift tests (`lift_tests` in the scenario), each measurement beside the posterior of the
+# model's lift over the same test (steady state, or the mean over the test's `weeks`; currency
+# per week, 94% HDI), the answer key's true lift, and the measurement's z-score against the
+# model.
+
+# %%
+if "lift_tests" in result.tables:
+    display(
+        result.tables["lift_tests"].assign(true_lift=[t["delta_y"] for t in truth["lift_tests"]])
+    )
+else:
+    print(f"scenario {scenario!r} has no lift tests")
+
+# %% [markdown]
 # ## Does the prior decide? Power-scaling sensitivity
 # How far each estimate would move if the prior, or the likelihood, were made slightly stronger
 # or weaker (Kallioinen et al. 2024; `mmm_recovery.sensitivity`), computed from the same draws as

@@ -163,15 +163,20 @@ settings_table("bayesian")
 # steady-state lift $r(x + \Delta x) - r(x)$ (long enough for carry-over to build up) with a
 # Gaussian error of sd $\sigma$. A test of $w$ weeks (`weeks: w`) measures instead the mean
 # weekly change over its $w$ weeks, starting from steady state at $x$: for a slowly decaying
-# channel less than the steady-state lift, as a real short test would. Both estimators read
-# every test as steady state, as PyMC-Marketing's lift likelihood does (Robyn itself scores the
-# model over the test's own dates; the frequentist estimator here uses the steady state), so the
-# `short_lift_test` scenario asks what a misread experiment costs. The Bayesian estimator adds
-# PyMC-Marketing's lift likelihood,
+# channel less than the steady-state lift, as a real short test would. The test's length
+# reaches the estimators (the `weeks` column of `lift_tests.csv`), and both compare the
+# measurement with their model's lift over the same weeks. For a steady-state test the Bayesian
+# estimator adds PyMC-Marketing's lift likelihood,
 # $\Delta y \sim \mathcal N(\beta_c (f(x + \Delta x) - f(x)), \sigma)$ on the scaled data; the
 # frequentist one adds Robyn's MAPE.LIFT, the mean of
 # $|\hat r(x + \Delta x) - \hat r(x) - \Delta y| / |\Delta y|$, as a third objective (the
-# chosen point is then the one nearest the origin of the three scaled objectives). A go-dark
+# chosen point is then the one nearest the origin of the three scaled objectives). For a test of
+# $w$ weeks both replace the steady-state lift with the model's mean lift over the test,
+# $\frac1w \sum_{t=1}^{w} \beta_c f(x + \Delta x \sum_{j<t} \omega_j) - \beta_c f(x)$ with the
+# model's normalised adstock weights $\omega_j$ (PyMC-Marketing's own adstock of the test's spend
+# path in the Bayesian model). PyMC-Marketing's likelihood and Robyn's MAPE.LIFT read every test
+# as steady state (Robyn scores the model over the test's own dates instead); the
+# `short_lift_test` scenario asks whether a short test, read for what it measured, still helps. A go-dark
 # test pins what the observational data leave weakly identified for an always-on channel: its
 # whole effect at current spend, hence its ROAS.
 

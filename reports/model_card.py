@@ -156,11 +156,13 @@ Markdown(reporting.prior_sensitivity_note(m))
 #   Bayesian fit's prior-sensitivity check flags it is in the table above. The
 #   `lift_tested` scenario gives both estimators a go-dark lift test on search (methodology
 #   report): compare its column there to see what one experiment buys.
-# * **Short experiments.** Both estimators read a lift test as the steady-state lift. A test of a
-#   few weeks on a slowly decaying channel measures less than that, because carry-over has not
-#   built up. The `short_lift_test` scenario gives the estimators such a test (its length and
-#   channel are in the methodology report's study design) and shows what the misread test does
-#   to that channel's ROAS (its column above).
+# * **Short experiments.** A test of a few weeks on a slowly decaying channel measures less than
+#   the steady-state lift, because carry-over has not built up. Both estimators read a test's
+#   length (`weeks` in `lift_tests.csv`) and compare it with their model's lift over the same
+#   weeks; a test given without its length is read as steady state, as PyMC-Marketing's lift
+#   likelihood and Robyn's MAPE.LIFT read every test. The `short_lift_test` scenario gives the
+#   estimators such a test (its length and channel are in the methodology report's study design):
+#   that channel's ROAS is its column above.
 #
 # * **Synthetic truth only.** The truth uses geometric adstock and logistic saturation (the
 #   Bayesian model's families; the frequentist model always uses Hill saturation, so its

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmm_recovery import byod
+from mmm_recovery import byod, io
 from mmm_recovery.spec import SpecError, load_study
 
 
@@ -193,7 +193,15 @@ def test_declared_lift_tests_reach_the_estimators(tmp_path, example, smoke_study
     assert fi.lift_tests.to_dict("records") == [test]
     assert FrequentistMMM(smoke_study.estimators["frequentist"]).objective(fi).lift is not None
     assert not len(byod.load(study, "robyn_example").lift_tests)
+    # a test of a given length keeps it (weeks column, blank for a steady-state test beside it)
+    timed = {**test, "channel": "tv", "weeks": 4}
+    raw["datasets"]["robyn_example"]["lift_tests"] = [test, timed]
+    f.write_text(yaml.safe_dump(raw))
+    tests = byod.load(load_study(f), "robyn_example").lift_tests
+    assert list(tests.columns) == [*io.LIFT_TEST_COLUMNS, io.LIFT_TEST_WEEKS]
+    np.testing.assert_array_equal(io.lift_test_weeks(tests), [np.nan, 4.0])
     for bad, message in [
+        ({"weeks": 0}, "lift_tests.0.weeks"),
         ({"channel": "radio"}, "lift_tests[0].channel='radio' is not a channel of the column map"),
         ({"sigma": 0.0}, "lift_tests.0.sigma"),
         ({"delta_x": -12000.0}, "delta_x=-12000.0 must be non-zero with x + delta_x >= 0"),

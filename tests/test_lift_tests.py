@@ -146,6 +146,24 @@ def test_a_short_lift_test_keeps_the_data_and_the_error_draw_and_records_both_li
         LiftTestSpec(channel="tv", spend_change=-1.0, standard_error=0.1, weeks=0)
 
 
+def test_a_tests_length_reaches_the_estimators_through_lift_tests_csv(smoke_study, tmp_path):
+    """A test with ``weeks`` writes the weeks column (blank for a steady-state test beside it)
+    and reads back exactly; a table of steady-state tests keeps PyMC-Marketing's five columns
+    (an analyst's own tests: test_byod)."""
+
+    ds = simulate(_with_tests(smoke_study, tests=TIMED), smoke_study.rng("base", 0))
+    assert list(ds.lift_tests.columns) == [*io.LIFT_TEST_COLUMNS, io.LIFT_TEST_WEEKS]
+    ds.save(tmp_path / "timed")
+    text = (tmp_path / "timed" / "lift_tests.csv").read_text().splitlines()
+    assert text[0] == "channel,x,delta_x,delta_y,sigma,weeks" and text[2].endswith(",")
+    back = SimulatedDataset.load(tmp_path / "timed")
+    pd.testing.assert_frame_equal(back.lift_tests, ds.lift_tests, check_exact=True)
+    np.testing.assert_array_equal(io.lift_test_weeks(back.lift_tests), [2.0, np.nan, 9.0])
+    steady = simulate(_with_tests(smoke_study), smoke_study.rng("base", 0))
+    assert list(steady.lift_tests.columns) == list(io.LIFT_TEST_COLUMNS)
+    assert np.isnan(io.lift_test_weeks(steady.lift_tests)).all()
+
+
 @pytest.mark.parametrize(
     "edit, message",
     [
@@ -156,6 +174,10 @@ def test_a_short_lift_test_keeps_the_data_and_the_error_draw_and_records_both_li
         (lambda d: d.assign(delta_x=[0.0, 1.0]), "row 2, column delta_x = 0.0: delta_x must be"),
         (lambda d: d.assign(delta_x=[-5.0, 1.0]), "row 2, column delta_x = -5.0: delta_x must"),
         (lambda d: d.assign(channel=["tv", "radio"]), "row 3, column channel = 'radio': not a"),
+        (lambda d: d.assign(weeks=[2.5, None]), "row 2, column weeks = 2.5: weeks must be blank"),
+        (lambda d: d.assign(weeks=[None, 0]), "row 3, column weeks = 0.0: weeks must be blank"),
+        (lambda d: d.assign(weeks=["four", 4]), "row 2, column weeks = 'four': weeks must be"),
+        (lambda d: d.assign(weeks=[521, 4]), "row 2, column weeks = 521: .* from 1 to 520"),
     ],
 )
 def test_bad_lift_test_files_name_file_row_and_column(tmp_path, edit, message):
@@ -177,14 +199,25 @@ def test_bad_lift_test_files_name_file_row_and_column(tmp_path, edit, message):
     assert str(path) in str(err.value)
 
 
-def test_frequentist_mape_lift_is_the_models_own_steady_state_lift(smoke_study):
-    """MAPE.LIFT of a candidate equals the mean |lift - measured| / |measured| computed from the
-    fitted model's response curves (ChannelResponse.steady_state), in the batched objective and
-    the exact fit; without lift tests, or with calibrate: false, the objectives are NRMSE and
-    DECOMP.RSSD only."""
-    from mmm_recovery.estimators.frequentist import FrequentistMMM, bounds_vectors
+TIMED = [
+    LiftTestSpec(channel="search", spend_change=-1.0, standard_error=0.15, weeks=2),
+    LiftTestSpec(channel="tv", spend_change=0.5, standard_error=0.25),
+    LiftTestSpec(channel="tv", spend_change=-1.0, standard_error=0.15, weeks=9),
+]
 
-    ds = simulate(_with_tests(smoke_study), smoke_study.rng("base", 0))
+
+@pytest.mark.parametrize("tests", [TESTS, TIMED], ids=["steady", "timed"])
+def test_frequentist_mape_lift_is_the_models_own_lift(smoke_study, tests):
+    """MAPE.LIFT of a candidate equals the mean |lift - measured| / |measured| computed from the
+    fitted model's response curves (ChannelResponse: the steady-state change, or for a test of
+    ``weeks`` weeks its convolution of the test's spend path, ``simulate.true_lift``), in the
+    batched objective and the exact fit; without lift tests, or with calibrate: false, the
+    objectives are NRMSE and DECOMP.RSSD only. The timed tests are shorter and longer than the
+    adstock window (6 weeks) beside a steady-state one."""
+    from mmm_recovery.estimators.frequentist import FrequentistMMM, bounds_vectors
+    from mmm_recovery.simulate import true_lift
+
+    ds = simulate(_with_tests(smoke_study, tests=tests), smoke_study.rng("base", 0))
     fi = FitInput.from_simulated(ds, smoke_study.study.holdout_weeks)
     est = FrequentistMMM(smoke_study.estimators["frequentist"])
     obj = est.objective(fi)
@@ -192,13 +225,15 @@ def test_frequentist_mape_lift_is_the_models_own_steady_state_lift(smoke_study):
     lo, hi = bounds_vectors(est.config, obj.n_channels)
     h = lo + (hi - lo) * np.random.default_rng(3).random((8, lo.size))
     batch = obj.objectives(h)
+    t = fi.lift_tests
+    weeks = [None if np.isnan(w) else int(w) for w in io.lift_test_weeks(t)]
+    assert weeks == [test.weeks for test in tests]
     for b in range(len(h)):
         fit = obj.exact_fit(h[b])
         resp = est.responses(obj, h[b], fit, fi.channels)
-        t = fi.lift_tests
         model = [
-            resp[c].steady_state(x + dx) - resp[c].steady_state(x)
-            for c, x, dx in zip(t["channel"], t["x"], t["delta_x"], strict=True)
+            true_lift(resp[c], x, dx, w)
+            for c, x, dx, w in zip(t["channel"], t["x"], t["delta_x"], weeks, strict=True)
         ]
         expected = np.mean(np.abs(np.array(model) - t["delta_y"]) / np.abs(t["delta_y"]))
         assert fit["mape_lift"] == pytest.approx(expected, rel=1e-9)
@@ -274,6 +309,121 @@ def test_bayesian_lift_likelihood_is_the_measured_lift_of_the_models_curve(smoke
         mu = beta[i] * (np.tanh(lam[i] * (xs + dxs) / 2) - np.tanh(lam[i] * xs / 2))
         expected = stats.norm(mu, t["sigma"] / ts).logpdf(t["delta_y"] / ts).sum()
         assert ours == pytest.approx(expected, rel=1e-9), coordinates
+
+
+def test_bayesian_lift_likelihood_of_a_test_of_given_weeks_is_its_mean_lift(smoke_study):
+    """A test of ``w`` weeks is a Normal observation of the model's mean lift over its weeks
+    from steady state, through the model's own normalised geometric adstock, computed here by
+    hand (weights ``alpha**j / sum``; week ``t`` of the test sees ``x + delta_x * sum_{j<t} w_j``);
+    a steady-state test beside it keeps PyMC-Marketing's term. Both coordinates, the tests out of
+    channel order and of different lengths, so a wrong index, window or reference input changes
+    the value; a short go-dark test loses less than the steady-state lift."""
+    from scipy import stats
+
+    from mmm_recovery.estimators.bayesian import (
+        LIFT_NAME,
+        LIFT_WINDOW_NAME,
+        BayesianMMM,
+        add_lift_tests,
+    )
+    from mmm_recovery.estimators.effect_saturation import reference_input
+
+    timed = [
+        LiftTestSpec(channel="search", spend_change=-1.0, standard_error=0.15, weeks=2),
+        LiftTestSpec(channel="tv", spend_change=-1.0, standard_error=0.15, weeks=3),
+        LiftTestSpec(channel="tv", spend_change=0.5, standard_error=0.25),
+    ]
+    ds = simulate(_with_tests(smoke_study, tests=timed), smoke_study.rng("base", 0))
+    fi = FitInput.from_simulated(ds, smoke_study.study.holdout_weeks)
+    order = fi.channels
+    assert order == ["tv", "search"]
+    np.testing.assert_array_equal(io.lift_test_weeks(fi.lift_tests), [2.0, 3.0, np.nan])
+    lam, beta, alpha = np.array([1.7, 0.6]), np.array([0.3, 0.2]), np.array([0.7, 0.4])
+    cfg = smoke_study.estimators["bayesian"]
+    l_max = BayesianMMM(cfg).config.l_max
+    for coordinates in ("effect", "beta"):
+        est = BayesianMMM(
+            {
+                **cfg,
+                "logistic_parametrization": coordinates,
+                "intercept_parametrization": "intercept",
+            }
+        )
+        mmm = est.build(fi)
+        x = est.frame(fi)
+        mmm.build_model(x.iloc[: fi.n_train], fi.data[fi.target].iloc[: fi.n_train])
+        add_lift_tests(mmm, fi.lift_tests)
+        model = mmm.model
+        cs = fi.train[order].max().to_numpy()
+        ts = float(fi.train[fi.target].max())
+        x0 = reference_input(fi.train, order)
+        second = "saturation_effect" if coordinates == "effect" else "saturation_beta"
+        point = model.initial_point()
+        point["saturation_lam_log__"] = np.log(lam)
+        point[f"{second}_log__"] = np.log(
+            beta * np.tanh(lam * x0 / 2) if coordinates == "effect" else beta
+        )
+        point["adstock_alpha_logodds__"] = np.log(alpha / (1 - alpha))
+        t = fi.lift_tests
+        i = np.array([order.index(c) for c in t["channel"]])
+        xs, dxs = t["x"].to_numpy() / cs[i], t["delta_x"].to_numpy() / cs[i]
+        y, sd = t["delta_y"].to_numpy() / ts, t["sigma"].to_numpy() / ts
+
+        def curve(u, k):
+            return beta[k] * np.tanh(lam[k] * u / 2)
+
+        windowed, steady = [], []
+        for n, (k, w) in enumerate(zip(i[:2], (2, 3), strict=True)):
+            wts = alpha[k] ** np.arange(l_max)
+            wts = wts / wts.sum()
+            weekly = [curve(xs[n] + dxs[n] * wts[:t_].sum(), k) for t_ in range(1, w + 1)]
+            windowed.append(np.mean(weekly) - curve(xs[n], k))
+            steady.append(curve(xs[n] + dxs[n], k) - curve(xs[n], k))
+            assert abs(windowed[-1]) < abs(steady[-1])
+        expected = stats.norm(windowed, sd[:2]).logpdf(y[:2]).sum()
+        ours = model.compile_logp(vars=[model[LIFT_WINDOW_NAME]])(point)
+        assert ours == pytest.approx(expected, rel=1e-9), coordinates
+        mu = curve(xs[2] + dxs[2], i[2]) - curve(xs[2], i[2])
+        ours_steady = model.compile_logp(vars=[model[LIFT_NAME]])(point)
+        assert ours_steady == pytest.approx(stats.norm(mu, sd[2]).logpdf(y[2]), rel=1e-9)
+
+
+def test_posterior_lifts_put_each_test_beside_its_own_model_lift():
+    """posterior_lifts maps the two likelihoods' model lifts (steady-state tests, then timed
+    ones, each in table order) back to the rows of the table, in currency (times the target
+    scale), with the HDI of the draws and the measurement's z-score."""
+    import xarray as xr
+
+    from mmm_recovery.estimators.bayesian import LIFT_NAME, LIFT_WINDOW_NAME, posterior_lifts
+    from mmm_recovery.results import hdi
+
+    rng = np.random.default_rng(0)
+    steady = rng.normal([[[-1.0, 2.0]]], 0.1, size=(2, 50, 2))  # tests 1 and 2 (scaled)
+    timed = rng.normal([[[-0.5]]], 0.1, size=(2, 50, 1))  # test 0
+    post = xr.Dataset(
+        {
+            f"{LIFT_NAME}_model_estimated_lift": (("chain", "draw", "a"), steady),
+            f"{LIFT_WINDOW_NAME}_model_estimated_lift": (("chain", "draw", "b"), timed),
+        }
+    )
+    table = pd.DataFrame(
+        {
+            "channel": ["tv", "search", "tv"],
+            "x": [1.0, 2.0, 3.0],
+            "delta_x": [-1.0, -2.0, 1.0],
+            "delta_y": [-40.0, -110.0, 190.0],
+            "sigma": [5.0, 10.0, 20.0],
+            "weeks": [4.0, np.nan, np.nan],
+        }
+    )
+    out = posterior_lifts({"posterior": post}, table, 100.0, 0.9)
+    draws = [timed[..., 0].ravel(), steady[..., 0].ravel(), steady[..., 1].ravel()]
+    for i, d in enumerate(draws):
+        assert out["model_lift"][i] == pytest.approx(100.0 * d.mean(), rel=1e-12)
+        lo, hi = hdi(100.0 * d, 0.9)
+        assert (out["model_lift_lower"][i], out["model_lift_upper"][i]) == (lo, hi)
+    np.testing.assert_allclose(out["z"], (table["delta_y"] - out["model_lift"]) / table["sigma"])
+    pd.testing.assert_frame_equal(out[table.columns], table)
 
 
 @pytest.mark.slow

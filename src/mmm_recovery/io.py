@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mmm_recovery.spec import MAX_LIFT_TEST_WEEKS
+
 DATE_COLUMN = "date"
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -106,6 +108,19 @@ def read_weekly_csv(path: Path, date_column: str = DATE_COLUMN) -> pd.DataFrame:
 #: revenue ``delta_y`` and its standard error ``sigma`` (currency)
 LIFT_TEST_COLUMNS = ("channel", "x", "delta_x", "delta_y", "sigma")
 
+#: Optional column of a lift-test table: the test's length in weeks, from steady state at ``x``
+#: (``delta_y`` is then the mean weekly change over those weeks); blank, or no column: a test long
+#: enough for carry-over to build up, which measures the steady-state change
+LIFT_TEST_WEEKS = "weeks"
+
+
+def lift_test_weeks(df: pd.DataFrame) -> np.ndarray:
+    """Each lift test's length in weeks (:data:`LIFT_TEST_WEEKS`) as floats, NaN for a
+    steady-state test (a blank cell, or a table without the column)."""
+    if LIFT_TEST_WEEKS not in df.columns:
+        return np.full(len(df), np.nan)
+    return pd.to_numeric(df[LIFT_TEST_WEEKS], errors="coerce").to_numpy(dtype=float)
+
 
 def empty_lift_tests() -> pd.DataFrame:
     return pd.DataFrame(
@@ -114,9 +129,10 @@ def empty_lift_tests() -> pd.DataFrame:
 
 
 def read_lift_tests(path: Path, channels: list[str] | None = None) -> pd.DataFrame:
-    """A lift-test CSV (:data:`LIFT_TEST_COLUMNS`), checked: numbers, ``x >= 0``,
-    ``x + delta_x >= 0``, ``delta_x != 0``, ``delta_y != 0``, ``sigma > 0`` and, given
-    ``channels``, known channels.
+    """A lift-test CSV (:data:`LIFT_TEST_COLUMNS`, and :data:`LIFT_TEST_WEEKS` if it has that
+    column), checked: numbers, ``x >= 0``, ``x + delta_x >= 0``, ``delta_x != 0``,
+    ``delta_y != 0``, ``sigma > 0``, ``weeks`` blank or a whole number from 1 to
+    :data:`MAX_LIFT_TEST_WEEKS` and, given ``channels``, known channels.
     Errors name the file, row and column."""
     df = pd.read_csv(path)
     missing = [c for c in LIFT_TEST_COLUMNS if c not in df.columns]
@@ -124,7 +140,8 @@ def read_lift_tests(path: Path, channels: list[str] | None = None) -> pd.DataFra
         raise ValueError(
             f"{path}: lift tests need column(s) {missing}; columns are {list(df.columns)}"
         )
-    df = df[list(LIFT_TEST_COLUMNS)].copy()
+    has_weeks = LIFT_TEST_WEEKS in df.columns
+    df = df[[*LIFT_TEST_COLUMNS, *([LIFT_TEST_WEEKS] if has_weeks else [])]].copy()
     df["channel"] = df["channel"].astype(str)
     for c in LIFT_TEST_COLUMNS[1:]:
         values = pd.to_numeric(df[c], errors="coerce")
@@ -135,6 +152,21 @@ def read_lift_tests(path: Path, channels: list[str] | None = None) -> pd.DataFra
                 f"{path}: row {row + 2}, column {c}: {df[c].iloc[row]!r} is not a number"
             )
         df[c] = values.astype(float)
+    if has_weeks:
+        weeks = pd.to_numeric(df[LIFT_TEST_WEEKS], errors="coerce")
+        given = df[LIFT_TEST_WEEKS].notna()
+        w = weeks.to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(w) & (w == np.round(w)) & (w >= 1) & (w <= MAX_LIFT_TEST_WEEKS)
+        bad = given.to_numpy() & ~whole
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{path}: row {row + 2}, column {LIFT_TEST_WEEKS} = "
+                f"{df[LIFT_TEST_WEEKS].to_list()[row]!r}: weeks must be blank (a steady-state test) or "
+                f"a whole number from 1 to {MAX_LIFT_TEST_WEEKS}"
+            )
+        df[LIFT_TEST_WEEKS] = weeks.astype(float)
     checks = {
         "x": (df["x"] < 0, "x must be >= 0"),
         "delta_x": (

@@ -9,8 +9,8 @@
 * ``weekly``: the true weekly decomposition (base, each channel's contribution, control
   effects, noiseless target ``mu``) so that ``mu == base + sum(contributions) + controls``;
 * ``lift_tests``: the scenario's lift tests as an analyst would get them (PyMC-Marketing's
-  columns ``channel, x, delta_x, delta_y, sigma``; :class:`~mmm_recovery.spec.LiftTestSpec`),
-  empty without any; their true lifts are in ``truth["lift_tests"]``.
+  columns ``channel, x, delta_x, delta_y, sigma``, and ``weeks`` when a test has a length;
+  :class:`~mmm_recovery.spec.LiftTestSpec`), empty without any; their true lifts are in ``truth["lift_tests"]``.
 
 All amounts are on the original (currency) scale. Draw order is fixed (latent spend, flighting,
 competitor, events, noise, lift-test errors last, so a scenario without lift tests draws the
@@ -213,6 +213,7 @@ def simulate_lift_tests(
                 "delta_x": dx,
                 "delta_y": lift + sigma * e,
                 "sigma": sigma,
+                io.LIFT_TEST_WEEKS: np.nan if test.weeks is None else float(test.weeks),
             }
         )
         truth_row = {"channel": test.channel, "x": x, "delta_x": dx, "delta_y": lift}
@@ -220,7 +221,10 @@ def simulate_lift_tests(
             truth_row["weeks"] = test.weeks
             truth_row["steady_state_delta_y"] = true_lift(r, x, dx, None)
         truth.append(truth_row)
-    return pd.DataFrame(rows, columns=list(io.LIFT_TEST_COLUMNS)), truth
+    # the weeks column only when a test has a length: steady-state tests keep PyMC-Marketing's table
+    timed = any(test.weeks is not None for test in spec.lift_tests)
+    columns = [*io.LIFT_TEST_COLUMNS, *([io.LIFT_TEST_WEEKS] if timed else [])]
+    return pd.DataFrame(rows)[columns], truth
 
 
 def true_lift(r: ChannelResponse, x: float, dx: float, weeks: int | None) -> float:

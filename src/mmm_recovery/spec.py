@@ -197,6 +197,10 @@ class EventSpec(_Frozen):
     )
 
 
+#: Longest lift test accepted, in weeks (ten years)
+MAX_LIFT_TEST_WEEKS = 520
+
+
 class LiftTestSpec(_Frozen):
     """A lift test (an experiment's measured incremental revenue) an analyst brings to the model.
 
@@ -208,9 +212,10 @@ class LiftTestSpec(_Frozen):
     carry-over to build up, so it measures the truth's steady-state response difference. With
     ``weeks`` it lasts that many weeks and measures the mean weekly change over them: a slowly
     decaying channel's carry-over has not built up, so the test measures less than the
-    steady-state lift. The estimators read every lift test as steady state (as PyMC-Marketing's
-    lift likelihood does; Robyn scores the model over the test's own dates, which the frequentist
-    estimator here does not), so a short test on such a channel is a misread experiment."""
+    steady-state lift. The test's length reaches the estimators (the ``weeks`` column of
+    ``lift_tests.csv``), and both compare the measurement with their model's mean lift over the
+    same weeks from steady state (PyMC-Marketing's lift likelihood and Robyn's MAPE.LIFT read a
+    test as steady state; Robyn scores the model over the test's own dates)."""
 
     channel: str = Field(description="Channel tested (a key of `channels`). No default.")
     spend_change: float = Field(
@@ -226,7 +231,7 @@ class LiftTestSpec(_Frozen):
     weeks: int | None = Field(
         None,
         ge=1,
-        le=520,
+        le=MAX_LIFT_TEST_WEEKS,
         description="Length of the test in weeks: it measures the mean weekly revenue change over "
         "them, starting from steady state at the mean spend. Default null: a test long enough "
         "for carry-over to build up (the steady-state lift).",
@@ -373,6 +378,14 @@ class MeasuredLiftTest(_Frozen):
     delta_x: float = Field(description="Change of weekly spend in the test. No default.")
     delta_y: float = Field(description="Measured change of weekly revenue. No default.")
     sigma: float = Field(gt=0.0, description="Standard error of delta_y. No default.")
+    weeks: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_LIFT_TEST_WEEKS,
+        description="Length of the test in weeks, from steady state at x: delta_y is the mean "
+        "weekly change over them. Default null: a test long enough for carry-over to build up "
+        "(the steady-state change).",
+    )
 
     @model_validator(mode="after")
     def _changes_spend(self) -> MeasuredLiftTest:

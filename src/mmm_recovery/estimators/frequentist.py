@@ -28,7 +28,8 @@ vectorised over a batch). Objectives: ``nrmse`` (Robyn's NRMSE = RMSE / range(y)
 ``nrmse+decomp_rssd`` (multi-objective with Robyn's DECOMP.RSSD, the distance between each
 channel's share of effect and share of spend). Calibration: given lift tests (``calibrate``, on
 by default), Robyn's MAPE.LIFT is one more objective -- the mean absolute relative error of the
-model's steady-state lift ``beta_c * (hill(x + delta_x) - hill(x))`` against each measured lift.
+model's lift against each measured lift: the steady-state ``beta_c * (hill(x + delta_x) -
+hill(x))``, or for a test of a given length the mean over its weeks from steady state.
 Selection rule: among the Pareto-optimal evaluations of all trials, scale each objective to
 [0, 1] over the front and pick the point closest to the origin (for ``nrmse`` without lift
 tests: the lowest NRMSE).
@@ -50,7 +51,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 from scipy.optimize import lsq_linear
 
-from mmm_recovery import transforms
+from mmm_recovery import io, transforms
 from mmm_recovery.estimators.base import Estimator, EstimatorConfig
 from mmm_recovery.estimators.registry import register
 from mmm_recovery.response import ChannelResponse
@@ -148,8 +149,9 @@ class FrequentistConfig(EstimatorConfig):
     calibrate: bool = Field(
         True,
         description="With the data's lift tests, add Robyn's MAPE.LIFT (mean absolute relative "
-        "error of the model's steady-state lift against each measured lift) to the objectives; "
-        "false ignores them. Default true.",
+        "error of the model's lift against each measured lift: the steady-state lift, or for a "
+        "test of a given length, weeks, the mean lift over its weeks from steady state) to the "
+        "objectives; false ignores them. Default true.",
     )
     bounds: SearchBounds = Field(default_factory=SearchBounds, description="Search bounds.")
     bootstrap: BootstrapConfig = Field(
@@ -188,8 +190,8 @@ class Objective:
     family: str
     l_max: int
     normalize: bool
-    #: lift tests (channel index, x, x + delta_x, delta_y), or None
-    lift: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+    #: lift tests (channel index, x, x + delta_x, delta_y, weeks: NaN for steady state), or None
+    lift: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
     def objective_names(self) -> list[str]:
@@ -287,19 +289,32 @@ class Objective:
 
     def mape_lift(self, h: np.ndarray, kappa: np.ndarray, coef: np.ndarray) -> np.ndarray:
         """Robyn's MAPE.LIFT per candidate (B,): mean over the lift tests of
-        ``|model lift - measured lift| / |measured lift|``, the model's lift being the change of
-        its steady-state weekly response, ``beta_c * hill(x * sum(w_c))`` at constant spend."""
+        ``|model lift - measured lift| / |measured lift|``. The model's lift is the change of its
+        steady-state weekly response, ``beta_c * hill(x * sum(w_c))`` at constant spend, or for a
+        test of ``weeks`` weeks the mean change over them from steady state: in test week ``t``
+        the adstocked spend is ``x * sum(w_c) + delta_x * sum_{j<t} w_cj``."""
         assert self.lift is not None
-        idx, x, x_after, dy = self.lift
+        idx, x, x_after, dy, weeks = self.lift
         p = self.decode(h)
         ad_params = {k: p[k] for k in ADSTOCK_PARAMS[self.family]}
         w = transforms.adstock_weights(self.family, ad_params, self.l_max, self.normalize)
         wsum = w.sum(axis=-2)[:, idx]  # (B, l_max, C) -> (B, tests)
         slope, kap, beta = p["slope"][:, idx], kappa[:, idx], coef[:, idx]
-        model = beta * (
-            transforms.hill_saturation(x_after * wsum, slope, kap)
-            - transforms.hill_saturation(x * wsum, slope, kap)
-        )
+        before = transforms.hill_saturation(x * wsum, slope, kap)
+        model = beta * (transforms.hill_saturation(x_after * wsum, slope, kap) - before)
+        timed = np.isfinite(weeks)
+        if timed.any():
+            n = weeks[timed].astype(int)
+            longest = int(n.max())
+            lags = np.minimum(np.arange(1, longest + 1), self.l_max) - 1  # (t,) last lag reached
+            built = np.cumsum(w, axis=-2)[:, lags][:, :, idx[timed]]  # (B, t, tests)
+            dx = (x_after - x)[timed]
+            during = transforms.hill_saturation(
+                (x * wsum)[:, None, timed] + dx * built, slope[:, None, timed], kap[:, None, timed]
+            )
+            share = (np.arange(longest)[:, None] < n[None, :]) / n[None, :]  # (t, tests)
+            change = ((during - before[:, None, timed]) * share).sum(axis=1)
+            model[:, timed] = beta[:, timed] * change
         return np.mean(np.abs(model - dy) / np.abs(dy), axis=1)
 
     def _losses(self, design, coef, intercept, rows):
@@ -538,6 +553,7 @@ class FrequentistMMM(Estimator):
                 x,
                 x + tests["delta_x"].to_numpy(dtype=float),
                 tests["delta_y"].to_numpy(dtype=float),
+                io.lift_test_weeks(tests),
             )
         return Objective(
             spend=fit_input.spend,
