@@ -117,6 +117,8 @@ if "lift_tests" in result.tables:
     display(
         result.tables["lift_tests"].assign(true_lift=[t["delta_y"] for t in truth["lift_tests"]])
     )
+elif len(dataset.lift_tests):
+    print("lift tests not used: estimators.bayesian.calibrate is false")
 else:
     print(f"scenario {scenario!r} has no lift tests")
 

@@ -174,9 +174,10 @@ settings_table("bayesian")
 # $w$ weeks both replace the steady-state lift with the model's mean lift over the test,
 # $\frac1w \sum_{t=1}^{w} \beta_c f(x + \Delta x \sum_{j<t} \omega_j) - \beta_c f(x)$ with the
 # model's normalised adstock weights $\omega_j$ (PyMC-Marketing's own adstock of the test's spend
-# path in the Bayesian model). PyMC-Marketing's likelihood and Robyn's MAPE.LIFT read every test
-# as steady state (Robyn scores the model over the test's own dates instead); the
-# `short_lift_test` scenario asks whether a short test, read for what it measured, still helps. A go-dark
+# path in the Bayesian model; with unnormalised weights $x$ becomes $x \sum_j \omega_j$).
+# PyMC-Marketing's lift likelihood reads every test as steady state; Robyn compares a test with
+# the model's effect over the test's own dates. The `short_lift_test` scenario asks whether a
+# short test, read for what it measured, still helps. A go-dark
 # test pins what the observational data leave weakly identified for an always-on channel: its
 # whole effect at current spend, hence its ROAS.
 

@@ -160,7 +160,7 @@ Markdown(reporting.prior_sensitivity_note(m))
 #   the steady-state lift, because carry-over has not built up. Both estimators read a test's
 #   length (`weeks` in `lift_tests.csv`) and compare it with their model's lift over the same
 #   weeks; a test given without its length is read as steady state, as PyMC-Marketing's lift
-#   likelihood and Robyn's MAPE.LIFT read every test. The `short_lift_test` scenario gives the
+#   likelihood reads every test. The `short_lift_test` scenario gives the
 #   estimators such a test (its length and channel are in the methodology report's study design):
 #   that channel's ROAS is its column above.
 #

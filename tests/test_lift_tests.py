@@ -146,6 +146,24 @@ def test_a_short_lift_test_keeps_the_data_and_the_error_draw_and_records_both_li
         LiftTestSpec(channel="tv", spend_change=-1.0, standard_error=0.1, weeks=0)
 
 
+def test_a_misspelt_or_bad_weeks_is_refused_not_read_as_steady_state(tmp_path):
+    """An unknown column (e.g. ``Weeks``) is an error naming it, not dropped unread; a table
+    built in code with a bad length is refused by ``lift_test_weeks``, which the estimators call."""
+    table = pd.DataFrame(
+        {"channel": ["tv"], "x": [4.0], "delta_x": [-4.0], "delta_y": [-3.0], "sigma": [0.5]}
+    )
+    path = tmp_path / "lift.csv"
+    table.assign(Weeks=[4]).to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"unknown lift-test column\(s\) \['Weeks'\]"):
+        io.read_lift_tests(path)
+    for bad in (0, 2.5, np.inf, "four"):
+        with pytest.raises(ValueError, match="lift test 0 .*channel 'tv'.*weeks must be blank"):
+            io.lift_test_weeks(table.assign(weeks=[bad]))
+    assert np.isnan(io.lift_test_weeks(table.assign(weeks=[None]))).all()
+    with pytest.raises(ValueError, match="weeks"):
+        LiftTestSpec(channel="tv", spend_change=-1.0, standard_error=0.1, weeks=True)
+
+
 def test_a_tests_length_reaches_the_estimators_through_lift_tests_csv(smoke_study, tmp_path):
     """A test with ``weeks`` writes the weeks column (blank for a steady-state test beside it)
     and reads back exactly; a table of steady-state tests keeps PyMC-Marketing's five columns
@@ -206,20 +224,32 @@ TIMED = [
 ]
 
 
-@pytest.mark.parametrize("tests", [TESTS, TIMED], ids=["steady", "timed"])
-def test_frequentist_mape_lift_is_the_models_own_lift(smoke_study, tests):
+@pytest.mark.parametrize(
+    "tests, adstock, normalize",
+    [
+        (TESTS, "geometric", True),
+        (TIMED, "geometric", True),
+        (TIMED, "geometric", False),
+        (TIMED, "weibull_pdf", True),
+        (TIMED, "weibull_cdf", False),
+    ],
+    ids=["steady", "timed", "timed-unnormalised", "timed-weibull_pdf", "timed-weibull_cdf-unnorm"],
+)
+def test_frequentist_mape_lift_is_the_models_own_lift(smoke_study, tests, adstock, normalize):
     """MAPE.LIFT of a candidate equals the mean |lift - measured| / |measured| computed from the
     fitted model's response curves (ChannelResponse: the steady-state change, or for a test of
     ``weeks`` weeks its convolution of the test's spend path, ``simulate.true_lift``), in the
     batched objective and the exact fit; without lift tests, or with calibrate: false, the
     objectives are NRMSE and DECOMP.RSSD only. The timed tests are shorter and longer than the
-    adstock window (6 weeks) beside a steady-state one."""
+    adstock window (6 weeks) beside a steady-state one; unnormalised weights make the steady
+    state ``x * sum(w)``, not ``x``."""
     from mmm_recovery.estimators.frequentist import FrequentistMMM, bounds_vectors
     from mmm_recovery.simulate import true_lift
 
     ds = simulate(_with_tests(smoke_study, tests=tests), smoke_study.rng("base", 0))
     fi = FitInput.from_simulated(ds, smoke_study.study.holdout_weeks)
-    est = FrequentistMMM(smoke_study.estimators["frequentist"])
+    cfg = {**smoke_study.estimators["frequentist"], "adstock": adstock}
+    est = FrequentistMMM({**cfg, "normalize_adstock": normalize})
     obj = est.objective(fi)
     assert obj.objective_names == ["nrmse", "decomp_rssd", "mape_lift"]
     lo, hi = bounds_vectors(est.config, obj.n_channels)
@@ -311,13 +341,21 @@ def test_bayesian_lift_likelihood_is_the_measured_lift_of_the_models_curve(smoke
         assert ours == pytest.approx(expected, rel=1e-9), coordinates
 
 
-def test_bayesian_lift_likelihood_of_a_test_of_given_weeks_is_its_mean_lift(smoke_study):
+@pytest.mark.parametrize(
+    "saturation, coordinates",
+    [("logistic", "effect"), ("logistic", "beta"), ("hill", "beta")],
+)
+def test_bayesian_lift_likelihood_of_a_test_of_given_weeks_is_its_mean_lift(
+    smoke_study, saturation, coordinates
+):
     """A test of ``w`` weeks is a Normal observation of the model's mean lift over its weeks
-    from steady state, through the model's own normalised geometric adstock, computed here by
-    hand (weights ``alpha**j / sum``; week ``t`` of the test sees ``x + delta_x * sum_{j<t} w_j``);
-    a steady-state test beside it keeps PyMC-Marketing's term. Both coordinates, the tests out of
-    channel order and of different lengths, so a wrong index, window or reference input changes
-    the value; a short go-dark test loses less than the steady-state lift."""
+    from steady state, through the model's own normalised geometric adstock: the same as
+    ``simulate.true_lift`` (numpy convolution of the test's spend path, checked by hand above) of
+    a ChannelResponse with the model's parameters on the scaled data; a steady-state test beside
+    it keeps PyMC-Marketing's term. Logistic in both coordinates and Hill; the tests are out of
+    channel order and 2 and 9 weeks long (the adstock has 6 weights), so a wrong index, window,
+    path length or reference input changes the value; a short go-dark test loses less than the
+    steady-state lift."""
     from scipy import stats
 
     from mmm_recovery.estimators.bayesian import (
@@ -327,65 +365,76 @@ def test_bayesian_lift_likelihood_of_a_test_of_given_weeks_is_its_mean_lift(smok
         add_lift_tests,
     )
     from mmm_recovery.estimators.effect_saturation import reference_input
+    from mmm_recovery.response import ChannelResponse
+    from mmm_recovery.simulate import true_lift
 
     timed = [
         LiftTestSpec(channel="search", spend_change=-1.0, standard_error=0.15, weeks=2),
-        LiftTestSpec(channel="tv", spend_change=-1.0, standard_error=0.15, weeks=3),
+        LiftTestSpec(channel="tv", spend_change=-1.0, standard_error=0.15, weeks=9),
         LiftTestSpec(channel="tv", spend_change=0.5, standard_error=0.25),
     ]
     ds = simulate(_with_tests(smoke_study, tests=timed), smoke_study.rng("base", 0))
     fi = FitInput.from_simulated(ds, smoke_study.study.holdout_weeks)
     order = fi.channels
     assert order == ["tv", "search"]
-    np.testing.assert_array_equal(io.lift_test_weeks(fi.lift_tests), [2.0, 3.0, np.nan])
-    lam, beta, alpha = np.array([1.7, 0.6]), np.array([0.3, 0.2]), np.array([0.7, 0.4])
-    cfg = smoke_study.estimators["bayesian"]
-    l_max = BayesianMMM(cfg).config.l_max
-    for coordinates in ("effect", "beta"):
-        est = BayesianMMM(
-            {
-                **cfg,
-                "logistic_parametrization": coordinates,
-                "intercept_parametrization": "intercept",
-            }
-        )
-        mmm = est.build(fi)
-        x = est.frame(fi)
-        mmm.build_model(x.iloc[: fi.n_train], fi.data[fi.target].iloc[: fi.n_train])
-        add_lift_tests(mmm, fi.lift_tests)
-        model = mmm.model
-        cs = fi.train[order].max().to_numpy()
-        ts = float(fi.train[fi.target].max())
+    np.testing.assert_array_equal(io.lift_test_weeks(fi.lift_tests), [2.0, 9.0, np.nan])
+    alpha, beta = np.array([0.7, 0.4]), np.array([0.3, 0.2])
+    shape = {"lam": np.array([1.7, 0.6])}
+    if saturation == "hill":
+        shape = {"slope": np.array([1.5, 2.5]), "kappa": np.array([0.4, 0.9])}
+    cfg = {
+        **smoke_study.estimators["bayesian"],
+        "saturation": saturation,
+        "logistic_parametrization": coordinates,
+        "intercept_parametrization": "intercept",
+    }
+    if saturation == "hill":  # the smoke study's priors name beta, which Hill has too
+        cfg.pop("logistic_parametrization")
+    est = BayesianMMM(cfg)
+    l_max = est.config.l_max
+    mmm = est.build(fi)
+    x = est.frame(fi)
+    mmm.build_model(x.iloc[: fi.n_train], fi.data[fi.target].iloc[: fi.n_train])
+    add_lift_tests(mmm, fi.lift_tests)
+    model = mmm.model
+    cs = fi.train[order].max().to_numpy()
+    ts = float(fi.train[fi.target].max())
+    values = {**{f"saturation_{k}": v for k, v in shape.items()}, "saturation_beta": beta}
+    if coordinates == "effect":
         x0 = reference_input(fi.train, order)
-        second = "saturation_effect" if coordinates == "effect" else "saturation_beta"
-        point = model.initial_point()
-        point["saturation_lam_log__"] = np.log(lam)
-        point[f"{second}_log__"] = np.log(
-            beta * np.tanh(lam * x0 / 2) if coordinates == "effect" else beta
+        values["saturation_effect"] = beta * np.tanh(shape["lam"] * x0 / 2)
+        del values["saturation_beta"]
+    point = model.initial_point()
+    for name, v in values.items():
+        point[f"{name}_log__"] = np.log(v)
+    point["adstock_alpha_logodds__"] = np.log(alpha / (1 - alpha))
+    t = fi.lift_tests
+    i = np.array([order.index(c) for c in t["channel"]])
+    xs, dxs = t["x"].to_numpy() / cs[i], t["delta_x"].to_numpy() / cs[i]
+    y, sd = t["delta_y"].to_numpy() / ts, t["sigma"].to_numpy() / ts
+
+    def lift(n: int, weeks: int | None) -> float:
+        k = i[n]
+        r = ChannelResponse(
+            "geometric",
+            {"alpha": alpha[k]},
+            l_max,
+            True,
+            saturation,
+            {name: v[k] for name, v in shape.items()},
+            beta[k],
         )
-        point["adstock_alpha_logodds__"] = np.log(alpha / (1 - alpha))
-        t = fi.lift_tests
-        i = np.array([order.index(c) for c in t["channel"]])
-        xs, dxs = t["x"].to_numpy() / cs[i], t["delta_x"].to_numpy() / cs[i]
-        y, sd = t["delta_y"].to_numpy() / ts, t["sigma"].to_numpy() / ts
+        return true_lift(r, xs[n], dxs[n], weeks)
 
-        def curve(u, k):
-            return beta[k] * np.tanh(lam[k] * u / 2)
-
-        windowed, steady = [], []
-        for n, (k, w) in enumerate(zip(i[:2], (2, 3), strict=True)):
-            wts = alpha[k] ** np.arange(l_max)
-            wts = wts / wts.sum()
-            weekly = [curve(xs[n] + dxs[n] * wts[:t_].sum(), k) for t_ in range(1, w + 1)]
-            windowed.append(np.mean(weekly) - curve(xs[n], k))
-            steady.append(curve(xs[n] + dxs[n], k) - curve(xs[n], k))
-            assert abs(windowed[-1]) < abs(steady[-1])
-        expected = stats.norm(windowed, sd[:2]).logpdf(y[:2]).sum()
-        ours = model.compile_logp(vars=[model[LIFT_WINDOW_NAME]])(point)
-        assert ours == pytest.approx(expected, rel=1e-9), coordinates
-        mu = curve(xs[2] + dxs[2], i[2]) - curve(xs[2], i[2])
-        ours_steady = model.compile_logp(vars=[model[LIFT_NAME]])(point)
-        assert ours_steady == pytest.approx(stats.norm(mu, sd[2]).logpdf(y[2]), rel=1e-9)
+    windowed = [lift(0, 2), lift(1, 9)]
+    for n, w in enumerate(windowed):
+        assert abs(w) < abs(lift(n, None))  # carry-over has not fully built up
+    expected = stats.norm(windowed, sd[:2]).logpdf(y[:2]).sum()
+    ours = model.compile_logp(vars=[model[LIFT_WINDOW_NAME]])(point)
+    assert ours == pytest.approx(expected, rel=1e-9)
+    ours_steady = model.compile_logp(vars=[model[LIFT_NAME]])(point)
+    expected_steady = stats.norm(lift(2, None), sd[2]).logpdf(y[2])
+    assert ours_steady == pytest.approx(expected_steady, rel=1e-9)
 
 
 def test_posterior_lifts_put_each_test_beside_its_own_model_lift():
@@ -422,7 +471,8 @@ def test_posterior_lifts_put_each_test_beside_its_own_model_lift():
         assert out["model_lift"][i] == pytest.approx(100.0 * d.mean(), rel=1e-12)
         lo, hi = hdi(100.0 * d, 0.9)
         assert (out["model_lift_lower"][i], out["model_lift_upper"][i]) == (lo, hi)
-    np.testing.assert_allclose(out["z"], (table["delta_y"] - out["model_lift"]) / table["sigma"])
+    spread = np.sqrt(table["sigma"] ** 2 + np.array([np.var(100.0 * d) for d in draws]))
+    np.testing.assert_allclose(out["z"], (table["delta_y"] - out["model_lift"]) / spread)
     pd.testing.assert_frame_equal(out[table.columns], table)
 
 

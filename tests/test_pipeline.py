@@ -45,6 +45,16 @@ def test_fit_stages_write_results_in_the_common_format(project):
             assert isinstance(res["diagnostics"]["converged"], bool)
             assert (project / "data" / scenario / "notebooks" / f"{notebook}.ipynb").is_file()
         assert (project / "data" / scenario / "bayesian" / "posterior.nc").is_file()
+    # hill_truth's steady-state and 3-week lift tests, each beside the posterior's model lift
+    import numpy as np
+    import pandas as pd
+
+    lifts = pd.read_parquet(project / "data" / "hill_truth" / "bayesian" / "lift_tests.parquet")
+    assert list(lifts["channel"]) == ["tv", "search"]
+    np.testing.assert_array_equal(lifts["weeks"], [np.nan, 3.0])
+    assert np.isfinite(lifts[["model_lift", "model_lift_lower", "model_lift_upper", "z"]]).all(None)
+    assert (lifts["model_lift_lower"] <= lifts["model_lift_upper"]).all()
+    assert not (project / "data" / "base" / "bayesian" / "lift_tests.parquet").exists()
 
 
 def test_second_repro_does_nothing_and_status_is_clean(project):

@@ -14,8 +14,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mmm_recovery.spec import MAX_LIFT_TEST_WEEKS
-
 DATE_COLUMN = "date"
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -109,17 +107,41 @@ def read_weekly_csv(path: Path, date_column: str = DATE_COLUMN) -> pd.DataFrame:
 LIFT_TEST_COLUMNS = ("channel", "x", "delta_x", "delta_y", "sigma")
 
 #: Optional column of a lift-test table: the test's length in weeks, from steady state at ``x``
-#: (``delta_y`` is then the mean weekly change over those weeks); blank, or no column: a test long
-#: enough for carry-over to build up, which measures the steady-state change
+#: (``delta_y`` is then the mean weekly change over those weeks, not their total); blank, or no
+#: column: a test long enough for carry-over to build up, which measures the steady-state change
 LIFT_TEST_WEEKS = "weeks"
+
+#: Longest lift test accepted, in weeks (ten years)
+MAX_LIFT_TEST_WEEKS = 520
+
+_WEEKS_RULE = (
+    f"weeks must be blank (a steady-state test) or a whole number from 1 to {MAX_LIFT_TEST_WEEKS}"
+)
+
+
+def _bad_weeks(values: pd.Series) -> np.ndarray:
+    """Rows whose weeks cell is given but not a whole number from 1 to the maximum."""
+    w = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(w) & (w == np.round(w)) & (w >= 1) & (w <= MAX_LIFT_TEST_WEEKS)
+    return values.notna().to_numpy() & ~whole
 
 
 def lift_test_weeks(df: pd.DataFrame) -> np.ndarray:
     """Each lift test's length in weeks (:data:`LIFT_TEST_WEEKS`) as floats, NaN for a
-    steady-state test (a blank cell, or a table without the column)."""
+    steady-state test (a missing cell, or a table without the column). A given value that is not
+    a whole number from 1 to :data:`MAX_LIFT_TEST_WEEKS` is an error naming the row, so a table
+    built in code cannot be misread either."""
     if LIFT_TEST_WEEKS not in df.columns:
         return np.full(len(df), np.nan)
-    return pd.to_numeric(df[LIFT_TEST_WEEKS], errors="coerce").to_numpy(dtype=float)
+    bad = _bad_weeks(df[LIFT_TEST_WEEKS])
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"lift test {row} (channel {df['channel'].to_list()[row]!r}): "
+            f"{LIFT_TEST_WEEKS} = {df[LIFT_TEST_WEEKS].to_list()[row]!r}: {_WEEKS_RULE}"
+        )
+    return pd.to_numeric(df[LIFT_TEST_WEEKS]).to_numpy(dtype=float)
 
 
 def empty_lift_tests() -> pd.DataFrame:
@@ -140,6 +162,13 @@ def read_lift_tests(path: Path, channels: list[str] | None = None) -> pd.DataFra
         raise ValueError(
             f"{path}: lift tests need column(s) {missing}; columns are {list(df.columns)}"
         )
+    # an unknown column would be dropped unread: a misspelt weeks would read timed tests as steady
+    unknown = [c for c in df.columns if c not in (*LIFT_TEST_COLUMNS, LIFT_TEST_WEEKS)]
+    if unknown:
+        raise ValueError(
+            f"{path}: unknown lift-test column(s) {unknown}; the columns are "
+            f"{list(LIFT_TEST_COLUMNS)} and optionally {LIFT_TEST_WEEKS!r}"
+        )
     has_weeks = LIFT_TEST_WEEKS in df.columns
     df = df[[*LIFT_TEST_COLUMNS, *([LIFT_TEST_WEEKS] if has_weeks else [])]].copy()
     df["channel"] = df["channel"].astype(str)
@@ -153,20 +182,14 @@ def read_lift_tests(path: Path, channels: list[str] | None = None) -> pd.DataFra
             )
         df[c] = values.astype(float)
     if has_weeks:
-        weeks = pd.to_numeric(df[LIFT_TEST_WEEKS], errors="coerce")
-        given = df[LIFT_TEST_WEEKS].notna()
-        w = weeks.to_numpy(dtype=float)
-        with np.errstate(invalid="ignore"):
-            whole = np.isfinite(w) & (w == np.round(w)) & (w >= 1) & (w <= MAX_LIFT_TEST_WEEKS)
-        bad = given.to_numpy() & ~whole
+        bad = _bad_weeks(df[LIFT_TEST_WEEKS])
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise ValueError(
                 f"{path}: row {row + 2}, column {LIFT_TEST_WEEKS} = "
-                f"{df[LIFT_TEST_WEEKS].to_list()[row]!r}: weeks must be blank (a steady-state test) or "
-                f"a whole number from 1 to {MAX_LIFT_TEST_WEEKS}"
+                f"{df[LIFT_TEST_WEEKS].to_list()[row]!r}: {_WEEKS_RULE}"
             )
-        df[LIFT_TEST_WEEKS] = weeks.astype(float)
+        df[LIFT_TEST_WEEKS] = pd.to_numeric(df[LIFT_TEST_WEEKS]).astype(float)
     checks = {
         "x": (df["x"] < 0, "x must be >= 0"),
         "delta_x": (

@@ -69,8 +69,9 @@ class FitInput:
     target, date : str
         Column names of the target and the date.
     lift_tests : DataFrame
-        Lift tests (:data:`~mmm_recovery.io.LIFT_TEST_COLUMNS`), empty without any; an estimator
-        that calibrates with them says so in its config.
+        Lift tests (:data:`~mmm_recovery.io.LIFT_TEST_COLUMNS`, and
+        :data:`~mmm_recovery.io.LIFT_TEST_WEEKS` when a test has a length), empty without any;
+        an estimator that calibrates with them says so in its config.
     """
 
     data: pd.DataFrame

@@ -31,9 +31,17 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 
 from mmm_recovery import paths
+from mmm_recovery.io import MAX_LIFT_TEST_WEEKS
 
 __all__ = [
     "SpecError",
@@ -197,10 +205,6 @@ class EventSpec(_Frozen):
     )
 
 
-#: Longest lift test accepted, in weeks (ten years)
-MAX_LIFT_TEST_WEEKS = 520
-
-
 class LiftTestSpec(_Frozen):
     """A lift test (an experiment's measured incremental revenue) an analyst brings to the model.
 
@@ -214,8 +218,8 @@ class LiftTestSpec(_Frozen):
     decaying channel's carry-over has not built up, so the test measures less than the
     steady-state lift. The test's length reaches the estimators (the ``weeks`` column of
     ``lift_tests.csv``), and both compare the measurement with their model's mean lift over the
-    same weeks from steady state (PyMC-Marketing's lift likelihood and Robyn's MAPE.LIFT read a
-    test as steady state; Robyn scores the model over the test's own dates)."""
+    same weeks from steady state (PyMC-Marketing's lift likelihood reads every test as steady
+    state; Robyn compares a test with the model's effect over the test's own dates)."""
 
     channel: str = Field(description="Channel tested (a key of `channels`). No default.")
     spend_change: float = Field(
@@ -228,7 +232,7 @@ class LiftTestSpec(_Frozen):
         description="Sd of the measured lift as a share of the true lift (0.15: a 15% standard "
         "error). No default.",
     )
-    weeks: int | None = Field(
+    weeks: StrictInt | None = Field(
         None,
         ge=1,
         le=MAX_LIFT_TEST_WEEKS,
@@ -378,13 +382,14 @@ class MeasuredLiftTest(_Frozen):
     delta_x: float = Field(description="Change of weekly spend in the test. No default.")
     delta_y: float = Field(description="Measured change of weekly revenue. No default.")
     sigma: float = Field(gt=0.0, description="Standard error of delta_y. No default.")
-    weeks: int | None = Field(
+    weeks: StrictInt | None = Field(
         None,
         ge=1,
         le=MAX_LIFT_TEST_WEEKS,
         description="Length of the test in weeks, from steady state at x: delta_y is the mean "
-        "weekly change over them. Default null: a test long enough for carry-over to build up "
-        "(the steady-state change).",
+        "weekly change over them (the test's total incremental revenue divided by weeks, "
+        "without what carries over after it ends). Default null: a test long enough for "
+        "carry-over to build up (the steady-state change).",
     )
 
     @model_validator(mode="after")

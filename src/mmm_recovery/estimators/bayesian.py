@@ -634,7 +634,8 @@ def posterior_lifts(
     """Each lift test (rows of ``lift_tests``, in order) beside the lift the fitted model says it
     should have measured: the posterior mean and ``hdi_level`` HDI of the model's lift
     (:func:`add_lift_tests`: steady state, or the mean over the test's weeks), in currency per
-    week, with the measurement's z-score against it."""
+    week, and the measurement's z-score against the model, ``(delta_y - mean) / sqrt(sigma**2 +
+    posterior variance)``: the test's own error and the model's uncertainty about its lift."""
     from mmm_recovery import io
     from mmm_recovery.results import estimate
 
@@ -653,7 +654,8 @@ def posterior_lifts(
     out["model_lift"] = [e["estimate"] for e in summary]
     out["model_lift_lower"] = [e["lower"] for e in summary]
     out["model_lift_upper"] = [e["upper"] for e in summary]
-    out["z"] = (out["delta_y"] - out["model_lift"]) / out["sigma"]
+    spread = np.sqrt(out["sigma"].to_numpy() ** 2 + draws.var(axis=0))
+    out["z"] = (out["delta_y"] - out["model_lift"]) / spread
     return out
 
 

@@ -28,8 +28,9 @@ vectorised over a batch). Objectives: ``nrmse`` (Robyn's NRMSE = RMSE / range(y)
 ``nrmse+decomp_rssd`` (multi-objective with Robyn's DECOMP.RSSD, the distance between each
 channel's share of effect and share of spend). Calibration: given lift tests (``calibrate``, on
 by default), Robyn's MAPE.LIFT is one more objective -- the mean absolute relative error of the
-model's lift against each measured lift: the steady-state ``beta_c * (hill(x + delta_x) -
-hill(x))``, or for a test of a given length the mean over its weeks from steady state.
+model's lift against each measured lift: the steady-state ``beta_c * (hill((x + delta_x) S) -
+hill(x S))`` with ``S`` the sum of the adstock weights (1 when normalised), or for a test of a
+given length the mean over its weeks from steady state.
 Selection rule: among the Pareto-optimal evaluations of all trials, scale each objective to
 [0, 1] over the front and pick the point closest to the origin (for ``nrmse`` without lift
 tests: the lowest NRMSE).
