@@ -119,12 +119,14 @@ _WEEKS_RULE = (
 )
 
 
-def _bad_weeks(values: pd.Series) -> np.ndarray:
-    """Rows whose weeks cell is given but not a whole number from 1 to the maximum."""
+def _first_bad_weeks(values: pd.Series) -> int | None:
+    """Position of the first weeks cell that is given but not a whole number from 1 to the
+    maximum, or None."""
     w = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
         whole = np.isfinite(w) & (w == np.round(w)) & (w >= 1) & (w <= MAX_LIFT_TEST_WEEKS)
-    return values.notna().to_numpy() & ~whole
+    bad = np.flatnonzero(values.notna().to_numpy() & ~whole)
+    return int(bad[0]) if bad.size else None
 
 
 def lift_test_weeks(df: pd.DataFrame) -> np.ndarray:
@@ -134,9 +136,8 @@ def lift_test_weeks(df: pd.DataFrame) -> np.ndarray:
     built in code cannot be misread either."""
     if LIFT_TEST_WEEKS not in df.columns:
         return np.full(len(df), np.nan)
-    bad = _bad_weeks(df[LIFT_TEST_WEEKS])
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
+    row = _first_bad_weeks(df[LIFT_TEST_WEEKS])
+    if row is not None:
         raise ValueError(
             f"lift test {row} (channel {df['channel'].to_list()[row]!r}): "
             f"{LIFT_TEST_WEEKS} = {df[LIFT_TEST_WEEKS].to_list()[row]!r}: {_WEEKS_RULE}"
@@ -182,9 +183,8 @@ def read_lift_tests(path: Path, channels: list[str] | None = None) -> pd.DataFra
             )
         df[c] = values.astype(float)
     if has_weeks:
-        bad = _bad_weeks(df[LIFT_TEST_WEEKS])
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
+        row = _first_bad_weeks(df[LIFT_TEST_WEEKS])
+        if row is not None:
             raise ValueError(
                 f"{path}: row {row + 2}, column {LIFT_TEST_WEEKS} = "
                 f"{df[LIFT_TEST_WEEKS].to_list()[row]!r}: {_WEEKS_RULE}"
