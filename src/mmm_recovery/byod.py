@@ -214,18 +214,13 @@ def load(study: Study, name: str) -> FitInput:
         ch: np.linspace(0.0, spec.curve_max_multiple * float(data[ch].mean()), spec.curve_points)
         for ch in spec.channels
     }
-    timed = any(t.weeks is not None for t in spec.lift_tests)
-    lift_tests = pd.DataFrame(
-        [t.model_dump() for t in spec.lift_tests],
-        columns=[*io.LIFT_TEST_COLUMNS, *([io.LIFT_TEST_WEEKS] if timed else [])],
-    ).astype({io.LIFT_TEST_WEEKS: float} if timed else {})
     return FitInput(
         data=data,
         channels=list(spec.channels),
         controls=controls,
         holdout_weeks=spec.holdout_weeks,
         curve_grid=grid,
-        lift_tests=lift_tests if len(lift_tests) else io.empty_lift_tests(),
+        lift_tests=io.lift_test_table([t.model_dump() for t in spec.lift_tests]),
     )
 
 

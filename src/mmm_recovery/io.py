@@ -151,6 +151,19 @@ def empty_lift_tests() -> pd.DataFrame:
     )
 
 
+def lift_test_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """A lift-test table from one dict per test (:data:`LIFT_TEST_COLUMNS`, and
+    :data:`LIFT_TEST_WEEKS`: None or NaN for a steady-state test). The weeks column (floats, NaN
+    for steady state) is kept only when some test has a length, so a table of steady-state tests
+    keeps PyMC-Marketing's columns; no rows: :func:`empty_lift_tests`."""
+    if not rows:
+        return empty_lift_tests()
+    timed = any(pd.notna(r.get(LIFT_TEST_WEEKS)) for r in rows)
+    columns = [*LIFT_TEST_COLUMNS, *([LIFT_TEST_WEEKS] if timed else [])]
+    table = pd.DataFrame(rows, columns=columns)
+    return table.astype({LIFT_TEST_WEEKS: float}) if timed else table
+
+
 def read_lift_tests(path: Path, channels: list[str] | None = None) -> pd.DataFrame:
     """A lift-test CSV (:data:`LIFT_TEST_COLUMNS`, and :data:`LIFT_TEST_WEEKS` if it has that
     column), checked: numbers, ``x >= 0``, ``x + delta_x >= 0``, ``delta_x != 0``,

@@ -213,7 +213,7 @@ def simulate_lift_tests(
                 "delta_x": dx,
                 "delta_y": lift + sigma * e,
                 "sigma": sigma,
-                io.LIFT_TEST_WEEKS: np.nan if test.weeks is None else float(test.weeks),
+                io.LIFT_TEST_WEEKS: test.weeks,
             }
         )
         truth_row = {"channel": test.channel, "x": x, "delta_x": dx, "delta_y": lift}
@@ -221,10 +221,7 @@ def simulate_lift_tests(
             truth_row["weeks"] = test.weeks
             truth_row["steady_state_delta_y"] = true_lift(r, x, dx, None)
         truth.append(truth_row)
-    # the weeks column only when a test has a length: steady-state tests keep PyMC-Marketing's table
-    timed = any(test.weeks is not None for test in spec.lift_tests)
-    columns = [*io.LIFT_TEST_COLUMNS, *([io.LIFT_TEST_WEEKS] if timed else [])]
-    return pd.DataFrame(rows)[columns], truth
+    return io.lift_test_table(rows), truth
 
 
 def true_lift(r: ChannelResponse, x: float, dx: float, weeks: int | None) -> float:

@@ -506,6 +506,17 @@ LIFT_NAME = "lift_measurements"
 LIFT_WINDOW_NAME = "lift_window_measurements"
 
 
+def _lift_likelihoods(lift_tests: pd.DataFrame) -> tuple[np.ndarray, tuple[tuple[str, Any], ...]]:
+    """Each lift test's weeks (NaN: steady state) and, per likelihood, its name and the mask of
+    the tests it holds, in table order: steady-state tests in :data:`LIFT_NAME`, tests of a given
+    length in :data:`LIFT_WINDOW_NAME`."""
+    from mmm_recovery import io
+
+    weeks = io.lift_test_weeks(lift_tests)
+    steady = np.isnan(weeks)
+    return weeks, ((LIFT_NAME, steady), (LIFT_WINDOW_NAME, ~steady))
+
+
 def _lift_saturation(mmm, channels: list[str], lift_dim: str):
     """The built ``mmm``'s saturation function ``f(x, **parameters)`` for lift tests on
     ``channels`` (one per entry of ``lift_dim``). In the effect coordinates the curve also needs
@@ -562,8 +573,7 @@ def add_lift_tests(mmm, lift_tests: pd.DataFrame) -> None:
         df[c] = df[c].to_numpy(dtype=float) / channel_scale
     for c in ("delta_y", "sigma"):
         df[c] = df[c].to_numpy(dtype=float) / target_scale
-    weeks = io.lift_test_weeks(df)
-    steady = np.isnan(weeks)
+    weeks, ((_, steady), (_, timed)) = _lift_likelihoods(df)
     if steady.any():
         rows = df.loc[steady, list(io.LIFT_TEST_COLUMNS)].reset_index(drop=True)
         with mmm.model:
@@ -575,9 +585,10 @@ def add_lift_tests(mmm, lift_tests: pd.DataFrame) -> None:
                 ),
                 name=LIFT_NAME,
             )
-    if not steady.all():
-        timed = df.loc[~steady].reset_index(drop=True)
-        _add_windowed_lift_tests(mmm, timed, weeks[~steady].astype(int))
+    if timed.any():
+        _add_windowed_lift_tests(
+            mmm, df.loc[timed].reset_index(drop=True), weeks[timed].astype(int)
+        )
 
 
 def _add_windowed_lift_tests(mmm, df: pd.DataFrame, weeks: np.ndarray) -> None:
@@ -640,11 +651,10 @@ def posterior_lifts(
     from mmm_recovery.results import estimate
 
     post = idata["posterior"]
-    weeks = io.lift_test_weeks(lift_tests)
-    steady = np.isnan(weeks)
+    weeks, likelihoods = _lift_likelihoods(lift_tests)
     n = post.sizes["chain"] * post.sizes["draw"]
     draws = np.empty((n, len(lift_tests)))
-    for name, rows in ((LIFT_NAME, steady), (LIFT_WINDOW_NAME, ~steady)):
+    for name, rows in likelihoods:
         if rows.any():
             da = post[f"{name}_model_estimated_lift"].transpose("chain", "draw", ...)
             draws[:, rows] = np.asarray(da.values, dtype=float).reshape(n, -1) * target_scale
