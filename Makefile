@@ -10,43 +10,46 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export XLA_FLAGS ?= --xla_force_host_platform_device_count=4
 export MPLBACKEND ?= Agg
 
-.PHONY: reproduce test test-slow lint bench bench-bayesian clean-venv help
+.PHONY: help reproduce test test-slow lint typecheck check hooks bench bench-bayesian clean-venv
 
-help:
-	@echo "make reproduce   create .venv (pinned), run the DVC pipeline (dvc repro)"
-	@echo "make test        create .venv (pinned), run the fast test suite"
-	@echo "make test-slow   run the slow parameter-recovery tests"
-	@echo "make bench       benchmark the frequentist objective (prints speed ratios)"
-	@echo "make bench-bayesian  benchmark numpyro vs nutpie vs pymc samplers (~10 min)"
-	@echo "make lint        ruff check + format check"
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: '$(PYTHON)' not found. Install Python 3.12 (pyenv install 3.12 | conda env create -f environment.yml | apt-get install python3.12) or run: make PYTHON=/path/to/python3.12"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 12) else 1)' || { echo "error: '$(PYTHON)' is not Python 3.12 (PyMC-Marketing 1.x needs >= 3.12; the lock is for 3.12). Run: make PYTHON=/path/to/python3.12"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet -r requirements.lock -r requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-reproduce: $(STAMP)
+reproduce: $(STAMP) ## create .venv (pinned) and run the DVC pipeline (dvc repro)
 	$(BIN)/dvc repro
 
-test: $(STAMP)
+test: $(STAMP) ## create .venv (pinned) and run the fast test suite
 	$(BIN)/python -m pytest
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) ## run the slow parameter-recovery tests
 	$(BIN)/python -m pytest -m slow
 
-bench: $(STAMP)
+bench: $(STAMP) ## benchmark the frequentist objective (prints speed ratios)
 	$(BIN)/python scripts/bench_frequentist.py
 
-bench-bayesian: $(STAMP)
+bench-bayesian: $(STAMP) ## benchmark numpyro vs nutpie vs pymc samplers (~10 min)
 	$(BIN)/python scripts/bench_bayesian.py
 
-lint: $(STAMP)
+lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check src tests notebooks scripts reports
 	$(BIN)/ruff format --check src tests notebooks scripts reports
 
-clean-venv:
+typecheck: $(STAMP) ## mypy on src/ (core and families fully typed)
+	$(BIN)/mypy
+
+check: lint typecheck test ## what CI runs: lint, type check, fast tests
+
+hooks: $(STAMP) ## install the pre-commit hooks (ruff, yaml/toml, large files, schema, mypy)
+	$(BIN)/pre-commit install
+
+clean-venv: ## remove .venv
 	rm -rf $(VENV)

@@ -18,7 +18,7 @@
 # (`truth.json`: adstock/saturation parameters, beta, ROAS, marginal ROAS, response curves) and
 # the true weekly decomposition (`truth_weekly.csv`), all on the original currency scale, under
 # `data/<scenario>/simulated/rep_<NNN>/`. The numbers come from the study YAML; the code from
-# `mmm_recovery.simulate`.
+# `mmm_recovery.simulation.simulate`.
 
 # %% tags=["parameters"]
 study = "studies/recovery.yaml"
@@ -28,9 +28,9 @@ scenario = "baseline"
 # %matplotlib inline
 from IPython.display import display
 
-from mmm_recovery import plots
-from mmm_recovery.simulate import simulate_scenario
-from mmm_recovery.spec import load_study
+from mmm_recovery.core.spec import load_study
+from mmm_recovery.reporting import plots
+from mmm_recovery.simulation.simulate import simulate_scenario
 
 spec = load_study(study)
 datasets = simulate_scenario(spec, scenario)

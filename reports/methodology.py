@@ -33,13 +33,14 @@ import pandas as pd
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
-from mmm_recovery import paths, plots, reporting, transforms
-from mmm_recovery.fitting import estimator_for
-from mmm_recovery.spec import load_study
+from mmm_recovery.core import paths, transforms
+from mmm_recovery.core.spec import load_study
+from mmm_recovery.evaluation.fitting import estimator_for
+from mmm_recovery.reporting import plots, tables
 
 spec = load_study(study)
-m = reporting.StudyMetrics.load(paths.resolve(metrics_dir))
-fmt = reporting.fmt
+m = tables.StudyMetrics.load(paths.resolve(metrics_dir))
+fmt = tables.fmt
 
 
 def settings_table(name):
@@ -58,11 +59,11 @@ def settings_table(name):
 # $\alpha \in [0, 1)$. **Weibull** (as in Robyn): the CDF form has $w_0 = 1$ and
 # $w_k = \prod_{i=1}^{k} (1 - F(i; \text{shape}, \text{scale}))$, a time-varying retention; the PDF
 # form uses the min-max-normalised Weibull density at $k = 1..L$, which allows a delayed peak.
-# Code: `mmm_recovery.transforms` (tested equal to PyMC-Marketing 1.3's own functions).
+# Code: `mmm_recovery.families` and `mmm_recovery.core.transforms` (tested equal to PyMC-Marketing 1.3's own functions).
 
 # %%
 #| label: fig-kernels
-#| fig-cap: "Adstock kernels: geometric for several retention rates and Weibull PDF/CDF (code: mmm_recovery.transforms)."
+#| fig-cap: "Adstock kernels: geometric for several retention rates and Weibull PDF/CDF (code: mmm_recovery.core.transforms)."
 fig = Figure(figsize=(9, 3), layout="constrained")
 ax1, ax2 = fig.subplots(1, 2)
 for a in (0.2, 0.5, 0.8):
@@ -91,7 +92,7 @@ fig
 
 # %%
 #| label: fig-saturation
-#| fig-cap: "Logistic and Hill saturation curves (code: mmm_recovery.transforms)."
+#| fig-cap: "Logistic and Hill saturation curves (code: mmm_recovery.core.transforms)."
 fig = Figure(figsize=(9, 3), layout="constrained")
 ax1, ax2 = fig.subplots(1, 2)
 x = np.linspace(0, 100000, 200)
@@ -245,11 +246,11 @@ pd.DataFrame(
 # All numbers below are computed from the study's metrics files (`reports/metrics/`).
 
 # %%
-reporting.summary_table(m)
+tables.summary_table(m)
 
 # %%
 #| label: fig-coverage
-#| fig-cap: "Coverage of the adstock-decay intervals by scenario, with exact 95% binomial intervals; dotted lines: nominal levels (code: mmm_recovery.plots.coverage_by_scenario)."
+#| fig-cap: "Coverage of the adstock-decay intervals by scenario, with exact 95% binomial intervals; dotted lines: nominal levels (code: mmm_recovery.reporting.plots.coverage_by_scenario)."
 nominal = {name: estimator_for(spec, name).interval_level for name in spec.estimators}
 plots.coverage_by_scenario(m.coverage, "adstock.alpha", nominal) if len(m.coverage) else Markdown(
     "No intervals."
@@ -257,16 +258,16 @@ plots.coverage_by_scenario(m.coverage, "adstock.alpha", nominal) if len(m.covera
 
 # %%
 #| label: fig-roas-error
-#| fig-cap: "Mean absolute relative ROAS error by scenario (code: mmm_recovery.plots.error_by_scenario)."
+#| fig-cap: "Mean absolute relative ROAS error by scenario (code: mmm_recovery.reporting.plots.error_by_scenario)."
 plots.error_by_scenario(m.bias, "roas", "mean_abs_rel_error") if len(m.bias) else Markdown(
     "No results."
 )
 
 # %%
 Markdown(
-    reporting.worst_case(m, "adstock.alpha", "rmse")
+    tables.worst_case(m, "adstock.alpha", "rmse")
     + " "
-    + reporting.worst_case(m, "curve_error", "bias")
+    + tables.worst_case(m, "curve_error", "bias")
 )
 
 # %% [markdown]
@@ -276,7 +277,7 @@ Markdown(
 # reaches the fit's threshold:
 
 # %%
-sens = reporting.prior_sensitivity_by_channel(m, "roas")
+sens = tables.prior_sensitivity_by_channel(m, "roas")
 sens if len(sens) else Markdown("No estimator reports prior sensitivity.")
 
 # %% [markdown]
@@ -284,9 +285,9 @@ sens if len(sens) else Markdown("No estimator reports prior sensitivity.")
 # replicates and channels):
 
 # %%
-sens = reporting.prior_sensitivity_vs_error(m)
+sens = tables.prior_sensitivity_vs_error(m)
 display(sens if len(sens) else Markdown("No estimator reports prior sensitivity."))
-Markdown(reporting.prior_sensitivity_note(m))
+Markdown(tables.prior_sensitivity_note(m))
 
 # %% [markdown]
 # ## References

@@ -30,13 +30,14 @@ metrics_dir = "reports/metrics"
 import pandas as pd
 from IPython.display import Markdown, display
 
-from mmm_recovery import paths, reporting
-from mmm_recovery.fitting import estimator_for
-from mmm_recovery.spec import load_study
+from mmm_recovery.core import paths
+from mmm_recovery.core.spec import load_study
+from mmm_recovery.evaluation.fitting import estimator_for
+from mmm_recovery.reporting import tables
 
 spec = load_study(study)
-m = reporting.StudyMetrics.load(paths.resolve(metrics_dir))
-fmt = reporting.fmt
+m = tables.StudyMetrics.load(paths.resolve(metrics_dir))
+fmt = tables.fmt
 
 # %% [markdown]
 # ::: {.callout-important}
@@ -111,16 +112,16 @@ pd.DataFrame(rows).T
 # statistic, never dropped). The nominal interval level of each estimator is in the metrics.
 
 # %%
-reporting.summary_table(m)
+tables.summary_table(m)
 
 # %%
-reporting.estimator_overview(m)
+tables.estimator_overview(m)
 
 # %%
 Markdown(
-    reporting.worst_case(m, "adstock.alpha", "rmse")
+    tables.worst_case(m, "adstock.alpha", "rmse")
     + " "
-    + reporting.worst_case(m, "roas", "mean_abs_rel_error")
+    + tables.worst_case(m, "roas", "mean_abs_rel_error")
 )
 
 # %% [markdown]
@@ -130,7 +131,7 @@ Markdown(
 # contained the true ROAS. A pooled error can hide one channel that is consistently wrong.
 
 # %%
-reporting.channel_errors(m, "roas")
+tables.channel_errors(m, "roas")
 
 # %% [markdown]
 # ### Does the Bayesian posterior warn when its prior decides?
@@ -141,9 +142,9 @@ reporting.channel_errors(m, "roas")
 # warning, and how often each misses the true ROAS:
 
 # %%
-sens = reporting.prior_sensitivity_vs_error(m)
+sens = tables.prior_sensitivity_vs_error(m)
 display(sens if len(sens) else Markdown("No estimator reports prior sensitivity."))
-Markdown(reporting.prior_sensitivity_note(m))
+Markdown(tables.prior_sensitivity_note(m))
 
 # %% [markdown]
 # ## Limitations and out-of-scope use

@@ -57,10 +57,11 @@ import tempfile
 
 import numpy as np
 
-from mmm_recovery.estimators.bayesian import BayesianMMM, ensure_jax_devices
-from mmm_recovery.results import FitInput
-from mmm_recovery.simulate import simulate
-from mmm_recovery.spec import load_study
+from mmm_recovery.core.results import FitInput
+from mmm_recovery.core.spec import load_study
+from mmm_recovery.estimators.bayesian.estimator import BayesianMMM
+from mmm_recovery.estimators.bayesian.model import ensure_jax_devices
+from mmm_recovery.simulation.simulate import simulate
 
 CONFIGS = ("study", "numpyro-intercept", "numpyro-beta", "nutpie", "pymc", "reference")
 

@@ -15,11 +15,12 @@ import time
 
 import numpy as np
 
-from mmm_recovery.estimators.frequentist import FrequentistMMM, bounds_vectors, run_search
-from mmm_recovery.estimators.frequentist_reference import reference_losses
-from mmm_recovery.results import FitInput
-from mmm_recovery.simulate import simulate
-from mmm_recovery.spec import load_study
+from mmm_recovery.core.results import FitInput
+from mmm_recovery.core.spec import load_study
+from mmm_recovery.estimators.frequentist.estimator import FrequentistMMM
+from mmm_recovery.estimators.frequentist.reference import reference_losses
+from mmm_recovery.estimators.frequentist.search import bounds_vectors, run_search
+from mmm_recovery.simulation.simulate import simulate
 
 
 def rate(fn, n_evals: int, min_seconds: float = 1.0) -> float:

@@ -8,8 +8,8 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from mmm_recovery import paths  # noqa: E402
-from mmm_recovery.spec import load_study  # noqa: E402
+from mmm_recovery.core import paths  # noqa: E402
+from mmm_recovery.core.spec import load_study  # noqa: E402
 
 
 @pytest.fixture(scope="session")

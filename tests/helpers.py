@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from mmm_recovery import paths
+from mmm_recovery.core import paths
 
 PROJECT_FILES = ["dvc.yaml", "pyproject.toml", ".dvcignore", "requirements.lock"]
 PROJECT_DIRS = ["src", "notebooks", "studies", "reports"]
@@ -71,9 +71,9 @@ def notebook_stages() -> dict[str, tuple[str, dict[str, str]]]:
     for name, stage in spec["stages"].items():
         cmd = (stage.get("do") or stage)["cmd"]
         argv = shlex.split(cmd.replace("\n", " "))
-        if "mmm_recovery.notebook" not in argv:
+        if "mmm_recovery.reporting.notebook" not in argv:
             continue
-        i = argv.index("mmm_recovery.notebook")
+        i = argv.index("mmm_recovery.reporting.notebook")
         source = argv[i + 1]
         params = {}
         j = i + 3

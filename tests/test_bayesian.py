@@ -8,18 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmm_recovery.estimators.bayesian import (
-    BayesianConfig,
-    BayesianMMM,
-    PriorSpec,
-    Thresholds,
-    _prior,
-    convergence_diagnostics,
-    model_config_from,
-    to_original_scale,
-)
-from mmm_recovery.reporting import ROAS_REL_TOLERANCE  # posterior-mean ROAS within 20% ...
-from mmm_recovery.response import ChannelResponse
+from mmm_recovery.core.response import ChannelResponse
+from mmm_recovery.estimators.bayesian.config import BayesianConfig, PriorSpec, Thresholds
+from mmm_recovery.estimators.bayesian.diagnostics import convergence_diagnostics
+from mmm_recovery.estimators.bayesian.estimator import BayesianMMM
+from mmm_recovery.estimators.bayesian.model import _prior, model_config_from
+from mmm_recovery.estimators.bayesian.posterior import to_original_scale
+from mmm_recovery.reporting.tables import ROAS_REL_TOLERANCE  # posterior-mean ROAS within 20% ...
 
 pt = pytest.importorskip("pytensor.tensor")
 ptx = pytest.importorskip("pytensor.xtensor")
@@ -148,8 +143,8 @@ ROAS_MIN_SPEND_SHARE = 0.10  # ... for channels with at least 10% of spend
 def _recovery_problems(study, scenario, replicate=0):
     """Fit replicate ``replicate`` of ``scenario`` with the study's settings; list every miss of
     issue 4's criteria (decay HDI coverage; ROAS within tolerance for channels with enough spend)."""
-    from mmm_recovery.fitting import fit_dataset
-    from mmm_recovery.simulate import simulate
+    from mmm_recovery.evaluation.fitting import fit_dataset
+    from mmm_recovery.simulation.simulate import simulate
 
     ds = simulate(study.scenario(scenario), study.rng(scenario, replicate))
     res = fit_dataset(study, scenario, replicate, "bayesian", dataset=ds)
@@ -191,9 +186,9 @@ def test_prior_sensitivity_flags_search_roas_only_where_the_data_leave_it_to_the
     (low_noise, search within 1%) search's does not reach it either. Measured (the study's
     comparisons.csv): search 0.074 vs tv 0.016, facebook 0.017; low_noise search 0.013 -- the
     margins are several times the ~0.006 Monte Carlo sd of a 1,000-draw value (README)."""
-    from mmm_recovery.fitting import fit_dataset
-    from mmm_recovery.sensitivity import PRIOR_KEY
-    from mmm_recovery.simulate import simulate
+    from mmm_recovery.evaluation.fitting import fit_dataset
+    from mmm_recovery.evaluation.sensitivity import PRIOR_KEY
+    from mmm_recovery.simulation.simulate import simulate
 
     sens = {}
     for scenario in ("baseline", "low_noise"):
@@ -245,7 +240,7 @@ def test_posterior_file_bytes_do_not_depend_on_variable_order(tmp_path):
     must not: the same draws in another order are the same bytes."""
     import xarray as xr
 
-    from mmm_recovery.estimators.bayesian import reproducible_idata
+    from mmm_recovery.estimators.bayesian.posterior import reproducible_idata
 
     rng = np.random.default_rng(1)
     a, b = rng.normal(size=(2, 5, 3)), rng.normal(size=(2, 5))
@@ -275,7 +270,7 @@ def test_posterior_file_bytes_do_not_depend_on_variable_order(tmp_path):
 def test_effect_parametrization_is_the_same_curve():
     """EffectLogisticSaturation with (lam, effect) equals PyMC-Marketing's LogisticSaturation with
     (lam, beta_from_effect(lam, effect, x0)) on any input, and its value at x0 is the effect."""
-    from mmm_recovery.estimators.effect_saturation import (
+    from mmm_recovery.estimators.bayesian.reparam import (
         EffectLogisticSaturation,
         beta_from_effect,
         effect_from_beta,
@@ -304,7 +299,7 @@ def test_reference_input_and_serialization():
     import pandas as pd
     from pymc_marketing.serialization import serialization
 
-    from mmm_recovery.estimators.effect_saturation import (
+    from mmm_recovery.estimators.bayesian.reparam import (
         EffectLogisticSaturation,
         reference_input,
     )
@@ -343,7 +338,7 @@ def _effect_model(beta_prior, intercept_prior=None):
     PyMC-Marketing's MMM does."""
     import pymc as pm
 
-    from mmm_recovery.estimators.effect_saturation import EffectLogisticSaturation, LevelIntercept
+    from mmm_recovery.estimators.bayesian.reparam import EffectLogisticSaturation, LevelIntercept
 
     sat = EffectLogisticSaturation(_X0, priors={"effect": beta_prior})
     x = np.linspace(0.0, 1.0, 10)[:, None] * np.ones(2)
@@ -412,7 +407,7 @@ def test_every_supported_beta_prior_carries_over_exactly(family, params, scipy_d
 def test_unsupported_beta_prior_is_a_clear_error():
     from pymc_extras.prior import Prior
 
-    from mmm_recovery.estimators.effect_saturation import scaled_prior_parameters
+    from mmm_recovery.estimators.bayesian.reparam import scaled_prior_parameters
 
     with pytest.raises(ValueError, match="saturation_beta prior Beta.*logistic_parametrization"):
         scaled_prior_parameters(Prior("Beta", alpha=1, beta=1), 0.5)
@@ -452,7 +447,7 @@ def test_level_coordinates_keep_the_intercept_prior(family, params, scipy_dist):
     from pymc_extras.prior import Prior
     from scipy import stats
 
-    from mmm_recovery.estimators.effect_saturation import LEVEL_NAME
+    from mmm_recovery.estimators.bayesian.reparam import LEVEL_NAME
 
     model = _level_model(Prior(family, **params))
     assert {v.name for v in model.free_RVs} == {
@@ -495,7 +490,7 @@ def test_level_coordinates_configuration():
     intercept prior that is not a location family, is a clear error at configuration time."""
     from pymc_extras.prior import Prior
 
-    from mmm_recovery.estimators.effect_saturation import EffectLogisticSaturation, LevelIntercept
+    from mmm_recovery.estimators.bayesian.reparam import EffectLogisticSaturation, LevelIntercept
 
     def prior(distribution, **parameters):
         return {"intercept": {"distribution": distribution, "parameters": parameters}}
@@ -523,8 +518,8 @@ def test_level_coordinates_configuration():
 
 def _smoke_input(study, replicate=0):
     """FitInput of the smoke study's first scenario, replicate ``replicate`` (simulated here)."""
-    from mmm_recovery.results import FitInput
-    from mmm_recovery.simulate import simulate
+    from mmm_recovery.core.results import FitInput
+    from mmm_recovery.simulation.simulate import simulate
 
     scenario = next(iter(study.scenarios))
     ds = simulate(study.scenario(scenario), study.rng(scenario, replicate))
@@ -534,7 +529,7 @@ def _smoke_input(study, replicate=0):
 def _built_model(study, fi, **settings):
     """The built (unfitted) PyMC-Marketing model of the study's Bayesian settings + ``settings``
     on ``fi``'s training weeks, with ``fi``'s lift tests if it has any."""
-    from mmm_recovery.estimators.bayesian import add_lift_tests
+    from mmm_recovery.estimators.bayesian.lift import add_lift_tests
 
     est = BayesianMMM({**study.estimators["bayesian"], **settings})
     m = est.build(fi)
@@ -548,7 +543,7 @@ def test_the_built_mmm_samples_the_level(smoke_study):
     """BayesianMMM.build puts the level on PyMC-Marketing's MMM (the default coordinates) and keeps
     PyMC-Marketing's own intercept with intercept_parametrization: intercept; both models have
     the same log density at corresponding points (level = intercept + sum of the effects)."""
-    from mmm_recovery.estimators.effect_saturation import LEVEL_NAME
+    from mmm_recovery.estimators.bayesian.reparam import LEVEL_NAME
 
     fi = _smoke_input(smoke_study)
     models = {}
@@ -577,8 +572,8 @@ def test_benchmark_configurations_are_valid_settings():
     PyMC's sampler on lam/beta with 1000 tuning steps, and `study` is the study's settings."""
     import importlib.util
 
-    from mmm_recovery import paths
-    from mmm_recovery.spec import load_study
+    from mmm_recovery.core import paths
+    from mmm_recovery.core.spec import load_study
 
     spec = importlib.util.spec_from_file_location(
         "bench_bayesian", paths.ROOT / "scripts" / "bench_bayesian.py"
@@ -619,7 +614,7 @@ def test_declared_log_prior_is_the_models_prior_in_its_declared_coordinates(smok
     prior is there, once, on the right variable, whatever coordinates NUTS samples in."""
     import xarray as xr
 
-    from mmm_recovery.estimators.bayesian import declared_log_prior, per_draw_total
+    from mmm_recovery.estimators.bayesian.diagnostics import declared_log_prior, per_draw_total
 
     fi = _smoke_input(smoke_study)
     settings = dict(settings)  # the parameter is shared between runs: do not pop from it
@@ -664,7 +659,7 @@ def test_a_prior_the_sensitivity_does_not_know_is_an_error(smoke_study):
     import pymc as pm
     import xarray as xr
 
-    from mmm_recovery.estimators.bayesian import declared_log_prior
+    from mmm_recovery.estimators.bayesian.diagnostics import declared_log_prior
 
     fi = _smoke_input(smoke_study)
     m = _built_model(smoke_study, fi)
@@ -689,9 +684,13 @@ def test_prior_sensitivity_adds_its_keys_and_changes_nothing_else(smoke_study, m
     the one of that quantity's own summary draws, with the log densities of those same draws."""
     import json
 
-    from mmm_recovery.estimators import bayesian
-    from mmm_recovery.estimators.bayesian import per_draw_total
-    from mmm_recovery.sensitivity import LIKELIHOOD_KEY, PRIOR_KEY, power_scaling_sensitivity
+    from mmm_recovery.estimators.bayesian import diagnostics
+    from mmm_recovery.estimators.bayesian.diagnostics import per_draw_total
+    from mmm_recovery.evaluation.sensitivity import (
+        LIKELIHOOD_KEY,
+        PRIOR_KEY,
+        power_scaling_sensitivity,
+    )
 
     fi = _smoke_input(smoke_study)
     scenario = next(iter(smoke_study.scenarios))
@@ -702,7 +701,7 @@ def test_prior_sensitivity_adds_its_keys_and_changes_nothing_else(smoke_study, m
     def cannot(mmm, posterior):
         raise ValueError("the declared priors cover [...] but the model samples [...]")
 
-    monkeypatch.setattr(bayesian, "declared_log_prior", cannot)
+    monkeypatch.setattr(diagnostics, "declared_log_prior", cannot)
     results[False] = est.fit(fi, smoke_study.estimator_rng(scenario, 0, "bayesian"))
 
     def strip(obj):

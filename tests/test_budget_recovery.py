@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmm_recovery import budget, recovery
-from mmm_recovery.response import ChannelResponse
+from mmm_recovery.core.response import ChannelResponse
+from mmm_recovery.evaluation import budget, score
 
 
 def _resp(lam, beta, alpha=0.0):
@@ -59,19 +59,19 @@ def test_regret_is_zero_for_the_true_model_and_positive_for_a_wrong_one():
 
 
 def test_clopper_pearson_hand_values():
-    assert recovery.clopper_pearson(0, 10)[0] == 0.0
-    assert recovery.clopper_pearson(10, 10)[1] == 1.0
-    lo, hi = recovery.clopper_pearson(5, 10)
+    assert score.clopper_pearson(0, 10)[0] == 0.0
+    assert score.clopper_pearson(10, 10)[1] == 1.0
+    lo, hi = score.clopper_pearson(5, 10)
     assert lo == pytest.approx(0.187086, abs=1e-5) and hi == pytest.approx(0.812914, abs=1e-5)
 
 
 def test_curve_error_hand_value():
     s = np.linspace(0, 10, 11)
-    assert recovery.curve_error(s, 1.1 * s, s, 10.0) == pytest.approx(0.1)
-    assert recovery.curve_error(s, s, s, 10.0) == 0.0
+    assert score.curve_error(s, 1.1 * s, s, 10.0) == pytest.approx(0.1)
+    assert score.curve_error(s, s, s, 10.0) == 0.0
     # only the observed range counts
     est = np.where(s > 5, 100.0, s)
-    assert recovery.curve_error(s, est, s, 5.0) == pytest.approx(0.0)
+    assert score.curve_error(s, est, s, 5.0) == pytest.approx(0.0)
 
 
 def _result(family="logistic", alpha=0.5, lo=0.4, hi=0.6):
@@ -116,13 +116,13 @@ def _truth(alpha=0.55):
 
 
 def test_compare_rows_and_family_rules():
-    rows = recovery.compare(_result(), _truth(), {"tv": 2.0}).set_index("quantity")
+    rows = score.compare(_result(), _truth(), {"tv": 2.0}).set_index("quantity")
     assert rows.loc["adstock.alpha", "error"] == pytest.approx(-0.05)
     assert rows.loc["adstock.alpha", "covered"] == 1.0
     assert rows.loc["saturation.lam", "covered"] == 0.0  # [0.9, 1.1] misses 1.2
     assert rows.loc["mroas", "rel_error"] == pytest.approx(-0.5)
     assert rows.loc["curve_error", "estimate"] == 0.0
-    hill = recovery.compare(_result("hill"), _truth(), {"tv": 2.0})
+    hill = score.compare(_result("hill"), _truth(), {"tv": 2.0})
     assert not hill["quantity"].str.startswith("saturation").any() and "beta" not in set(
         hill["quantity"]
     )
@@ -131,12 +131,12 @@ def test_compare_rows_and_family_rules():
 def test_aggregate_bias_rmse_coverage():
     rows = []
     for r, alpha in enumerate([0.5, 0.6, 0.7, 0.8]):
-        c = recovery.compare(
+        c = score.compare(
             _result(alpha=alpha, lo=alpha - 0.05, hi=alpha + 0.05), _truth(0.55), {"tv": 2.0}
         )
         rows.append(c.assign(scenario="s", estimator="e", replicate=r))
     agg = (
-        recovery.aggregate(pd.concat(rows))
+        score.aggregate(pd.concat(rows))
         .set_index(["channel", "quantity"])
         .loc[("all", "adstock.alpha")]
     )
@@ -144,4 +144,4 @@ def test_aggregate_bias_rmse_coverage():
     assert agg["bias"] == pytest.approx(errs.mean())
     assert agg["rmse"] == pytest.approx(np.sqrt((errs**2).mean()))
     assert agg["coverage"] == pytest.approx(0.5)  # 0.5 and 0.6 cover 0.55
-    assert (agg["coverage_lo"], agg["coverage_hi"]) == pytest.approx(recovery.clopper_pearson(2, 4))
+    assert (agg["coverage_lo"], agg["coverage_hi"]) == pytest.approx(score.clopper_pearson(2, 4))

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmm_recovery import byod, io
-from mmm_recovery.spec import SpecError, load_study
+from mmm_recovery import byod
+from mmm_recovery.core import files
+from mmm_recovery.core.spec import SpecError, load_study
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +176,7 @@ def test_declared_lift_tests_reach_the_estimators(tmp_path, example, smoke_study
     change) are the FitInput's, so both estimators calibrate with them."""
     import yaml
 
-    from mmm_recovery.estimators.frequentist import FrequentistMMM
+    from mmm_recovery.estimators.frequentist.estimator import FrequentistMMM
 
     test = {
         "channel": "search",
@@ -198,8 +199,8 @@ def test_declared_lift_tests_reach_the_estimators(tmp_path, example, smoke_study
     raw["datasets"]["robyn_example"]["lift_tests"] = [test, timed]
     f.write_text(yaml.safe_dump(raw))
     tests = byod.load(load_study(f), "robyn_example").lift_tests
-    assert list(tests.columns) == [*io.LIFT_TEST_COLUMNS, io.LIFT_TEST_WEEKS]
-    np.testing.assert_array_equal(io.lift_test_weeks(tests), [np.nan, 4.0])
+    assert list(tests.columns) == [*files.LIFT_TEST_COLUMNS, files.LIFT_TEST_WEEKS]
+    np.testing.assert_array_equal(files.lift_test_weeks(tests), [np.nan, 4.0])
     for bad, message in [
         ({"weeks": 0}, "lift_tests.0.weeks"),
         ({"channel": "radio"}, "lift_tests[0].channel='radio' is not a channel of the column map"),

@@ -25,7 +25,7 @@ def two_runs(tmp_path_factory):
     roots = []
     for name in ("run_a", "run_b"):
         root = project_copy(tmp_path_factory.mktemp(name))
-        dvc(root, "repro", "simulate", "fit_frequentist", "example_csv")
+        dvc(root, "repro", "--glob", "simulate", "fit@*-frequentist", "example_csv")
         roots.append(root)
     return roots
 
@@ -55,19 +55,23 @@ def test_every_stage_output_byte_identical(two_runs):
 def test_frequentist_results_identical(two_runs):
     a, b = two_runs
     for scenario in ("base", "hill_truth"):
-        ra = json.loads((a / "data" / scenario / "frequentist" / "results.json").read_text())
-        rb = json.loads((b / "data" / scenario / "frequentist" / "results.json").read_text())
+        ra = json.loads(
+            (a / "data" / scenario / "fits" / "frequentist" / "results.json").read_text()
+        )
+        rb = json.loads(
+            (b / "data" / scenario / "fits" / "frequentist" / "results.json").read_text()
+        )
         assert _strip_timing(ra) == _strip_timing(rb)
         for table in ("evaluations", "bootstrap", "cv", "fitted", "decomposition"):
-            pa = a / "data" / scenario / "frequentist" / f"{table}.parquet"
-            pb = b / "data" / scenario / "frequentist" / f"{table}.parquet"
+            pa = a / "data" / scenario / "fits" / "frequentist" / f"{table}.parquet"
+            pb = b / "data" / scenario / "fits" / "frequentist" / f"{table}.parquet"
             assert pa.read_bytes() == pb.read_bytes(), table
 
 
 def test_bayesian_summaries_identical_to_printed_precision(smoke_study):
-    from mmm_recovery.fitting import fit_dataset
-    from mmm_recovery.simulate import simulate
-    from mmm_recovery.study import _rounded
+    from mmm_recovery.evaluation.fitting import fit_dataset
+    from mmm_recovery.evaluation.study import _rounded
+    from mmm_recovery.simulation.simulate import simulate
 
     ds = simulate(smoke_study.scenario("base"), smoke_study.rng("base", 0))
     a = fit_dataset(smoke_study, "base", 0, "bayesian", dataset=ds)
@@ -82,29 +86,29 @@ def test_bayesian_summaries_identical_to_printed_precision(smoke_study):
 FIT_TO_FILE = """
 import sys
 from pathlib import Path
-from mmm_recovery.fitting import fit_dataset
-from mmm_recovery.simulate import simulate
-from mmm_recovery.spec import load_study
+from mmm_recovery.evaluation.fitting import fit_dataset
+from mmm_recovery.simulation.simulate import simulate
+from mmm_recovery.core.spec import load_study
 study = load_study(sys.argv[1])
 ds = simulate(study.scenario("base"), study.rng("base", 0))
-fit_dataset(study, "base", 0, "bayesian", dataset=ds, idata_path=Path(sys.argv[2]))
+fit_dataset(study, "base", 0, "bayesian", dataset=ds, artifacts_dir=Path(sys.argv[2]))
 """
 
 
 def test_bayesian_posterior_file_is_reproducible_across_processes(smoke_study, tmp_path):
     """Two processes with different string-hash seeds (PyMC orders some groups by set iteration)
-    write the same posterior.nc bytes, as two checkouts' fit_bayesian stages must; and a fit
-    prints nothing on stdout (a study worker's stdout reaches the executed 05_study notebook)."""
+    write the same posterior.nc bytes, as two checkouts' Bayesian fit stages must; and a fit
+    prints nothing on stdout (a study worker's stdout reaches the executed 04_study notebook)."""
     import os
     import subprocess
     import sys
 
     files = []
     for seed in ("1", "2"):
-        files.append(tmp_path / f"posterior_{seed}.nc")
+        files.append(tmp_path / seed / "posterior.nc")
         env = {**os.environ, "PYTHONHASHSEED": seed}
         proc = subprocess.run(
-            [sys.executable, "-c", FIT_TO_FILE, str(smoke_study.source), str(files[-1])],
+            [sys.executable, "-c", FIT_TO_FILE, str(smoke_study.source), str(files[-1].parent)],
             env=env,
             check=True,
             capture_output=True,

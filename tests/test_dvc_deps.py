@@ -9,8 +9,9 @@ import shlex
 import pytest
 import yaml
 
-from mmm_recovery import paths
-from mmm_recovery.study import TASK_MODULES
+from mmm_recovery.core import paths
+from mmm_recovery.estimators import registry
+from mmm_recovery.evaluation.study import NOT_TASK_MODULES, TASK_PACKAGES, task_sources
 
 PKG = paths.ROOT / "src" / "mmm_recovery"
 
@@ -40,18 +41,19 @@ def _file(module: str):
     return f if f.is_file() else PKG.joinpath(*rel, "__init__.py")
 
 
-def closure(source: str) -> set[str]:
-    """Files (relative to ROOT) of all mmm_recovery modules reachable from ``source``."""
+def closure(source: str, skip: tuple[str, ...] = ()) -> set[str]:
+    """Files (relative to ROOT) of all mmm_recovery modules reachable from ``source``, not
+    following modules whose file name is in ``skip``."""
     seen, todo = set(), list(_imports(source))
     while todo:
         mod = todo.pop()
         f = _file(mod)
-        if not f.is_file() or f in seen:
+        if not f.is_file() or f in seen or f.name in skip:
             continue
         seen.add(f)
         todo += _imports(f.read_text())
-        if mod.endswith("registry"):  # registry imports the built-in estimators by name
-            todo += ["mmm_recovery.estimators.frequentist", "mmm_recovery.estimators.bayesian"]
+        if mod == "mmm_recovery.estimators.registry":  # it imports every estimator sub-package
+            todo += registry.builtin_modules()
     return {
         f.relative_to(paths.ROOT).as_posix()
         for f in seen
@@ -62,14 +64,18 @@ def closure(source: str) -> set[str]:
 def _stages():
     spec = yaml.safe_load((paths.ROOT / "dvc.yaml").read_text())
     for name, stage in spec["stages"].items():
-        body = stage.get("do", stage)
+        body = stage.get("do", stage)  # foreach stages have a body; matrix stages are their own
         argv = shlex.split(body["cmd"])
         i = argv.index("-m")
         entry = argv[i + 1]
-        source = (paths.ROOT / argv[i + 2]).read_text() if entry == "mmm_recovery.notebook" else ""
+        source = (
+            (paths.ROOT / argv[i + 2]).read_text()
+            if entry == "mmm_recovery.reporting.notebook"
+            else ""
+        )
         source += f"\nimport {entry}\n"
-        if "05_study" in " ".join(argv):
-            source += "\nimport mmm_recovery.study\n"
+        if "04_study" in " ".join(argv):
+            source += "\nimport mmm_recovery.evaluation.study\n"
         yield name, body, source
 
 
@@ -86,15 +92,18 @@ def test_stage_deps_cover_imported_modules(name, body, source):
     assert not missing, f"stage {name} imports but does not list as deps: {missing}"
 
 
-def test_study_fingerprint_modules_are_study_deps():
+def test_study_fingerprint_packages_are_study_deps():
     study = yaml.safe_load((paths.ROOT / "dvc.yaml").read_text())["stages"]["study"]
-    for m in TASK_MODULES:
-        assert f"src/mmm_recovery/{m}" in study["deps"], m
+    deps = [d if isinstance(d, str) else next(iter(d)) for d in study["deps"]]
+    for m in TASK_PACKAGES:
+        path = f"src/mmm_recovery/{m}"
+        assert any(path == d or path.startswith(d.rstrip("/") + "/") for d in deps), m
 
 
 def test_study_fingerprint_covers_the_code_a_task_runs():
     """Every module a study task imports (transitively) is hashed into its fingerprint, so editing
     any of them redoes the study's fits (data/study persists between runs)."""
-    hashed = {f"src/mmm_recovery/{m}" for m in TASK_MODULES}
-    missing = sorted(closure("import mmm_recovery.study\n") - hashed)
-    assert not missing, f"study tasks import but TASK_MODULES does not hash: {missing}"
+    hashed = {f.relative_to(paths.ROOT).as_posix() for f in task_sources()}
+    runs = closure("import mmm_recovery.evaluation.study\n", skip=NOT_TASK_MODULES)
+    missing = sorted(runs - hashed)
+    assert not missing, f"study tasks import but TASK_PACKAGES does not hash: {missing}"

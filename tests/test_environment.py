@@ -7,7 +7,7 @@ import tomllib
 
 import yaml
 
-from mmm_recovery import paths
+from mmm_recovery.core import paths
 
 
 def _norm(name: str) -> str:
@@ -34,15 +34,23 @@ def test_environment_yml_matches_pyproject():
     assert "python=3.12" in conda
     assert "quarto" in conda
     assert env["channels"] == ["conda-forge"]
-    assert _pins(pip_section) == deps
+    dev = _pins(pyproject["project"]["optional-dependencies"]["dev"])
+    assert _pins(pip_section) == deps | dev
 
 
 def test_lock_pins_every_direct_dependency_at_the_same_version():
+    """Runtime dependencies in requirements.lock, the dev extra in requirements-dev.lock (and
+    no test or lint tool among the runtime dependencies)."""
     pyproject = tomllib.loads((paths.ROOT / "pyproject.toml").read_text())
-    deps = _pins(pyproject["project"]["dependencies"])
-    lock = _pins((paths.ROOT / "requirements.lock").read_text().splitlines())
-    for name, version in deps.items():
-        assert lock.get(name) == version, f"{name}: pyproject {version} vs lock {lock.get(name)}"
+    for group, lock_file in (
+        (pyproject["project"]["dependencies"], "requirements.lock"),
+        (pyproject["project"]["optional-dependencies"]["dev"], "requirements-dev.lock"),
+    ):
+        lock = _pins((paths.ROOT / lock_file).read_text().splitlines())
+        for name, version in _pins(group).items():
+            assert lock.get(name) == version, f"{name}: pyproject {version} vs {lock_file}"
+    runtime = _pins(pyproject["project"]["dependencies"])
+    assert not {"pytest", "ruff", "mypy"} & set(runtime)
 
 
 def test_python_version_and_dvc_analytics_off():

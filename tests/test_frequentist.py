@@ -7,18 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmm_recovery.estimators.frequentist import (
-    FrequentistConfig,
-    FrequentistMMM,
-    block_bootstrap_rows,
-    bounds_vectors,
-    cv_folds,
-    pareto_mask,
-    select,
-)
-from mmm_recovery.estimators.frequentist_reference import reference_losses
-from mmm_recovery.results import FitInput, InputError
-from mmm_recovery.simulate import simulate
+from mmm_recovery.core.results import FitInput, InputError
+from mmm_recovery.estimators.frequentist.config import FrequentistConfig
+from mmm_recovery.estimators.frequentist.estimator import FrequentistMMM
+from mmm_recovery.estimators.frequentist.reference import reference_losses
+from mmm_recovery.estimators.frequentist.resampling import block_bootstrap_rows, cv_folds
+from mmm_recovery.estimators.frequentist.search import bounds_vectors, pareto_mask, select
+from mmm_recovery.simulation.simulate import simulate
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +138,7 @@ def test_too_few_weeks_is_a_clear_error(baseline):
 
 
 def test_same_seed_same_result(tmp_path, smoke_study):
-    from mmm_recovery.fitting import fit_dataset
+    from mmm_recovery.evaluation.fitting import fit_dataset
 
     ds = simulate(smoke_study.scenario("base"), smoke_study.rng("base", 0))
     a = fit_dataset(smoke_study, "base", 0, "frequentist", dataset=ds)
@@ -192,7 +187,7 @@ def test_recovers_decays_of_identifiable_channels_on_default_scenario(default_st
 def test_recovery_across_replicates_with_bootstrap(default_study):
     """Every replicate of the default scenario, with the full bootstrap: decays of identifiable
     channels within tolerance, and ROAS intervals contain the truth for those channels."""
-    from mmm_recovery.fitting import fit_dataset
+    from mmm_recovery.evaluation.fitting import fit_dataset
 
     misses = []
     for r in range(default_study.study.replicates):

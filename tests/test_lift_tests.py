@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmm_recovery import io
-from mmm_recovery.results import FitInput
-from mmm_recovery.simulate import SimulatedDataset, simulate
-from mmm_recovery.spec import LiftTestSpec
+from mmm_recovery.core import files
+from mmm_recovery.core.results import FitInput
+from mmm_recovery.core.spec import LiftTestSpec
+from mmm_recovery.simulation.simulate import SimulatedDataset, simulate
 
 TESTS = [
     LiftTestSpec(channel="search", spend_change=-1.0, standard_error=0.15),
@@ -27,7 +27,7 @@ def test_lift_tests_are_drawn_last_and_measure_the_true_steady_state_lift(smoke_
     """The data and truth of a scenario do not change when lift tests are added (their errors
     are the last draws); each true lift is the truth's steady-state response difference at the
     channel's mean spend, and the measured ones scatter around it by ``sigma``."""
-    from mmm_recovery.response import ChannelResponse
+    from mmm_recovery.core.response import ChannelResponse
 
     plain = simulate(smoke_study.scenario("base"), smoke_study.rng("base", 0))
     spec = _with_tests(smoke_study)
@@ -35,13 +35,13 @@ def test_lift_tests_are_drawn_last_and_measure_the_true_steady_state_lift(smoke_
     a, b = plain.save(tmp_path / "plain"), ds.save(tmp_path / "lifted")
     for name in ("data", "weekly"):
         assert a[name].read_bytes() == b[name].read_bytes(), name
-    truth = io.read_json(b["truth"])
-    assert truth.pop("lift_tests") and truth == io.read_json(a["truth"])
+    truth = files.read_json(b["truth"])
+    assert truth.pop("lift_tests") and truth == files.read_json(a["truth"])
     assert "lift_tests" not in plain.truth and not len(plain.lift_tests)
     assert "lift_tests" not in a and not (tmp_path / "plain" / "lift_tests.csv").exists()
 
     table, truth = ds.lift_tests, ds.truth["lift_tests"]
-    assert list(table.columns) == list(io.LIFT_TEST_COLUMNS)
+    assert list(table.columns) == list(files.LIFT_TEST_COLUMNS)
     assert list(table["channel"]) == ["search", "tv"]
     for row, true, test in zip(table.itertuples(), truth, TESTS, strict=True):
         x = float(ds.data[test.channel].mean())
@@ -65,8 +65,8 @@ def test_lift_tests_are_drawn_last_and_measure_the_true_steady_state_lift(smoke_
 def test_a_short_test_measures_the_lift_its_weeks_build_up():
     """true_lift over a test of ``weeks`` weeks, against hand-computed values: geometric decay
     0.5 over 3 weeks, normalised weights (1, 0.5, 0.25) / 1.75, logistic f(u) = tanh(lam u / 2)."""
-    from mmm_recovery.response import ChannelResponse
-    from mmm_recovery.simulate import true_lift
+    from mmm_recovery.core.response import ChannelResponse
+    from mmm_recovery.simulation.simulate import true_lift
 
     lam, beta, x = 1e-4, 1000.0, 10000.0
     r = ChannelResponse("geometric", {"alpha": 0.5}, 3, True, "logistic", {"lam": lam}, beta)
@@ -102,10 +102,9 @@ def test_a_tests_lift_is_the_mean_of_its_weeks_for_every_adstock(
 ):
     """true_lift against a closed form that uses no convolution: in week t of a test from steady
     state at x, the adstocked spend is x * sum(w) + dx * (w_0 + ... + w_{min(t, L) - 1})."""
-    from mmm_recovery.response import ChannelResponse
-    from mmm_recovery.simulate import true_lift
-    from mmm_recovery.transforms import adstock_weights
-    from mmm_recovery.transforms import saturation as saturate
+    from mmm_recovery.core.response import ChannelResponse
+    from mmm_recovery.families.registry import adstock_weights, saturate
+    from mmm_recovery.simulation.simulate import true_lift
 
     sat = {"lam": 8e-5} if saturation == "logistic" else {"slope": 1.5, "kappa": 20000.0}
     r = ChannelResponse(adstock, params, 6, normalize, saturation, sat, 900.0)
@@ -155,11 +154,11 @@ def test_a_misspelt_or_bad_weeks_is_refused_not_read_as_steady_state(tmp_path):
     path = tmp_path / "lift.csv"
     table.assign(Weeks=[4]).to_csv(path, index=False)
     with pytest.raises(ValueError, match=r"unknown lift-test column\(s\) \['Weeks'\]"):
-        io.read_lift_tests(path)
+        files.read_lift_tests(path)
     for bad in (0, 2.5, np.inf, "four"):
         with pytest.raises(ValueError, match="lift test 0 .*channel 'tv'.*weeks must be blank"):
-            io.lift_test_weeks(table.assign(weeks=[bad]))
-    assert np.isnan(io.lift_test_weeks(table.assign(weeks=[None]))).all()
+            files.lift_test_weeks(table.assign(weeks=[bad]))
+    assert np.isnan(files.lift_test_weeks(table.assign(weeks=[None]))).all()
     with pytest.raises(ValueError, match="weeks"):
         LiftTestSpec(channel="tv", spend_change=-1.0, standard_error=0.1, weeks=True)
 
@@ -170,16 +169,16 @@ def test_a_tests_length_reaches_the_estimators_through_lift_tests_csv(smoke_stud
     (an analyst's own tests: test_byod)."""
 
     ds = simulate(_with_tests(smoke_study, tests=TIMED), smoke_study.rng("base", 0))
-    assert list(ds.lift_tests.columns) == [*io.LIFT_TEST_COLUMNS, io.LIFT_TEST_WEEKS]
+    assert list(ds.lift_tests.columns) == [*files.LIFT_TEST_COLUMNS, files.LIFT_TEST_WEEKS]
     ds.save(tmp_path / "timed")
     text = (tmp_path / "timed" / "lift_tests.csv").read_text().splitlines()
     assert text[0] == "channel,x,delta_x,delta_y,sigma,weeks" and text[2].endswith(",")
     back = SimulatedDataset.load(tmp_path / "timed")
     pd.testing.assert_frame_equal(back.lift_tests, ds.lift_tests, check_exact=True)
-    np.testing.assert_array_equal(io.lift_test_weeks(back.lift_tests), [2.0, np.nan, 9.0])
+    np.testing.assert_array_equal(files.lift_test_weeks(back.lift_tests), [2.0, np.nan, 9.0])
     steady = simulate(_with_tests(smoke_study), smoke_study.rng("base", 0))
-    assert list(steady.lift_tests.columns) == list(io.LIFT_TEST_COLUMNS)
-    assert np.isnan(io.lift_test_weeks(steady.lift_tests)).all()
+    assert list(steady.lift_tests.columns) == list(files.LIFT_TEST_COLUMNS)
+    assert np.isnan(files.lift_test_weeks(steady.lift_tests)).all()
 
 
 @pytest.mark.parametrize(
@@ -210,10 +209,10 @@ def test_bad_lift_test_files_name_file_row_and_column(tmp_path, edit, message):
     )
     path = tmp_path / "lift.csv"
     good.to_csv(path, index=False)
-    pd.testing.assert_frame_equal(io.read_lift_tests(path, ["tv", "search"]), good)
+    pd.testing.assert_frame_equal(files.read_lift_tests(path, ["tv", "search"]), good)
     edit(good).to_csv(path, index=False)
     with pytest.raises(ValueError, match=message) as err:
-        io.read_lift_tests(path, ["tv", "search"])
+        files.read_lift_tests(path, ["tv", "search"])
     assert str(path) in str(err.value)
 
 
@@ -243,8 +242,9 @@ def test_frequentist_mape_lift_is_the_models_own_lift(smoke_study, tests, adstoc
     objectives are NRMSE and DECOMP.RSSD only. The timed tests are shorter and longer than the
     adstock window (6 weeks) beside a steady-state one; unnormalised weights make the steady
     state ``x * sum(w)``, not ``x``."""
-    from mmm_recovery.estimators.frequentist import FrequentistMMM, bounds_vectors
-    from mmm_recovery.simulate import true_lift
+    from mmm_recovery.estimators.frequentist.estimator import FrequentistMMM
+    from mmm_recovery.estimators.frequentist.search import bounds_vectors
+    from mmm_recovery.simulation.simulate import true_lift
 
     ds = simulate(_with_tests(smoke_study, tests=tests), smoke_study.rng("base", 0))
     fi = FitInput.from_simulated(ds, smoke_study.study.holdout_weeks)
@@ -256,7 +256,7 @@ def test_frequentist_mape_lift_is_the_models_own_lift(smoke_study, tests, adstoc
     h = lo + (hi - lo) * np.random.default_rng(3).random((8, lo.size))
     batch = obj.objectives(h)
     t = fi.lift_tests
-    weeks = [None if np.isnan(w) else int(w) for w in io.lift_test_weeks(t)]
+    weeks = [None if np.isnan(w) else int(w) for w in files.lift_test_weeks(t)]
     assert weeks == [test.weeks for test in tests]
     for b in range(len(h)):
         fit = obj.exact_fit(h[b])
@@ -278,7 +278,7 @@ def test_frequentist_mape_lift_is_the_models_own_lift(smoke_study, tests, adstoc
 
 
 def test_three_objective_selection_takes_the_scaled_point_nearest_the_origin():
-    from mmm_recovery.estimators.frequentist import mark_front, select
+    from mmm_recovery.estimators.frequentist.search import mark_front, select
 
     evals = pd.DataFrame(
         {
@@ -303,8 +303,9 @@ def test_bayesian_lift_likelihood_is_the_measured_lift_of_the_models_curve(smoke
     of channel order, so a wrong index or reference input changes the value)."""
     from scipy import stats
 
-    from mmm_recovery.estimators.bayesian import LIFT_NAME, BayesianMMM, add_lift_tests
-    from mmm_recovery.estimators.effect_saturation import reference_input
+    from mmm_recovery.estimators.bayesian.estimator import BayesianMMM
+    from mmm_recovery.estimators.bayesian.lift import LIFT_NAME, add_lift_tests
+    from mmm_recovery.estimators.bayesian.reparam import reference_input
 
     ds = simulate(_with_tests(smoke_study), smoke_study.rng("base", 0))
     fi = FitInput.from_simulated(ds, smoke_study.study.holdout_weeks)
@@ -358,15 +359,11 @@ def test_bayesian_lift_likelihood_of_a_test_of_given_weeks_is_its_mean_lift(
     steady-state lift."""
     from scipy import stats
 
-    from mmm_recovery.estimators.bayesian import (
-        LIFT_NAME,
-        LIFT_WINDOW_NAME,
-        BayesianMMM,
-        add_lift_tests,
-    )
-    from mmm_recovery.estimators.effect_saturation import reference_input
-    from mmm_recovery.response import ChannelResponse
-    from mmm_recovery.simulate import true_lift
+    from mmm_recovery.core.response import ChannelResponse
+    from mmm_recovery.estimators.bayesian.estimator import BayesianMMM
+    from mmm_recovery.estimators.bayesian.lift import LIFT_NAME, LIFT_WINDOW_NAME, add_lift_tests
+    from mmm_recovery.estimators.bayesian.reparam import reference_input
+    from mmm_recovery.simulation.simulate import true_lift
 
     timed = [
         LiftTestSpec(channel="search", spend_change=-1.0, standard_error=0.15, weeks=2),
@@ -377,7 +374,7 @@ def test_bayesian_lift_likelihood_of_a_test_of_given_weeks_is_its_mean_lift(
     fi = FitInput.from_simulated(ds, smoke_study.study.holdout_weeks)
     order = fi.channels
     assert order == ["tv", "search"]
-    np.testing.assert_array_equal(io.lift_test_weeks(fi.lift_tests), [2.0, 9.0, np.nan])
+    np.testing.assert_array_equal(files.lift_test_weeks(fi.lift_tests), [2.0, 9.0, np.nan])
     alpha, beta = np.array([0.7, 0.4]), np.array([0.3, 0.2])
     shape = {"lam": np.array([1.7, 0.6])}
     if saturation == "hill":
@@ -443,8 +440,8 @@ def test_posterior_lifts_put_each_test_beside_its_own_model_lift():
     scale), with the HDI of the draws and the measurement's z-score."""
     import xarray as xr
 
-    from mmm_recovery.estimators.bayesian import LIFT_NAME, LIFT_WINDOW_NAME, posterior_lifts
-    from mmm_recovery.results import hdi
+    from mmm_recovery.core.results import hdi
+    from mmm_recovery.estimators.bayesian.lift import LIFT_NAME, LIFT_WINDOW_NAME, posterior_lifts
 
     rng = np.random.default_rng(0)
     steady = rng.normal([[[-1.0, 2.0]]], 0.1, size=(2, 50, 2))  # tests 1 and 2 (scaled)
@@ -484,7 +481,7 @@ def test_a_go_dark_test_informs_the_bayesian_search_estimate(default_study):
     is narrower than without it -- the experiment carries information the observational data do
     not. (Whether the ROAS lands within 20% of the truth depends on the measurement's own error,
     which the study's replicates average over.)"""
-    from mmm_recovery.estimators.bayesian import BayesianMMM
+    from mmm_recovery.estimators.bayesian.estimator import BayesianMMM
 
     ds = simulate(default_study.scenario("lift_tested"), default_study.rng("lift_tested", 0))
     fi = FitInput.from_simulated(ds, default_study.study.holdout_weeks)
@@ -524,12 +521,12 @@ def test_reading_a_short_tests_length_brings_roas_closer_than_misreading_it(
     Read for what it measured, tv's ROAS is closer to the truth; for the Bayesian fit the 94% HDI
     of the model's lift over the test's 4 weeks covers the true lift of that window, and both
     fits converge."""
-    from mmm_recovery.fitting import fit_dataset
+    from mmm_recovery.evaluation.fitting import fit_dataset
 
     ds = simulate(
         default_study.scenario("short_lift_test"), default_study.rng("short_lift_test", 0)
     )
-    assert io.lift_test_weeks(ds.lift_tests).tolist() == [4.0]
+    assert files.lift_test_weeks(ds.lift_tests).tolist() == [4.0]
     misread = SimulatedDataset(
         data=ds.data,
         truth=ds.truth,

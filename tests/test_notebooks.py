@@ -7,8 +7,8 @@ import ast
 import pytest
 from helpers import notebook_stages
 
-from mmm_recovery import paths
-from mmm_recovery.notebook import load_source, notebook_parameters
+from mmm_recovery.core import paths
+from mmm_recovery.reporting.notebook import load_source, notebook_parameters
 
 STAGES = notebook_stages()
 
@@ -45,7 +45,7 @@ def test_reproducible_drops_console_noise_and_keeps_results():
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-    from mmm_recovery.notebook import reproducible
+    from mmm_recovery.reporting.notebook import reproducible
 
     warning = (
         "/opt/venv/lib/python3.12/site-packages/rich/live.py:260: UserWarning: install "

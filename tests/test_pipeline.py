@@ -32,29 +32,29 @@ def test_simulate_stage_writes_every_scenario_and_replicate(project):
 
 
 def test_fit_stages_write_results_in_the_common_format(project):
-    from mmm_recovery.results import load_result
+    from mmm_recovery.core.results import load_result
 
     for scenario in ("base", "hill_truth"):
-        for estimator, notebook in (
-            ("frequentist", "02_fit_frequentist"),
-            ("bayesian", "03_fit_bayesian"),
-        ):
-            res = load_result(project / "data" / scenario / estimator)
+        for estimator in ("frequentist", "bayesian"):
+            notebook = f"02_fit_{estimator}"
+            res = load_result(project / "data" / scenario / "fits" / estimator)
             assert res["estimator"] == estimator and res["scenario"] == scenario
             assert set(res["channels"]) == {"tv", "search"}
             assert isinstance(res["diagnostics"]["converged"], bool)
             assert (project / "data" / scenario / "notebooks" / f"{notebook}.ipynb").is_file()
-        assert (project / "data" / scenario / "bayesian" / "posterior.nc").is_file()
+        assert (project / "data" / scenario / "fits" / "bayesian" / "posterior.nc").is_file()
     # hill_truth's steady-state and 3-week lift tests, each beside the posterior's model lift
     import numpy as np
     import pandas as pd
 
-    lifts = pd.read_parquet(project / "data" / "hill_truth" / "bayesian" / "lift_tests.parquet")
+    lifts = pd.read_parquet(
+        project / "data" / "hill_truth" / "fits" / "bayesian" / "lift_tests.parquet"
+    )
     assert list(lifts["channel"]) == ["tv", "search"]
     np.testing.assert_array_equal(lifts["weeks"], [np.nan, 3.0])
     assert np.isfinite(lifts[["model_lift", "model_lift_lower", "model_lift_upper", "z"]]).all(None)
     assert (lifts["model_lift_lower"] <= lifts["model_lift_upper"]).all()
-    assert not (project / "data" / "base" / "bayesian" / "lift_tests.parquet").exists()
+    assert not (project / "data" / "base" / "fits" / "bayesian" / "lift_tests.parquet").exists()
 
 
 def test_second_repro_does_nothing_and_status_is_clean(project):
@@ -94,7 +94,7 @@ def test_reports_rendered_with_the_metrics_numbers(project):
     import json
     import shutil
 
-    from mmm_recovery import reporting
+    from mmm_recovery.reporting import tables
 
     site = project / "reports" / "_site"
     record = json.loads((site / "render.json").read_text())
@@ -123,7 +123,7 @@ def test_reports_rendered_with_the_metrics_numbers(project):
         assert heading in method
     assert "synthetic" in card and "<img" in method
     # every number of the summary table, recomputed from the metrics files, is in both reports
-    table = reporting.summary_table(reporting.StudyMetrics.load(project / "reports" / "metrics"))
+    table = tables.summary_table(tables.StudyMetrics.load(project / "reports" / "metrics"))
     assert len(table) == 4
     for _, row in table.iterrows():
         for col, value in row.items():

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import yaml
 
-from mmm_recovery import paths
-from mmm_recovery.notebook import load_source, notebook_parameters
-from mmm_recovery.report import REPORTS
+from mmm_recovery.core import paths
+from mmm_recovery.reporting.notebook import load_source, notebook_parameters
+from mmm_recovery.reporting.render import REPORTS
 
 # Keys and options documented by Quarto (quarto.org/docs/reference: formats/html, formats/typst,
 # document front matter, execute options). Anything else is a typo Quarto would ignore or reject.
@@ -97,7 +97,7 @@ def test_quarto_renders_both_reports(tmp_path):
 def test_channel_errors_are_signed_means_with_coverage_counts():
     import pandas as pd
 
-    from mmm_recovery.reporting import StudyMetrics, channel_errors
+    from mmm_recovery.reporting.tables import StudyMetrics, channel_errors
 
     rows = [
         ("base", 0, "bayesian", "tv", "roas", 0.10, 1.0),
@@ -129,7 +129,7 @@ def test_fallback_render_is_the_same_bytes_twice(tmp_path):
     cell ids in the cells it adds), so the render stage's output is reproducible."""
     import nbformat
 
-    from mmm_recovery.report import _render_nbconvert
+    from mmm_recovery.reporting.render import _render_nbconvert
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [
@@ -154,7 +154,7 @@ def test_interval_figure_shows_an_estimate_outside_its_interval():
     its bounds and the estimate where it is, and a channel without an interval as a point."""
     from matplotlib.collections import LineCollection
 
-    from mmm_recovery import plots
+    from mmm_recovery.reporting import plots
 
     truth = {
         "channel_names": ["tv", "search"],
@@ -177,7 +177,7 @@ def test_prior_sensitivity_tables_count_flags_against_misses():
     are left out; a miss is |rel. error| > ROAS_REL_TOLERANCE."""
     import pandas as pd
 
-    from mmm_recovery.reporting import (
+    from mmm_recovery.reporting.tables import (
         StudyMetrics,
         prior_sensitivity_by_channel,
         prior_sensitivity_vs_error,
@@ -223,7 +223,7 @@ def test_prior_sensitivity_tables_count_flags_against_misses():
 def test_prior_sensitivity_note_counts_skipped_fits():
     import pandas as pd
 
-    from mmm_recovery.reporting import StudyMetrics, prior_sensitivity_note
+    from mmm_recovery.reporting.tables import StudyMetrics, prior_sensitivity_note
 
     fits = pd.DataFrame(
         {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmm_recovery.sensitivity import (
+from mmm_recovery.evaluation.sensitivity import (
     LIKELIHOOD_KEY,
     PRIOR_KEY,
     diagnosis,
@@ -92,9 +92,9 @@ def test_diagnosis_reading():
 def test_channel_estimates_carry_the_annotation():
     """results.channel_estimates passes every quantity's draws to the annotator once and adds
     what it returns to that quantity's estimate; compare() copies it into the rows."""
-    from mmm_recovery.recovery import compare
-    from mmm_recovery.response import ChannelResponse
-    from mmm_recovery.results import channel_estimates
+    from mmm_recovery.core.response import ChannelResponse
+    from mmm_recovery.core.results import channel_estimates
+    from mmm_recovery.evaluation.score import compare
 
     rng = np.random.default_rng(1)
     draws = [

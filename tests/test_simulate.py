@@ -7,8 +7,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from mmm_recovery.response import ChannelResponse
-from mmm_recovery.simulate import SimulatedDataset, simulate, simulate_scenario
+from mmm_recovery.core.response import ChannelResponse
+from mmm_recovery.simulation.simulate import SimulatedDataset, simulate, simulate_scenario
 
 
 @pytest.mark.parametrize("scenario", ["base", "hill_truth"])

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import yaml
 
-from mmm_recovery import paths
-from mmm_recovery.spec import SpecError, deep_merge, load_study
+from mmm_recovery.core import paths
+from mmm_recovery.core.spec import SpecError, deep_merge, load_study
 
 
 def test_default_and_smoke_studies_load(default_study, smoke_study):
@@ -206,8 +206,8 @@ def test_deep_merge_rules():
 
 def test_study_readme_schema_is_generated_from_the_models():
     """studies/README.md embeds schema_markdown() verbatim (docs cannot drift from the code)."""
-    from mmm_recovery.spec import schema_markdown
+    from mmm_recovery.core.spec import schema_markdown
 
     readme = (paths.STUDIES / "README.md").read_text()
     embedded = readme.split("<!-- schema:start -->\n", 1)[1].split("<!-- schema:end -->", 1)[0]
-    assert embedded == schema_markdown(), "regenerate: python -m mmm_recovery.spec"
+    assert embedded == schema_markdown(), "regenerate: python -m mmm_recovery.core.spec --write"

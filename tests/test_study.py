@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from mmm_recovery import io, paths
-from mmm_recovery.spec import load_study
-from mmm_recovery.study import (
+from mmm_recovery.core import files, paths
+from mmm_recovery.core.spec import load_study
+from mmm_recovery.evaluation.study import (
     SCHEDULER_ENV,
     Task,
     is_done,
@@ -98,7 +98,7 @@ def test_killed_study_resumes_only_what_was_missing(tmp_path):
     f = _study(tmp_path, replicates=3)
     data = tmp_path / "data"
     code = (
-        "import sys; from mmm_recovery.spec import load_study; from mmm_recovery.study import run_study; "
+        "import sys; from mmm_recovery.core.spec import load_study; from mmm_recovery.evaluation.study import run_study; "
         f"run_study(load_study({str(f)!r}), data_root=__import__('pathlib').Path({str(data)!r}), progress=False)"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
@@ -113,7 +113,7 @@ def test_killed_study_resumes_only_what_was_missing(tmp_path):
     assert finished and missing, "the kill should land mid-study"
     # whatever was being written when killed left no readable half-record
     for p in data.rglob("*.json"):
-        io.read_json(p)
+        files.read_json(p)
     ran = run_study(study, data_root=data, progress=False)
     assert {Task(r["scenario"], r["replicate"], r["estimator"]) for r in ran} == missing
     assert all(is_done(study, t, data) for t in tasks(study))
@@ -133,7 +133,7 @@ def test_study_on_a_dask_localcluster(tmp_path, monkeypatch):
 
 
 def test_fits_table_carries_the_workflow_diagnostics():
-    from mmm_recovery.study import fits_table
+    from mmm_recovery.evaluation.study import fits_table
 
     ok = {
         "scenario": "base",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmm_recovery import transforms as T
+from mmm_recovery.core import transforms as T
+from mmm_recovery.families import registry as families
 
 IMPULSE = np.array([1.0, 0, 0, 0, 0, 0])
 
@@ -72,9 +73,9 @@ def test_hill_hand_values():
 
 def test_unknown_family_names_it():
     with pytest.raises(ValueError, match="'gamma'"):
-        T.saturation("gamma", np.ones(3), {})
+        families.saturate("gamma", np.ones(3), {})
     with pytest.raises(ValueError, match="'delayed'"):
-        T.adstock_weights("delayed", {}, 3, False)
+        families.adstock_weights("delayed", {}, 3, False)
 
 
 # ----------------------------------------------------------- PyMC-Marketing equality

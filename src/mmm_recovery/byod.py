@@ -1,7 +1,7 @@
 """Bring your own data: validate a weekly CSV, fit every estimator to it, advise a budget.
 
 A dataset is declared under ``datasets:`` in the study YAML with a column map (see
-:class:`~mmm_recovery.spec.CsvDatasetSpec`). Before any fit the file goes through a pandera
+:class:`~mmm_recovery.core.spec.CsvDatasetSpec`). Before any fit the file goes through a pandera
 schema; every problem is reported at once, each naming the file, the column and the CSV line(s)
 (line 1 is the header): missing, unparseable, duplicated, unsorted or non-weekly dates and gaps,
 NaN, negative spend, non-numeric columns, a constant or all-zero channel, too few weeks for the
@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mmm_recovery import io, paths
-from mmm_recovery.results import FitInput
-from mmm_recovery.spec import CsvDatasetSpec, Study
+from mmm_recovery.core import files, paths
+from mmm_recovery.core.results import FitInput
+from mmm_recovery.core.spec import CsvDatasetSpec, Study
 
 ROBYN_COLUMNS = {
     "tv": "tv_S",
@@ -170,7 +170,7 @@ def validate(df: pd.DataFrame, spec: CsvDatasetSpec, label: str, min_weeks: int)
 def min_weeks(study: Study, spec: CsvDatasetSpec) -> int:
     """Weeks every estimator of the study needs: its ``l_max`` plus the holdout plus, for the
     frequentist estimator, one CV test window (the same rule its fit checks), at least one week."""
-    from mmm_recovery.fitting import estimator_for
+    from mmm_recovery.evaluation.fitting import estimator_for
 
     need = 1
     for name in study.estimators:
@@ -197,7 +197,7 @@ def load(study: Study, name: str) -> FitInput:
         raise DataError(f"{label}: not a readable CSV: {exc}") from exc
     df = validate(raw, spec, label, min_weeks(study, spec))
     data = pd.DataFrame(
-        {io.DATE_COLUMN: df[spec.date], io.TARGET_COLUMN: df[spec.target].astype(float)}
+        {files.DATE_COLUMN: df[spec.date], files.TARGET_COLUMN: df[spec.target].astype(float)}
     )
     for ch, col in spec.channels.items():
         data[ch] = df[col].astype(float)
@@ -220,7 +220,7 @@ def load(study: Study, name: str) -> FitInput:
         controls=controls,
         holdout_weeks=spec.holdout_weeks,
         curve_grid=grid,
-        lift_tests=io.lift_test_table([t.model_dump() for t in spec.lift_tests]),
+        lift_tests=files.lift_test_table([t.model_dump() for t in spec.lift_tests]),
     )
 
 
@@ -232,20 +232,21 @@ def fit_all(study: Study, name: str, data_root: Path | None = None) -> dict[str,
     """Fit every estimator of the study to dataset ``name``; write each result to
     ``data/byod/<name>/<estimator>/`` and the budget advice (no regret: no truth) to
     ``data/byod/<name>/budget.json``. Returns ``{"input", "results", "advice"}``."""
-    from mmm_recovery import budget
-    from mmm_recovery.fitting import estimator_for
+    from mmm_recovery.evaluation import budget
+    from mmm_recovery.evaluation.fitting import estimator_for
 
     fit_input = load(study, name)
     out = byod_dir(name, data_root)
     results, advice = {}, {}
     current = {c: float(fit_input.data[c].mean()) for c in fit_input.channels}
     for est in study.estimators:
-        kwargs = {"idata_path": out / est / "posterior.nc"} if est == "bayesian" else {}
-        res = estimator_for(study, est, **kwargs).fit(fit_input, study.dataset_rng(name, est))
+        res = estimator_for(study, est, artifacts_dir=out / est).fit(
+            fit_input, study.dataset_rng(name, est)
+        )
         res.scenario, res.replicate = name, 0
         res.save(out / est)
         results[est] = res
-        curves = budget.curves_from_result(io.read_json(out / est / "results.json"))
+        curves = budget.curves_from_result(files.read_json(out / est / "results.json"))
         rec = budget.optimise(curves, current, study.study.budget_bound)
         advice[est] = {
             "current": current,
@@ -254,7 +255,7 @@ def fit_all(study: Study, name: str, data_root: Path | None = None) -> dict[str,
             - budget.total_response(curves, current),
             "note": "no ground truth: regret cannot be computed",
         }
-    io.write_json(out / "budget.json", advice)
+    files.write_json(out / "budget.json", advice)
     return {"input": fit_input, "results": results, "advice": advice}
 
 
@@ -262,7 +263,7 @@ def write_example(study: Study, out: str | Path, scenario: str | None = None) ->
     """A CSV in Robyn's ``dt_simulated_weekly`` layout (DATE, revenue, tv_S, ooh_S, print_S,
     facebook_S, search_S, competitor_sales_B, events, newsletter), simulated from ``scenario``
     (default: the study's first) with replicate 0's seed."""
-    from mmm_recovery.simulate import simulate
+    from mmm_recovery.simulation.simulate import simulate
 
     scenario = scenario or next(iter(study.scenarios))
     ds = simulate(study.scenario(scenario), study.rng(scenario, 0))
@@ -274,11 +275,11 @@ def write_example(study: Study, out: str | Path, scenario: str | None = None) ->
     out_df["competitor_sales_B"] = d["competitor"].round(6)
     out_df["events"] = np.where(d["event"] > 0, "event", "na")
     out_df["newsletter"] = rng.poisson(3.0, size=len(d)).astype(float)
-    return io.write_csv(paths.resolve(out), out_df)
+    return files.write_csv(paths.resolve(out), out_df)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mmm_recovery.spec import load_study
+    from mmm_recovery.core.spec import load_study
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)

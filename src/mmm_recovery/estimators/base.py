@@ -1,14 +1,19 @@
-"""The estimator interface. An estimator = one module in this package with a registered class."""
+"""The estimator interface. An estimator = one sub-package of :mod:`mmm_recovery.estimators` whose
+``__init__`` imports its :class:`Estimator` subclass."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from mmm_recovery.results import EstimatorResult, FitInput
+from mmm_recovery.core.results import EstimatorResult, FitInput
+
+#: Every defined estimator class by its lookup name (filled by ``Estimator.__init_subclass__``).
+REGISTERED: dict[str, type[Estimator]] = {}
 
 
 class EstimatorConfig(BaseModel):
@@ -21,16 +26,41 @@ class Estimator(ABC):
     """Fit a model to a :class:`FitInput` and return an :class:`EstimatorResult`.
 
     Subclasses set ``name`` (the lookup name used in study YAMLs) and ``Config`` (a pydantic model
-    of their settings) and are registered with :func:`mmm_recovery.estimators.registry.register`.
+    of their settings); defining such a subclass registers it (:mod:`.registry` looks it up).
     """
 
     name: ClassVar[str]
     Config: ClassVar[type[EstimatorConfig]]
 
-    def __init__(self, config: EstimatorConfig | dict[str, Any] | None = None):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("name")
+        if name:
+            if name in REGISTERED and REGISTERED[name] is not cls:
+                raise ValueError(
+                    f"estimator name {name!r} is already registered by "
+                    f"{REGISTERED[name].__qualname__}"
+                )
+            REGISTERED[name] = cls
+
+    def __init__(
+        self,
+        config: EstimatorConfig | dict[str, Any] | None = None,
+        artifacts_dir: Path | None = None,
+    ):
         self.config = (
             config if isinstance(config, self.Config) else self.Config.model_validate(config or {})
         )
+        #: where :meth:`fit` writes files beside the common result format (e.g. the Bayesian
+        #: posterior); None writes none
+        self.artifacts_dir = None if artifacts_dir is None else Path(artifacts_dir)
+
+    def showcase(self, result: EstimatorResult, dataset: Any) -> list[tuple[str, Any]]:
+        """This estimator's own checks for the showcase notebook (``notebooks/02_fit.py``): a list
+        of (markdown heading, figure or table) for a fit of ``dataset`` (a simulated dataset with
+        its truth). The common parts (fit, decomposition, recovery) are shown for every
+        estimator; the default adds nothing."""
+        return []
 
     @property
     @abstractmethod

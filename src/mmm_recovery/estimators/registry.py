@@ -8,31 +8,25 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from mmm_recovery.estimators.base import Estimator
+    from mmm_recovery.estimators.base import Estimator, EstimatorConfig
 
-_REGISTRY: dict[str, type[Estimator]] = {}
-
-
-def register(cls: type[Estimator]) -> type[Estimator]:
-    """Class decorator: register an estimator under ``cls.name``. A duplicate name raises."""
-    name = cls.name
-    if name in _REGISTRY and _REGISTRY[name] is not cls:
-        raise ValueError(
-            f"estimator name {name!r} is already registered by {_REGISTRY[name].__qualname__}"
-        )
-    _REGISTRY[name] = cls
-    return cls
+from mmm_recovery.estimators.base import REGISTERED as _REGISTRY
 
 
-#: Modules that register the built-in estimators (heavy libraries are imported inside fit()).
-BUILTIN_MODULES: tuple[str, ...] = (
-    "mmm_recovery.estimators.frequentist",
-    "mmm_recovery.estimators.bayesian",
-)
+def builtin_modules() -> list[str]:
+    """Every sub-package of :mod:`mmm_recovery.estimators`: an estimator is one sub-package whose
+    ``__init__`` imports the module that registers it (heavy libraries are imported inside fit())."""
+    import pkgutil
+
+    import mmm_recovery.estimators as package
+
+    return sorted(
+        f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__) if m.ispkg
+    )
 
 
 def _load_builtins() -> None:
-    for module in BUILTIN_MODULES:
+    for module in builtin_modules():
         importlib.import_module(module)
 
 
@@ -49,7 +43,7 @@ def get(name: str) -> type[Estimator]:
         raise KeyError(f"unknown estimator {name!r}; registered: {sorted(_REGISTRY)}") from None
 
 
-def config_for(name: str, settings: dict[str, Any] | None) -> BaseModel:
+def config_for(name: str, settings: dict[str, Any] | None) -> EstimatorConfig:
     """Validate ``settings`` with the estimator's own config model (unknown keys are errors)."""
     return get(name).Config.model_validate(settings or {})
 

@@ -1,0 +1,54 @@
+"""Every path derives from ROOT, the folder that holds ``dvc.yaml``.
+
+ROOT is found by walking up from this file (an editable install keeps ``src/`` inside the
+repository). Set ``MMM_RECOVERY_ROOT`` to point the library at another checkout, e.g. a test's
+temporary copy of the project.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def find_root(start: Path | None = None) -> Path:
+    """Return the nearest ancestor of ``start`` (default: this file) that contains ``dvc.yaml``."""
+    env = os.environ.get("MMM_RECOVERY_ROOT")
+    if env:
+        root = Path(env).resolve()
+        if not (root / "dvc.yaml").is_file():
+            raise FileNotFoundError(f"MMM_RECOVERY_ROOT={env!r} has no dvc.yaml")
+        return root
+    here = (start or Path(__file__)).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "dvc.yaml").is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"no dvc.yaml above {here}; set MMM_RECOVERY_ROOT to the project folder"
+    )
+
+
+ROOT = find_root()
+#: The ``mmm_recovery`` package folder (``src/mmm_recovery`` in a checkout).
+PACKAGE = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+STUDIES = ROOT / "studies"
+NOTEBOOKS = ROOT / "notebooks"
+REPORTS = ROOT / "reports"
+DEFAULT_STUDY = STUDIES / "recovery.yaml"
+
+
+def resolve(path: str | os.PathLike[str]) -> Path:
+    """A path as given if absolute, else relative to ROOT (never to the working directory)."""
+    p = Path(path)
+    return p if p.is_absolute() else ROOT / p
+
+
+def scenario_dir(scenario: str, data_root: Path | None = None) -> Path:
+    """``data/<scenario>``: where every stage writes its outputs for one scenario."""
+    return (data_root or DATA) / scenario
+
+
+def replicate_dir(scenario: str, replicate: int, data_root: Path | None = None) -> Path:
+    """``data/<scenario>/simulated/rep_<NNN>``: one simulated dataset and its answer key."""
+    return scenario_dir(scenario, data_root) / "simulated" / f"rep_{replicate:03d}"

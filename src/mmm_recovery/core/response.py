@@ -1,0 +1,126 @@
+"""A channel's response model: adstock -> saturation -> beta, on the original currency scale.
+
+The same object describes the truth (built from a :class:`~mmm_recovery.core.scenario.ChannelSpec`) and
+an estimate (built by an estimator from its fitted parameters), so the truth and every
+estimator compute contributions, ROAS, marginal ROAS and response curves with one formula.
+
+Definitions (all in currency):
+
+* weekly contribution: ``beta * sat(adstock(spend))``;
+* steady-state response to a constant weekly spend ``s``: ``beta * sat(s * sum(w))`` -- the
+  weekly revenue once carry-over has built up (the curve budget allocation works on);
+* ROAS over a period: total contribution / total spend;
+* marginal ROAS at ``s``: d(steady-state response)/ds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mmm_recovery.core import transforms
+from mmm_recovery.families import registry as families
+
+
+@dataclass(frozen=True)
+class ChannelResponse:
+    """Response model of one channel; parameters may be scalars or arrays of draws.
+
+    Attributes
+    ----------
+    adstock_family : str
+        ``geometric``, ``weibull_cdf`` or ``weibull_pdf``.
+    adstock_params : dict
+        ``{"alpha"}`` or ``{"shape", "scale"}`` (scale in weeks).
+    l_max : int
+        Number of adstock weights.
+    normalize : bool
+        Whether the adstock weights sum to 1.
+    saturation_family : str
+        ``logistic`` or ``hill``.
+    saturation_params : dict
+        ``{"lam"}`` (1/currency) or ``{"slope", "kappa"}`` (kappa in currency), on the scale of
+        adstocked weekly spend in currency.
+    beta : float
+        Maximum weekly contribution, currency.
+    """
+
+    adstock_family: str
+    adstock_params: dict[str, Any]
+    l_max: int
+    normalize: bool
+    saturation_family: str
+    saturation_params: dict[str, Any]
+    beta: Any
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_spec(cls, ch: Any) -> ChannelResponse:
+        """From a :class:`~mmm_recovery.core.scenario.ChannelSpec`."""
+        return cls(
+            adstock_family=ch.adstock.family,
+            adstock_params=dict(ch.adstock.params),
+            l_max=ch.adstock.l_max,
+            normalize=ch.adstock.normalize,
+            saturation_family=ch.saturation.family,
+            saturation_params=dict(ch.saturation.params),
+            beta=ch.beta,
+        )
+
+    def weights(self) -> np.ndarray:
+        """Adstock weights, shape (l_max,) for scalar parameters."""
+        w = families.adstock_weights(
+            self.adstock_family, self.adstock_params, self.l_max, self.normalize
+        )
+        return w[..., 0] if w.shape[-1] == 1 else w
+
+    def weight_sum(self) -> np.ndarray | float:
+        return np.sum(self.weights(), axis=-1)
+
+    def saturate(self, x: np.ndarray) -> np.ndarray:
+        return families.saturate(self.saturation_family, x, self.saturation_params)
+
+    def contribution(self, spend: np.ndarray) -> np.ndarray:
+        """Weekly contribution (currency) of a weekly spend series (currency), shape (T,)."""
+        adstocked = transforms.convolve_adstock(np.asarray(spend, dtype=float), self.weights())
+        return np.asarray(self.beta) * self.saturate(adstocked)
+
+    def steady_state(self, spend_level: np.ndarray | float) -> np.ndarray:
+        """Weekly revenue (currency) at a constant weekly spend, once carry-over has built up."""
+        return np.asarray(self.beta) * self.saturate(
+            np.asarray(spend_level, dtype=float) * self.weight_sum()
+        )
+
+    def marginal(self, spend_level: np.ndarray | float) -> np.ndarray:
+        """Marginal ROAS: derivative of :meth:`steady_state` with respect to weekly spend."""
+        s = np.asarray(spend_level, dtype=float)
+        k = self.weight_sum()
+        x = s * k
+        d = families.saturation(self.saturation_family).derivative(x, self.saturation_params)
+        return np.asarray(self.beta) * d * k
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready parameters (scalars only)."""
+        return {
+            "adstock": {
+                "family": self.adstock_family,
+                "l_max": self.l_max,
+                "normalize": self.normalize,
+                **{k: float(v) for k, v in self.adstock_params.items()},
+            },
+            "saturation": {
+                "family": self.saturation_family,
+                **{k: float(v) for k, v in self.saturation_params.items()},
+            },
+            "beta": float(self.beta),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ChannelResponse:
+        ad = dict(d["adstock"])
+        sat = dict(d["saturation"])
+        fam_a, l_max, norm = ad.pop("family"), int(ad.pop("l_max")), bool(ad.pop("normalize"))
+        fam_s = sat.pop("family")
+        return cls(fam_a, ad, l_max, norm, fam_s, sat, d["beta"])

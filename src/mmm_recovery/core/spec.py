@@ -1,0 +1,416 @@
+"""Study specification: ``studies/*.yaml`` -> frozen, validated models.
+
+A study file is the single home of every number the pipeline uses. Its top-level keys:
+
+``study``
+    :class:`StudySettings` (name, base seed, replicates, ...).
+``defaults``
+    A partial scenario, deep-merged under every scenario (a scenario's own keys win; a channel
+    set to ``null`` in a scenario is removed from it; a block that changes ``family`` replaces
+    the default block).
+``scenarios``
+    ``name -> ScenarioSpec``: the data-generating process of each scenario.
+``estimators``
+    ``name -> settings`` for each registered estimator to run (validated by that estimator).
+
+Every model forbids unknown keys and checks ranges; :func:`load_study` turns a validation
+failure into a :class:`SpecError` naming the file and the dotted key, e.g.
+``studies/x.yaml: scenarios.baseline.channels.tv.adstock.alpha: Input should be less than 1
+(got 1.2)``. Parameters are in absolute units (currency, weeks), never relative to a dataset's
+observed range, so all replicates of a scenario share one truth.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import zlib
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, Field, StrictInt, ValidationError, model_validator
+
+from mmm_recovery.core import paths
+from mmm_recovery.core.files import MAX_LIFT_TEST_WEEKS
+from mmm_recovery.core.scenario import (
+    ChannelSpec,
+    CompetitorSpec,
+    EventSpec,
+    Frozen,
+    LiftTestSpec,
+    NoiseSpec,
+    ScenarioSpec,
+    SpecError,
+)
+from mmm_recovery.families import registry as families
+
+__all__ = [
+    "SpecError",
+    "ChannelSpec",
+    "NoiseSpec",
+    "CompetitorSpec",
+    "EventSpec",
+    "ScenarioSpec",
+    "StudySettings",
+    "Study",
+    "load_study",
+    "deep_merge",
+]
+
+
+# ----------------------------------------------------------------------------- study
+class StudySettings(Frozen):
+    """Study-wide settings."""
+
+    name: str = Field(description="Study name (shown in reports and progress bars). No default.")
+    base_seed: int = Field(ge=0, description="Root of every random draw. No default.")
+    replicates: int = Field(
+        1, ge=1, le=10000, description="Datasets simulated per scenario. Default 1."
+    )
+    holdout_weeks: int = Field(
+        13, ge=0, le=104, description="Final weeks held out for out-of-sample checks. Default 13."
+    )
+    budget_bound: float = Field(
+        0.3,
+        gt=0.0,
+        lt=1.0,
+        description="Budget optimisation: each channel within +-this share of current spend. Default 0.3.",
+    )
+    scheduler: str = Field(
+        "processes",
+        description="Study execution: `processes` (local pool) or a Dask scheduler address `tcp://host:port`. "
+        "The env var MMM_RECOVERY_SCHEDULER overrides it. Default processes.",
+    )
+    workers: int = Field(
+        2, ge=1, le=256, description="Worker processes for `processes`. Default 2."
+    )
+
+    @model_validator(mode="after")
+    def _check_scheduler(self) -> StudySettings:
+        if self.scheduler != "processes" and not self.scheduler.startswith(
+            ("tcp://", "tls://", "inproc://")
+        ):
+            raise ValueError(
+                f"scheduler must be 'processes' or a Dask address like tcp://host:port; got {self.scheduler!r}"
+            )
+        return self
+
+
+class MeasuredLiftTest(Frozen):
+    """A lift test's result, in currency (PyMC-Marketing's ``add_lift_test_measurements`` row)."""
+
+    channel: str = Field(description="Channel tested (a key of the column map). No default.")
+    x: float = Field(ge=0.0, description="Weekly spend before the test. No default.")
+    delta_x: float = Field(description="Change of weekly spend in the test. No default.")
+    delta_y: float = Field(description="Measured change of weekly revenue. No default.")
+    sigma: float = Field(gt=0.0, description="Standard error of delta_y. No default.")
+    weeks: StrictInt | None = Field(
+        None,
+        ge=1,
+        le=MAX_LIFT_TEST_WEEKS,
+        description="Length of the test in weeks, from steady state at x: delta_y is the mean "
+        "weekly change over them (the test's total incremental revenue divided by weeks, "
+        "without what carries over after it ends). Default null: a test long enough for "
+        "carry-over to build up (the steady-state change).",
+    )
+
+    @model_validator(mode="after")
+    def _changes_spend(self) -> MeasuredLiftTest:
+        if self.delta_x == 0.0 or self.x + self.delta_x < 0.0:
+            raise ValueError(
+                f"lift test on {self.channel}: delta_x={self.delta_x} must be non-zero with "
+                f"x + delta_x >= 0 (x={self.x})"
+            )
+        if self.delta_y == 0.0:
+            raise ValueError(
+                f"lift test on {self.channel}: delta_y=0 (no measured lift) has no relative "
+                "error for MAPE.LIFT; give the measured lift, however small, with its sigma"
+            )
+        return self
+
+
+class CsvDatasetSpec(Frozen):
+    """An analyst's own weekly CSV (no ground truth), fitted by every estimator of the study."""
+
+    path: str = Field(description="CSV file, relative to the project root. No default.")
+    date: str = Field(description="Date column (one row per week, sorted, no gaps). No default.")
+    target: str = Field(description="Target (revenue) column. No default.")
+    channels: dict[str, str] = Field(
+        min_length=1, description="Channel name -> spend column (currency). No default."
+    )
+    controls: dict[str, str] = Field(
+        default_factory=dict, description="Control name -> numeric column. Default none."
+    )
+    events: dict[str, str] = Field(
+        default_factory=dict,
+        description="Event name -> categorical column, expanded to one 0/1 indicator per level except the most common.",
+    )
+    holdout_weeks: int = Field(13, ge=0, le=104, description="Final weeks held out. Default 13.")
+    curve_points: int = Field(
+        41, ge=5, le=1001, description="Response-curve grid points. Default 41."
+    )
+    curve_max_multiple: float = Field(
+        3.0, gt=0.0, description="Curve grid 0 .. this x mean weekly spend. Default 3."
+    )
+    lift_tests: list[MeasuredLiftTest] = Field(
+        default_factory=list,
+        description="Lift tests the estimators calibrate with (see MeasuredLiftTest). Default none.",
+    )
+
+    @model_validator(mode="after")
+    def _lift_tests_name_channels(self) -> CsvDatasetSpec:
+        for i, test in enumerate(self.lift_tests):
+            if test.channel not in self.channels:
+                raise ValueError(
+                    f"lift_tests[{i}].channel={test.channel!r} is not a channel of the column map "
+                    f"({list(self.channels)})"
+                )
+        return self
+
+
+class Study(Frozen):
+    """A validated study: settings, scenarios (defaults merged in) and estimator settings."""
+
+    study: StudySettings = Field(description="Study-wide settings.")
+    scenarios: dict[str, ScenarioSpec] = Field(
+        min_length=1, description="Scenario name -> ScenarioSpec."
+    )
+    estimators: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Estimator name -> its settings (validated by the estimator).",
+    )
+    datasets: dict[str, CsvDatasetSpec] = Field(
+        default_factory=dict,
+        description="Bring-your-own data: name -> CSV dataset (no ground truth).",
+    )
+    source: Path | None = Field(
+        None, description="File the study was read from (set by load_study)."
+    )
+
+    @model_validator(mode="after")
+    def _check_names(self) -> Study:
+        for name in self.scenarios:
+            if not name.replace("-", "_").isidentifier():
+                raise ValueError(f"scenario name {name!r} must be letters, digits, '_' or '-'")
+        return self
+
+    def scenario(self, name: str) -> ScenarioSpec:
+        """The scenario called ``name``; a clear error lists the known names otherwise."""
+        try:
+            return self.scenarios[name]
+        except KeyError:
+            raise SpecError(
+                f"{self.source or 'study'}: unknown scenario {name!r}; known: {sorted(self.scenarios)}"
+            ) from None
+
+    def seed_sequence(self, scenario: str, replicate: int) -> np.random.SeedSequence:
+        """The seed of one (scenario, replicate): derived from the base seed, the scenario *name*
+        (CRC32, stable across runs and across adding or reordering scenarios) and the replicate."""
+        self.scenario(scenario)
+        if not 0 <= replicate < self.study.replicates:
+            raise SpecError(f"replicate {replicate} out of range 0..{self.study.replicates - 1}")
+        return np.random.SeedSequence(
+            [self.study.base_seed, zlib.crc32(scenario.encode()), replicate]
+        )
+
+    def estimator_rng(self, scenario: str, replicate: int, estimator: str) -> np.random.Generator:
+        """The Generator of one estimator's fit of one (scenario, replicate): independent of the
+        simulation's draws and of other estimators (keyed by the estimator's name)."""
+        seq = self.seed_sequence(scenario, replicate)
+        return np.random.default_rng(
+            np.random.SeedSequence(
+                [*cast("list[int]", seq.entropy), zlib.crc32(estimator.encode())]
+            )
+        )
+
+    def dataset_rng(self, dataset: str, estimator: str) -> np.random.Generator:
+        """The Generator of one estimator's fit of a bring-your-own dataset."""
+        if dataset not in self.datasets:
+            raise SpecError(
+                f"{self.source or 'study'}: unknown dataset {dataset!r}; known: {sorted(self.datasets)}"
+            )
+        keys = [
+            self.study.base_seed,
+            zlib.crc32(f"dataset:{dataset}".encode()),
+            zlib.crc32(estimator.encode()),
+        ]
+        return np.random.default_rng(np.random.SeedSequence(keys))
+
+    def rng(self, scenario: str, replicate: int, stream: int = 0) -> np.random.Generator:
+        """A Generator for one (scenario, replicate): the ``stream``-th child of
+        :meth:`seed_sequence` (0 = the simulation; other streams for auxiliary draws such as the
+        example CSV's extra columns). Estimators use :meth:`estimator_rng` instead."""
+        seq = self.seed_sequence(scenario, replicate)
+        return np.random.default_rng(seq.spawn(stream + 1)[stream])
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Recursively merge ``override`` into a copy of ``base``.
+
+    ``None`` in ``override`` deletes a key; a block whose ``family`` changes (e.g. an adstock
+    going from geometric to weibull_pdf) replaces the base block instead of merging into it.
+    """
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if value is None:
+            out.pop(key, None)
+        elif (
+            isinstance(value, dict)
+            and isinstance(out.get(key), dict)
+            and value.get("family", out[key].get("family")) == out[key].get("family")
+        ):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _format_errors(source: str, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
+        got = e.get("input")
+        got_txt = "" if isinstance(got, dict) or e["type"] == "missing" else f" (got {got!r})"
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        lines.append(f"{source}: {loc or '<top>'}: {msg}{got_txt}")
+    return "\n".join(lines)
+
+
+_UNION_TAGS = {*families.adstock_names(), *families.saturation_names()}
+
+
+def load_study(path: str | Path = paths.DEFAULT_STUDY) -> Study:
+    """Read and validate a study YAML (relative paths are relative to the project root).
+
+    Raises
+    ------
+    SpecError
+        Naming the file and the dotted key of every problem found.
+    """
+    file = paths.resolve(path)
+    try:
+        label = str(file.relative_to(paths.ROOT))
+    except ValueError:
+        label = str(file)
+    if not file.is_file():
+        raise SpecError(f"{label}: study file not found")
+    try:
+        raw = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{label}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SpecError(
+            f"{label}: top level must be a mapping with keys study, defaults, scenarios, estimators"
+        )
+    unknown = set(raw) - {"study", "defaults", "scenarios", "estimators", "datasets"}
+    if unknown:
+        raise SpecError(
+            f"{label}: {sorted(unknown)[0]}: unknown key (allowed: study, defaults, scenarios, estimators, datasets)"
+        )
+    defaults = raw.get("defaults") or {}
+    scenarios = raw.get("scenarios")
+    if not isinstance(scenarios, dict) or not scenarios:
+        raise SpecError(f"{label}: scenarios: must be a non-empty mapping of name -> scenario")
+    if not isinstance(defaults, dict):
+        raise SpecError(f"{label}: defaults: must be a mapping")
+    merged = {}
+    for name, override in scenarios.items():
+        if override is not None and not isinstance(override, dict):
+            raise SpecError(f"{label}: scenarios.{name}: must be a mapping")
+        merged[str(name)] = deep_merge(defaults, override or {})
+    payload = {
+        "study": raw.get("study"),
+        "scenarios": merged,
+        "estimators": raw.get("estimators") or {},
+        "datasets": raw.get("datasets") or {},
+    }
+    try:
+        study = Study.model_validate({**payload, "source": file})
+    except ValidationError as exc:
+        raise SpecError(_format_errors(label, exc)) from None
+    _validate_estimators(label, study)
+    return study
+
+
+def _validate_estimators(label: str, study: Study) -> None:
+    from mmm_recovery.estimators import registry  # late import: estimators import spec
+
+    for name, settings in study.estimators.items():
+        try:
+            registry.config_for(name, settings)
+        except KeyError:
+            raise SpecError(
+                f"{label}: estimators.{name}: unknown estimator (registered: {registry.names()})"
+            ) from None
+        except ValidationError as exc:
+            raise SpecError(_format_errors(f"{label}: estimators.{name}", exc)) from None
+
+
+SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
+    Study,
+    StudySettings,
+    ScenarioSpec,
+    CsvDatasetSpec,
+    ChannelSpec,
+    *families.adstock_specs(),
+    *families.saturation_specs(),
+    NoiseSpec,
+    CompetitorSpec,
+    EventSpec,
+    LiftTestSpec,
+    MeasuredLiftTest,
+)
+
+
+def schema_markdown(models: tuple[type[BaseModel], ...] | None = None) -> str:
+    """Markdown tables of every field (name, type, description with default) of the spec models
+    and of every registered estimator's settings (``estimators.<name>``). ``studies/README.md``
+    embeds this text; a test keeps the two identical."""
+    if models is None:
+        from mmm_recovery.estimators import registry
+
+        models = (*SCHEMA_MODELS, *registry.config_models())
+    out = []
+    for model in models:
+        out.append(f"### `{model.__name__}`\n\n{(model.__doc__ or '').strip().splitlines()[0]}\n")
+        out.append("| key | type | meaning (default) |\n|---|---|---|")
+        for name, field in model.model_fields.items():
+            if name == "source":
+                continue
+            ann = getattr(field.annotation, "__name__", None) or re.sub(
+                r"\b(?:[A-Za-z_]\w*\.)+", "", str(field.annotation)
+            ).replace(" | ", " or ")
+            desc = (field.description or "").replace("|", "\\|")
+            out.append(f"| `{name}` | `{ann}` | {desc} |")
+        out.append("")
+    return "\n".join(out)
+
+
+SCHEMA_START, SCHEMA_END = "<!-- schema:start -->\n", "<!-- schema:end -->"
+
+
+def write_schema_readme(readme: Path | None = None) -> bool:
+    """Rewrite the schema section of ``studies/README.md`` from :func:`schema_markdown`; return
+    whether the file changed (the pre-commit hook fails on a change, so it is committed)."""
+    from mmm_recovery.core.files import atomic_path
+
+    readme = readme or paths.STUDIES / "README.md"
+    text = readme.read_text()
+    head, rest = text.split(SCHEMA_START, 1)
+    tail = rest.split(SCHEMA_END, 1)[1]
+    new = f"{head}{SCHEMA_START}{schema_markdown()}{SCHEMA_END}{tail}"
+    if new == text:
+        return False
+    with atomic_path(readme) as tmp:
+        tmp.write_text(new)
+    return True
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--write"]:
+        sys.exit(1 if write_schema_readme() else 0)
+    print(schema_markdown(), end="")

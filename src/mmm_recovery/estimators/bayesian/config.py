@@ -1,0 +1,216 @@
+"""Settings of the Bayesian estimator (``estimators.bayesian`` in a study YAML) and its priors.
+
+The saturation families it offers are the registered families that have a PyMC-Marketing
+component (:mod:`mmm_recovery.families`); their parameters name the ``saturation_<p>`` priors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from mmm_recovery.estimators.base import EstimatorConfig
+from mmm_recovery.families import registry as families
+
+
+def pymc_saturations() -> list[str]:
+    """The registered saturation families PyMC-Marketing can sample (in registration order)."""
+    return [
+        name
+        for name in families.saturation_names()
+        if type(families.saturation(name)).pymc_component
+        is not families.SaturationFamily.pymc_component
+    ]
+
+
+if TYPE_CHECKING:
+    SaturationName = str
+else:
+    SaturationName = Literal[tuple(pymc_saturations())]
+
+
+#: Intercept priors the level coordinates support (a location family): family -> its location
+#: parameter (``LevelIntercept``); the location must be given for Cauchy, which has no default
+LEVEL_LOCATION = {"Normal": "mu", "StudentT": "mu", "Laplace": "mu", "Cauchy": "alpha"}
+
+
+def level_unsupported(distribution: str, parameters: Mapping[str, object]) -> str | None:
+    """Why an intercept prior (a PyMC distribution name and its parameters) cannot be moved with
+    the level, or None if it can."""
+    location = LEVEL_LOCATION.get(distribution)
+    if location is None:
+        families = ", ".join(f"{k} (location {v})" for k, v in LEVEL_LOCATION.items())
+        return f"intercept prior {distribution} is not a location family ({families})"
+    if distribution == "Cauchy" and location not in parameters:
+        return "intercept prior Cauchy needs its location alpha"
+    return None
+
+
+def numeric_parameters(prior: Any) -> bool:
+    """Whether every parameter of a PyMC-Marketing ``Prior`` is a number (not a nested prior)."""
+    return all(isinstance(v, int | float) for v in prior.parameters.values())
+
+
+#: Prior keys of the study YAML (PyMC-Marketing ``model_config`` keys, plus ``likelihood_sigma``):
+#: ``saturation_<p>`` for every parameter of every saturation family (and ``beta``)
+PRIOR_KEYS = (
+    "adstock_alpha",
+    *dict.fromkeys(
+        f"saturation_{p}"
+        for name in pymc_saturations()
+        for p in (*families.saturation(name).parameters, "beta")
+    ),
+    "intercept",
+    "gamma_control",
+    "gamma_fourier",
+    "likelihood_sigma",
+)
+
+
+class PriorSpec(EstimatorConfig):
+    """A prior: a PyMC distribution name and its parameters (numbers)."""
+
+    distribution: str = Field(description="PyMC distribution name, e.g. Beta, Gamma, HalfNormal.")
+    parameters: dict[str, float] = Field(default_factory=dict, description="Keyword parameters.")
+
+
+class Thresholds(EstimatorConfig):
+    """Convergence thresholds; a fit missing any of them is reported ``converged: false``."""
+
+    max_rhat: float = Field(
+        1.01, gt=1.0, description="Maximum R-hat over parameters. Default 1.01."
+    )
+    min_ess: float = Field(400.0, gt=0.0, description="Minimum bulk and tail ESS. Default 400.")
+    max_divergences: int = Field(0, ge=0, description="Maximum divergent transitions. Default 0.")
+    min_bfmi: float = Field(0.3, ge=0.0, description="Minimum E-BFMI over chains. Default 0.3.")
+
+
+class BayesianConfig(EstimatorConfig):
+    """Settings of the Bayesian estimator (``estimators.bayesian`` in a study YAML)."""
+
+    l_max: int = Field(12, ge=1, le=104, description="Adstock weights. Default 12.")
+    saturation: SaturationName = Field("logistic", description="Default logistic.")
+    logistic_parametrization: Literal["effect", "beta"] = Field(
+        "effect",
+        description="Coordinates NUTS samples the logistic curve beta * tanh(lam * x / 2) in; "
+        "the model and its priors (saturation_lam, saturation_beta) are the same either way. "
+        "`effect`: lam and the curve's value at the channel's mean training spend, with the "
+        "Jacobian, so the prior on (lam, beta) is unchanged; `beta`: lam and beta "
+        "(PyMC-Marketing's LogisticSaturation), whose posterior correlation reaches -0.99 and "
+        "costs NUTS longer trajectories. Default effect.",
+    )
+    intercept_parametrization: Literal["auto", "level", "intercept"] = Field(
+        "auto",
+        description="Coordinates NUTS samples the intercept in; the model and its prior "
+        "(priors.intercept) are the same either way. `level`: intercept + the sum of the "
+        "channels' effects at their mean spend (a shift with unit Jacobian, the prior's location "
+        "moved by the same sum), which removes the ridge between the baseline and an always-on "
+        "channel; needs the logistic saturation in the effect coordinates and a Normal, "
+        "StudentT, Laplace or Cauchy intercept prior. `intercept`: PyMC-Marketing's own. "
+        "`auto` (default): level where it applies, else intercept.",
+    )
+    calibrate: bool = Field(
+        True,
+        description="Condition on the data's lift tests, if it has any: each measured lift is a "
+        "Normal observation, with its standard error, of the model's lift: the steady-state "
+        "response difference beta * (sat(x + delta_x) - sat(x)) (PyMC-Marketing's lift-test "
+        "likelihood), or for a test of a given length (weeks) the mean change over its weeks "
+        "from steady state, through the model's adstock. false ignores them. Default true.",
+    )
+    yearly_seasonality: int = Field(2, ge=0, le=10, description="Fourier order. Default 2.")
+    trend: bool = Field(True, description="Add a 0-1 time-index control. Default true.")
+    priors: dict[str, PriorSpec] = Field(
+        default_factory=dict,
+        description="Prior per parameter, on PyMC-Marketing's max-scaled data: "
+        + ", ".join(PRIOR_KEYS)
+        + ". A key left out keeps PyMC-Marketing's default (likelihood_sigma: the sd of the "
+        "Normal likelihood).",
+    )
+
+    @field_validator("priors")
+    @classmethod
+    def _known_prior_keys(
+        cls, v: dict[str, PriorSpec], info: ValidationInfo
+    ) -> dict[str, PriorSpec]:
+        unknown = sorted(set(v) - set(PRIOR_KEYS))
+        if unknown:
+            raise ValueError(f"unknown prior key(s) {unknown}; known: {list(PRIOR_KEYS)}")
+        family = cast(str, info.data.get("saturation"))
+        own = {f"saturation_{p}" for p in (*families.saturation(family).parameters, "beta")}
+        other = {k for k in PRIOR_KEYS if k.startswith("saturation_")} - own
+        wrong = sorted(set(v) & other) if family in pymc_saturations() else []
+        if wrong:
+            raise ValueError(f"{wrong} are not parameters of the {family} saturation")
+        return v
+
+    def _level_blocker(self) -> str | None:
+        """Why the level coordinates cannot apply to this configuration, or None if they can
+        (no intercept prior: PyMC-Marketing's default ``Normal(0, 2)``)."""
+        if self.saturation != "logistic" or self.logistic_parametrization != "effect":
+            return (
+                "it needs saturation: logistic with logistic_parametrization: effect (got "
+                f"saturation: {self.saturation}, logistic_parametrization: "
+                f"{self.logistic_parametrization})"
+            )
+        prior = self.priors.get("intercept")
+        return None if prior is None else level_unsupported(prior.distribution, prior.parameters)
+
+    @model_validator(mode="after")
+    def _level_needs_effect_coordinates(self) -> BayesianConfig:
+        why = self._level_blocker() if self.intercept_parametrization == "level" else None
+        if why:
+            raise ValueError(
+                f"intercept_parametrization: level: {why}; use intercept_parametrization: intercept"
+            )
+        return self
+
+    sampler: Literal["numpyro", "nutpie", "pymc"] = Field(
+        "numpyro", description="NUTS implementation. Default numpyro."
+    )
+    chains: int = Field(4, ge=1, le=16, description="Chains. Default 4.")
+    draws: int = Field(1000, ge=10, description="Draws per chain. Default 1000.")
+    tune: int = Field(1000, ge=10, description="Tuning steps per chain. Default 1000.")
+    target_accept: float = Field(
+        0.9, gt=0.5, lt=1.0, description="NUTS target acceptance. Default 0.9."
+    )
+    hdi_level: float = Field(
+        0.94, gt=0.0, lt=1.0, description="HDI probability of reported intervals. Default 0.94."
+    )
+    summary_draws: int = Field(
+        1000, ge=10, description="Posterior draws used for derived summaries. Default 1000."
+    )
+    prior_predictive_draws: int = Field(
+        500, ge=10, description="Prior predictive draws. Default 500."
+    )
+    thresholds: Thresholds = Field(
+        default_factory=cast("Callable[[], Thresholds]", Thresholds),
+        description="Convergence thresholds.",
+    )
+    save_idata: bool = Field(
+        True, description="Write the posterior as netCDF beside the results. Default true."
+    )
+    prior_sensitivity: bool = Field(
+        True,
+        description="Power-scaling sensitivity (Kallioinen et al. 2024, ArviZ psense) of every "
+        "reported quantity to the prior and to the likelihood, from the summary draws: a "
+        "warning, without the truth, that the prior is informative relative to the likelihood "
+        "for that quantity. Adds the log prior and pointwise log likelihood groups to the saved "
+        "posterior. Default true.",
+    )
+    prior_sensitivity_threshold: float = Field(
+        0.05,
+        gt=0.0,
+        description="A quantity whose prior sensitivity reaches this is reported as "
+        "prior-sensitive (a prior-data conflict if its likelihood sensitivity reaches it too, "
+        "strong prior / weak likelihood if not). Default 0.05, the paper's and ArviZ's.",
+    )
+
+    @property
+    def level_intercept(self) -> bool:
+        """Whether NUTS samples the intercept as the level (``intercept_parametrization``;
+        ``auto``: with the logistic effect coordinates and a supported intercept prior)."""
+        if self.intercept_parametrization != "auto":
+            return self.intercept_parametrization == "level"
+        return self._level_blocker() is None

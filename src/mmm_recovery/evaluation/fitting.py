@@ -1,0 +1,47 @@
+"""Fit one registered estimator to one simulated dataset and write its results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mmm_recovery.core import paths
+from mmm_recovery.core.results import EstimatorResult, FitInput
+from mmm_recovery.core.spec import SpecError, Study
+from mmm_recovery.estimators import registry
+from mmm_recovery.simulation.simulate import SimulatedDataset
+
+
+def estimator_for(study: Study, name: str, **kwargs):
+    """An estimator instance configured from ``study.estimators[name]``."""
+    if name not in study.estimators:
+        raise SpecError(
+            f"{study.source}: estimators.{name}: not configured (configured: {sorted(study.estimators)})"
+        )
+    return registry.get(name)(registry.config_for(name, study.estimators[name]), **kwargs)
+
+
+def fit_dataset(
+    study: Study,
+    scenario: str,
+    replicate: int,
+    estimator: str,
+    dataset: SimulatedDataset | None = None,
+    data_root: Path | None = None,
+    **estimator_kwargs,
+) -> EstimatorResult:
+    """Fit ``estimator`` to replicate ``replicate`` of ``scenario`` (read from the simulate stage's
+    output unless ``dataset`` is given). Seeded by ``study.estimator_rng``. Extra keyword
+    arguments go to the estimator's constructor (e.g. ``idata_path`` for the Bayesian one)."""
+    if dataset is None:
+        dataset = SimulatedDataset.load(paths.replicate_dir(scenario, replicate, data_root))
+    fit_input = FitInput.from_simulated(dataset, study.study.holdout_weeks)
+    result = estimator_for(study, estimator, **estimator_kwargs).fit(
+        fit_input, study.estimator_rng(scenario, replicate, estimator)
+    )
+    result.scenario, result.replicate = scenario, replicate
+    return result
+
+
+def estimator_dir(scenario: str, estimator: str, data_root: Path | None = None) -> Path:
+    """``data/<scenario>/fits/<estimator>``: the showcase fit (replicate 0) of one estimator."""
+    return paths.scenario_dir(scenario, data_root) / "fits" / estimator

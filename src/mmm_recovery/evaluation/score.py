@@ -1,0 +1,196 @@
+"""Compare a fit with the truth, and aggregate comparisons over replicates.
+
+Per fit and channel (:func:`compare`), one row per quantity:
+
+* ``adstock.<param>``: when the estimator's adstock family equals the truth's;
+* ``saturation.<param>`` and ``beta``: only when the saturation families match (a Hill ``kappa``
+  and a logistic ``lam`` are not the same quantity);
+* ``roas``, ``mroas``, ``contribution_share``: always;
+* ``curve_error``: the integrated absolute difference between the estimated and the true
+  steady-state response curve over the observed spend range ``[0, max weekly spend]``, relative to
+  the integral of the true curve -- the right comparison when families differ.
+
+Each row carries the estimate, interval, truth, error (estimate - truth), relative error, whether
+the interval covers the truth and its width, the estimate's prior and likelihood power-scaling
+sensitivity when the estimator reports them (:mod:`mmm_recovery.evaluation.sensitivity`); plus the fit's
+convergence flag.
+
+Aggregation (:func:`aggregate`) per scenario x estimator x quantity (pooled over channels, and per
+channel): mean bias, RMSE, mean relative error, coverage with its exact (Clopper-Pearson) 95% CI,
+mean interval width. The pooled rows treat the channels of one fit as independent trials, so
+their coverage intervals are somewhat too narrow; the per-channel rows are exact. Counts of
+failed and non-converged fits are in :func:`mmm_recovery.evaluation.study.metrics`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from mmm_recovery.evaluation import budget
+from mmm_recovery.evaluation.sensitivity import LIKELIHOOD_KEY, PRIOR_KEY
+
+#: an estimate's sensitivity keys, copied into the comparison rows
+SENSITIVITY_KEYS = (PRIOR_KEY, LIKELIHOOD_KEY)
+
+
+def curve_error(
+    spend: np.ndarray, estimate: np.ndarray, truth: np.ndarray, max_spend: float
+) -> float:
+    """Integrated |estimate - truth| over ``spend <= max_spend``, relative to the integral of truth."""
+    spend = np.asarray(spend, dtype=float)
+    keep = spend <= max_spend + 1e-9
+    if keep.sum() < 2:
+        keep[:2] = True
+    s, e, t = (
+        spend[keep],
+        np.asarray(estimate, dtype=float)[keep],
+        np.asarray(truth, dtype=float)[keep],
+    )
+    denom = np.trapezoid(np.abs(t), s)
+    return float(np.trapezoid(np.abs(e - t), s) / denom) if denom > 0 else float("nan")
+
+
+def compare(
+    result: Mapping[str, Any], truth: Mapping[str, Any], max_spend: Mapping[str, float]
+) -> pd.DataFrame:
+    """Rows (channel, quantity, estimate, lower, upper, truth, error, rel_error, covered, width,
+    prior_sensitivity, likelihood_sensitivity); the sensitivities are NaN for an estimator that
+    does not report them (:mod:`mmm_recovery.evaluation.sensitivity`)."""
+    rows = []
+    for ch, est in result["channels"].items():
+        t = truth["channels"][ch]
+        items: list[tuple[str, Mapping[str, Any], float]] = []
+        if est["adstock"]["family"] == t["adstock"]["family"]:
+            items += [
+                (f"adstock.{k}", v, t["adstock"][k]) for k, v in est["adstock"]["params"].items()
+            ]
+        if est["saturation"]["family"] == t["saturation"]["family"]:
+            items += [
+                (f"saturation.{k}", v, t["saturation"][k])
+                for k, v in est["saturation"]["params"].items()
+            ]
+            items.append(("beta", est["beta"], t["beta"]))
+        items += [(q, est[q], t[q]) for q in ("roas", "mroas", "contribution_share")]
+        lo: Any
+        hi: Any
+        for name, e, true in items:
+            lo, hi = e.get("lower"), e.get("upper")
+            x = e["estimate"]
+            rows.append(
+                {
+                    "channel": ch,
+                    "quantity": name,
+                    "estimate": x,
+                    "lower": lo,
+                    "upper": hi,
+                    "truth": true,
+                    "error": x - true,
+                    "rel_error": (x - true) / abs(true) if true else np.nan,
+                    "covered": np.nan if lo is None else float(lo <= true <= hi),
+                    "width": np.nan if lo is None else hi - lo,
+                    **{k: e.get(k, np.nan) for k in SENSITIVITY_KEYS},
+                }
+            )
+        ce = curve_error(
+            est["curve"]["spend"], est["curve"]["estimate"], t["curve"]["response"], max_spend[ch]
+        )
+        rows.append(
+            {
+                "channel": ch,
+                "quantity": "curve_error",
+                "estimate": ce,
+                "lower": np.nan,
+                "upper": np.nan,
+                "truth": 0.0,
+                "error": ce,
+                "rel_error": ce,
+                "covered": np.nan,
+                "width": np.nan,
+                **dict.fromkeys(SENSITIVITY_KEYS, np.nan),
+            }
+        )
+    out = pd.DataFrame(rows)
+    out["converged"] = bool(result["diagnostics"].get("converged", False))
+    return out
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact binomial confidence interval for a proportion ``k / n``."""
+    if n == 0:
+        return float("nan"), float("nan")
+    a = 1 - level
+    lo = 0.0 if k == 0 else float(stats.beta.ppf(a / 2, k, n - k + 1))
+    hi = 1.0 if k == n else float(stats.beta.ppf(1 - a / 2, k + 1, n - k))
+    return lo, hi
+
+
+def _summary(g: pd.DataFrame) -> pd.Series:
+    cov = g["covered"].dropna()
+    k, n = int(cov.sum()), int(cov.size)
+    lo, hi = clopper_pearson(k, n)
+    err = g["error"].astype(float)
+    return pd.Series(
+        {
+            "n": len(g),
+            "bias": err.mean(),
+            "rmse": float(np.sqrt((err**2).mean())),
+            "mean_rel_error": g["rel_error"].astype(float).mean(),
+            "mean_abs_rel_error": g["rel_error"].astype(float).abs().mean(),
+            "coverage": k / n if n else np.nan,
+            "coverage_lo": lo,
+            "coverage_hi": hi,
+            "n_intervals": n,
+            "mean_width": g["width"].astype(float).mean(),
+        }
+    )
+
+
+def aggregate(comparisons: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario x estimator x quantity x channel (``channel == "all"`` pools the channels)."""
+    keys = ["scenario", "estimator", "quantity"]
+    per_channel = (
+        comparisons.groupby([*keys, "channel"]).apply(_summary, include_groups=False).reset_index()
+    )
+    pooled = comparisons.groupby(keys).apply(_summary, include_groups=False).reset_index()
+    pooled["channel"] = "all"
+    return pd.concat([pooled, per_channel], ignore_index=True)
+
+
+@dataclass(frozen=True)
+class Score:
+    """One fit scored against its truth: :func:`compare`'s rows and the budget advice's regret."""
+
+    comparison: pd.DataFrame
+    regret: dict[str, Any]
+
+
+def score(
+    result: Mapping[str, Any],
+    data: pd.DataFrame,
+    truth: Mapping[str, Any],
+    budget_bound: float,
+) -> Score:
+    """Score one fit (``result``: the common result format as a dict) against the truth of the
+    dataset it was fitted to: every quantity's error and coverage (:func:`compare`, curves over
+    ``[0, max weekly spend]``) and the true revenue lost by following its budget advice from the
+    mean weekly spend, each channel within ``budget_bound`` times its current spend
+    (:func:`mmm_recovery.evaluation.budget.regret`). The one home of "how good is this fit": the
+    compare stage and the study both call it."""
+    channels = truth["channel_names"]
+    max_spend = {c: float(data[c].max()) for c in channels}
+    current = {c: float(data[c].mean()) for c in channels}
+    return Score(
+        comparison=compare(result, truth, max_spend),
+        regret=budget.regret(
+            budget.curves_from_truth(truth),
+            budget.curves_from_result(result),
+            current,
+            budget_bound,
+        ),
+    )

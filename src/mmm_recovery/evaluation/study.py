@@ -1,0 +1,427 @@
+"""The parameter-recovery study: scenarios x replicates x estimators, parallel and resumable.
+
+Each task fits one estimator to one simulated replicate, compares it with the truth
+(:mod:`mmm_recovery.evaluation.score`), computes the regret of its budget advice (:mod:`mmm_recovery.evaluation.budget`)
+and writes one record atomically to ``data/study/<scenario>/rep_<NNN>/<estimator>.json``. A rerun
+skips tasks whose record exists and carries the same input fingerprint (scenario, estimator
+settings, seeds, library code), so an interrupted study resumes without redoing finished fits and
+never reads a half-written one. A fit that raises is recorded as ``status: failed`` with its
+reason and the study goes on; a fit that does not converge is kept and flagged.
+
+Execution: ``processes`` (a local process pool of ``study.workers``) or a Dask distributed
+scheduler (``study.scheduler: tcp://host:port``, or the ``MMM_RECOVERY_SCHEDULER`` environment
+variable, which wins). Progress is shown with tqdm.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import time
+import traceback
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mmm_recovery.core import files, paths
+from mmm_recovery.core.spec import Study, load_study
+from mmm_recovery.evaluation import score
+
+SCHEDULER_ENV = "MMM_RECOVERY_SCHEDULER"
+AGG_COLUMNS = [
+    "scenario",
+    "estimator",
+    "quantity",
+    "channel",
+    "n",
+    "bias",
+    "rmse",
+    "mean_rel_error",
+    "mean_abs_rel_error",
+    "coverage",
+    "coverage_lo",
+    "coverage_hi",
+    "n_intervals",
+    "mean_width",
+]
+
+
+@dataclass(frozen=True)
+class Task:
+    scenario: str
+    replicate: int
+    estimator: str
+
+    def path(self, data_root: Path | None = None) -> Path:
+        return (
+            study_dir(data_root)
+            / self.scenario
+            / f"rep_{self.replicate:03d}"
+            / f"{self.estimator}.json"
+        )
+
+
+def study_dir(data_root: Path | None = None) -> Path:
+    return (data_root or paths.DATA) / "study"
+
+
+def tasks(study: Study) -> list[Task]:
+    """Every (scenario, replicate, estimator) of the study, in a stable order."""
+    return [
+        Task(s, r, e)
+        for s in study.scenarios
+        for r in range(study.study.replicates)
+        for e in study.estimators
+    ]
+
+
+def run_task(study_path: str, task: Task, data_root: str | None = None) -> dict[str, Any]:
+    """Fit, compare and write one task's record (runs in a worker process). Never raises for a
+    failing fit: the failure and its traceback are the record."""
+    from mmm_recovery.evaluation.fitting import fit_dataset
+    from mmm_recovery.simulation.simulate import simulate
+
+    root = Path(data_root) if data_root else None
+    study = load_study(study_path)
+    t0 = time.perf_counter()
+    record: dict[str, Any] = {
+        "scenario": task.scenario,
+        "replicate": task.replicate,
+        "estimator": task.estimator,
+        "fingerprint": fingerprint(study, task),
+    }
+    try:
+        # the same seed gives the same bytes as the simulate stage's file (tested), so the study
+        # regenerates each replicate instead of depending on every scenario's files
+        ds = simulate(study.scenario(task.scenario), study.rng(task.scenario, task.replicate))
+        result = fit_dataset(study, task.scenario, task.replicate, task.estimator, dataset=ds)
+        res = json.loads(json.dumps(files._jsonable(result.to_dict())))
+        scored = score.score(res, ds.data, ds.truth, study.study.budget_bound)
+        record |= {
+            "status": "ok",
+            "converged": result.converged,
+            "result": res,
+            "comparison": scored.comparison.to_dict(orient="records"),
+            "regret": scored.regret,
+        }
+    except Exception as exc:  # noqa: BLE001 - a failed fit is a result, not a crash
+        record |= {
+            "status": "failed",
+            "converged": False,
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(limit=5),
+        }
+    runtime = time.perf_counter() - t0
+    files.write_json(task.path(root), record)
+    files.write_timing(
+        task.path(root), {"runtime_seconds": runtime}
+    )  # machine-dependent: not in the record
+    return {
+        **{k: record[k] for k in ("scenario", "replicate", "estimator", "status")},
+        "runtime_seconds": runtime,
+    }
+
+
+#: Sub-packages whose code a study task runs; the source of every module in them is part of every
+#: record's fingerprint (and they are the study stage's code deps in dvc.yaml), so editing e.g. the
+#: reports never redoes fits.
+TASK_PACKAGES = ("core", "families", "simulation", "estimators", "evaluation")
+
+
+#: Modules a study task never runs: an estimator's ``showcase`` narrates its fit in the fit
+#: notebook (figures), so editing it (or the plots it draws) redoes no study fit.
+NOT_TASK_MODULES = ("showcase.py",)
+
+
+def task_sources() -> list[Path]:
+    """The ``.py`` files of :data:`TASK_PACKAGES` (less :data:`NOT_TASK_MODULES`), in a stable
+    order."""
+    pkg = paths.PACKAGE
+    return sorted(
+        (
+            f
+            for name in TASK_PACKAGES
+            for f in (pkg / name).rglob("*.py")
+            if f.name not in NOT_TASK_MODULES
+        ),
+        key=lambda f: f.relative_to(pkg).as_posix(),
+    )
+
+
+def code_hash() -> str:
+    """Hash of the source of :data:`TASK_PACKAGES` and of the pinned stack (``requirements.lock``):
+    a record made by other code or other library versions is stale."""
+    h = hashlib.sha256()
+    for f in task_sources():
+        h.update(f.relative_to(paths.PACKAGE).as_posix().encode())
+        h.update(f.read_bytes())
+    lock = paths.ROOT / "requirements.lock"
+    if lock.is_file():
+        h.update(lock.read_bytes())
+    return h.hexdigest()
+
+
+def fingerprint(study: Study, task: Task) -> str:
+    """Everything a task's record depends on: its scenario, the estimator's settings, the seeds,
+    the study settings it reads and the library code. A record with another fingerprint is redone."""
+    payload = {
+        "scenario": study.scenario(task.scenario).model_dump(mode="json"),
+        "estimator": study.estimators[task.estimator],
+        "replicate": task.replicate,
+        "study": study.study.model_dump(
+            mode="json", include={"base_seed", "holdout_weeks", "budget_bound"}
+        ),
+        "code": code_hash(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def is_done(study: Study, task: Task, data_root: Path | None = None) -> bool:
+    """A task is done when its record exists and was made from the same inputs."""
+    p = task.path(data_root)
+    if not p.is_file():
+        return False
+    try:
+        return files.read_json(p).get("fingerprint") == fingerprint(study, task)
+    except ValueError:  # unreadable (cannot happen with atomic writes, but never trust it)
+        return False
+
+
+def scheduler_for(study: Study) -> str:
+    return os.environ.get(SCHEDULER_ENV) or study.study.scheduler
+
+
+def run_study(
+    study: Study,
+    data_root: Path | None = None,
+    progress: bool = True,
+    only: Iterable[Task] | None = None,
+) -> list[dict[str, Any]]:
+    """Run every task whose record is missing; return the summaries of the tasks run now."""
+    from tqdm.auto import tqdm
+
+    todo = [t for t in (only or tasks(study)) if not is_done(study, t, data_root)]
+    if not todo:
+        return []
+    study_path = str(study.source)
+    root = str(data_root) if data_root else None
+    sched = scheduler_for(study)
+    done: list[dict[str, Any]] = []
+    bar = tqdm(total=len(todo), desc=f"study {study.study.name}", disable=not progress)
+    if sched == "processes":
+        with ProcessPoolExecutor(
+            max_workers=study.study.workers, mp_context=mp.get_context("spawn")
+        ) as pool:
+            futures = [pool.submit(run_task, study_path, t, root) for t in todo]
+            for f in as_completed(futures):
+                done.append(f.result())
+                bar.update()
+    else:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+
+        with Client(sched) as client:
+            futures = [client.submit(run_task, study_path, t, root, pure=False) for t in todo]
+            for f in dask_completed(futures):
+                done.append(f.result())
+                bar.update()
+    bar.close()
+    return done
+
+
+def load_records(study: Study, data_root: Path | None = None) -> list[dict[str, Any]]:
+    """Records of all tasks that have one (missing tasks are simply absent)."""
+    return [
+        files.read_json(t.path(data_root)) for t in tasks(study) if is_done(study, t, data_root)
+    ]
+
+
+def comparisons_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for r in records:
+        if r["status"] != "ok":
+            continue
+        for row in r["comparison"]:
+            rows.append(
+                {
+                    "scenario": r["scenario"],
+                    "replicate": r["replicate"],
+                    "estimator": r["estimator"],
+                    **row,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+#: Workflow diagnostics copied from a fit's results into ``fits.csv`` when the estimator has them
+DIAGNOSTIC_COLUMNS = (
+    "max_rhat",
+    "min_ess_bulk",
+    "min_ess_tail",
+    "divergences",
+    "min_bfmi",
+    "mean_leapfrog_steps",
+    "prior_predictive_share_in_range",
+    "prior_sensitivity_threshold",
+)
+
+
+def fits_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per fit: status, convergence, error, regret, holdout MAPE and the workflow
+    diagnostics the estimator records (:data:`DIAGNOSTIC_COLUMNS`)."""
+    rows = []
+    for r in records:
+        row = {
+            k: r.get(k)
+            for k in (
+                "scenario",
+                "replicate",
+                "estimator",
+                "status",
+                "converged",
+            )
+        }
+        row["error"] = r.get("error")
+        if r["status"] == "ok":
+            row["regret"] = r["regret"]["regret"]
+            row["regret_share_of_lift"] = r["regret"]["regret_share_of_lift"]
+            row["true_lift_of_recommendation"] = r["regret"]["true_lift_of_recommendation"]
+            row["holdout_mape"] = r["result"]["fit"].get("holdout", {}).get("mape")
+            diag = r["result"].get("diagnostics", {})
+            for key in DIAGNOSTIC_COLUMNS:
+                if isinstance(diag.get(key), int | float):
+                    row[key] = diag[key]
+            if "prior_sensitivity_skipped" in diag:  # why a fit's sensitivities are missing
+                row["prior_sensitivity_skipped"] = diag["prior_sensitivity_skipped"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def metrics(study: Study, comparisons: pd.DataFrame, fits: pd.DataFrame) -> dict[str, Any]:
+    """Nested ``scenario -> estimator -> {...}`` metrics for ``dvc metrics show``: per quantity
+    (pooled over channels) bias, RMSE, coverage (+ exact 95% CI) and interval width; plus the
+    nominal interval level, fits, failed fits, non-converged (but kept) fits and regret."""
+    from mmm_recovery.evaluation.fitting import estimator_for
+
+    agg = score.aggregate(comparisons) if len(comparisons) else pd.DataFrame(columns=AGG_COLUMNS)
+    levels = {name: estimator_for(study, name).interval_level for name in study.estimators}
+    out: dict[str, Any] = {}
+    for scen in study.scenarios:
+        out[scen] = {}
+        for est in study.estimators:
+            f = fits[(fits["scenario"] == scen) & (fits["estimator"] == est)] if len(fits) else fits
+            ok = f[f["status"] == "ok"] if len(f) else f
+            m: dict[str, Any] = {
+                "interval_level": levels[est],
+                "fits": int(len(f)),
+                "failed": int((f["status"] != "ok").sum()) if len(f) else 0,
+                "not_converged": int((~ok["converged"].astype(bool)).sum()) if len(ok) else 0,
+                "regret_mean": _mean(ok, "regret"),
+                "regret_share_of_lift_mean": _mean(ok, "regret_share_of_lift"),
+                "holdout_mape_mean": _mean(ok, "holdout_mape"),
+            }
+            sel = (agg["scenario"] == scen) & (agg["estimator"] == est) & (agg["channel"] == "all")
+            for _, row in agg[sel].iterrows():
+                m[row["quantity"]] = {
+                    "bias": row["bias"],
+                    "rmse": row["rmse"],
+                    "mean_abs_rel_error": row["mean_abs_rel_error"],
+                    "coverage": row["coverage"],
+                    "coverage_ci95": [row["coverage_lo"], row["coverage_hi"]],
+                    "mean_width": row["mean_width"],
+                    "n": int(row["n"]),
+                }
+            out[scen][est] = m
+    return out
+
+
+def _mean(df: pd.DataFrame, col: str) -> float:
+    if not len(df) or col not in df:
+        return float("nan")
+    return float(np.nanmean(df[col].astype(float))) if df[col].notna().any() else float("nan")
+
+
+def write_outputs(study: Study, out_dir: Path, data_root: Path | None = None) -> dict[str, Any]:
+    """Aggregate the records into ``out_dir``: ``study.json`` (DVC metrics), ``coverage.csv`` and
+    ``bias.csv`` (DVC plots; one point per quantity x scenario x estimator), ``fits.csv`` and
+    ``comparisons.csv`` (tables). Committed files hold reproducible numbers only, rounded to
+    :data:`METRIC_DIGITS`; wall times are in ``data/timing/`` (see :func:`runtime_table`).
+    Returns the metrics."""
+    records = load_records(study, data_root)
+    comparisons = comparisons_table(records)
+    fits = fits_table(records).sort_values(["scenario", "estimator", "replicate"])
+    m = metrics(study, comparisons, fits)
+    out_dir = Path(out_dir)
+    files.write_json(out_dir / "study.json", _rounded(m))
+    files.write_csv(out_dir / "fits.csv", _round_frame(fits))
+    files.write_csv(out_dir / "comparisons.csv", _round_frame(comparisons))
+    agg = score.aggregate(comparisons) if len(comparisons) else pd.DataFrame(columns=AGG_COLUMNS)
+    pooled = agg[agg["channel"] == "all"]
+    label = pooled["quantity"] + " | " + pooled["scenario"] + "/" + pooled["estimator"]
+    pooled = pooled.assign(label=label)
+    cov_cols = [
+        "label",
+        "scenario",
+        "estimator",
+        "quantity",
+        "coverage",
+        "coverage_lo",
+        "coverage_hi",
+    ]
+    cov = pooled[pooled["n_intervals"] > 0][cov_cols]
+    files.write_csv(out_dir / "coverage.csv", _round_frame(cov))
+    bias_cols = ["label", "scenario", "estimator", "quantity", "bias", "rmse", "mean_abs_rel_error"]
+    files.write_csv(out_dir / "bias.csv", _round_frame(pooled[bias_cols]))
+    return m
+
+
+#: Significant digits kept in committed metrics: reruns agree to this precision (the Bayesian
+#: sampler's floating-point summaries may differ in the last bits across machines).
+METRIC_DIGITS = 6
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.{METRIC_DIGITS}g}")
+
+
+def _rounded(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _rounded(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_rounded(v) for v in obj]
+    if isinstance(obj, float) and np.isfinite(obj):
+        return _round(obj)
+    return obj
+
+
+def _round_frame(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_float_dtype(out[c]):
+            out[c] = out[c].map(lambda v: _round(v) if np.isfinite(v) else v)
+    return out
+
+
+def runtime_table(study: Study, data_root: Path | None = None) -> pd.DataFrame:
+    """Wall time per fit (seconds) of every finished task, from ``data/timing/`` (machine-dependent,
+    so neither in the records nor in the committed metrics)."""
+    rows = []
+    for t in tasks(study):
+        p = files.timing_path(t.path(data_root))
+        if p.is_file():
+            rows.append(
+                {
+                    "scenario": t.scenario,
+                    "estimator": t.estimator,
+                    "replicate": t.replicate,
+                    **files.read_json(p),
+                }
+            )
+    return pd.DataFrame(rows)

@@ -1,0 +1,95 @@
+"""Every registered adstock and saturation family, looked up by name.
+
+The study spec builds its ``family:`` unions from :func:`adstock_specs` and
+:func:`saturation_specs`; the response model, the simulator, the estimators and the reports call
+:func:`adstock` and :func:`saturation` (or the two dispatchers below) and never branch on a
+family's name.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from typing import Any
+
+import numpy as np
+
+# importing the family modules registers their classes (in this order: the spec unions keep it)
+from mmm_recovery.families import adstock as _adstock_module  # noqa: F401
+from mmm_recovery.families import saturation as _saturation_module  # noqa: F401
+from mmm_recovery.families.base import (
+    _ADSTOCK,
+    _SATURATION,
+    AdstockFamily,
+    FamilySpec,
+    Params,
+    SaturationFamily,
+)
+
+__all__ = [
+    "adstock",
+    "saturation",
+    "adstock_names",
+    "saturation_names",
+    "adstock_specs",
+    "saturation_specs",
+    "spec_union",
+    "adstock_weights",
+    "saturate",
+]
+
+
+def adstock_names() -> list[str]:
+    return list(_ADSTOCK)
+
+
+def saturation_names() -> list[str]:
+    return list(_SATURATION)
+
+
+def adstock(name: str) -> AdstockFamily:
+    """The adstock family registered as ``name`` (a ValueError names the known ones)."""
+    try:
+        return _ADSTOCK[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown adstock family {name!r}; expected one of {adstock_names()}"
+        ) from None
+
+
+def saturation(name: str) -> SaturationFamily:
+    """The saturation family registered as ``name`` (a ValueError names the known ones)."""
+    try:
+        return _SATURATION[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown saturation family {name!r}; expected one of {saturation_names()}"
+        ) from None
+
+
+def _specs(table: dict[str, Any]) -> tuple[type[FamilySpec], ...]:
+    return tuple(dict.fromkeys(f.spec for f in table.values()))
+
+
+def adstock_specs() -> tuple[type[FamilySpec], ...]:
+    """The YAML block models of the adstock families, in registration order, each once."""
+    return _specs(_ADSTOCK)
+
+
+def saturation_specs() -> tuple[type[FamilySpec], ...]:
+    return _specs(_SATURATION)
+
+
+def spec_union(specs: tuple[type[FamilySpec], ...]) -> Any:
+    """``A | B | ...`` of the given models (a tagged union on ``family`` for pydantic)."""
+    return functools.reduce(operator.or_, specs)
+
+
+def adstock_weights(family: str, params: Params, l_max: int, normalize: bool) -> np.ndarray:
+    """Weights of an adstock family by name, shape ``(..., l_max, C)``."""
+    return adstock(family).weights(params, l_max, normalize)
+
+
+def saturate(family: str, x: np.ndarray, params: Params) -> np.ndarray:
+    """A saturation family's curve by name at ``x``."""
+    return saturation(family).apply(x, params)

@@ -1,0 +1,1 @@
+"""Figures, tables from metrics files, report rendering and the notebook runner."""

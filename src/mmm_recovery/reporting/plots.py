@@ -1,0 +1,328 @@
+"""Figures and display tables. Every function returns a Figure (or a DataFrame) and never saves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from mmm_recovery.core.response import ChannelResponse
+
+
+def truth_table(truth: dict[str, Any]) -> pd.DataFrame:
+    """One row per channel: true parameters and the derived ROAS figures."""
+    rows = {}
+    for name, ch in truth["channels"].items():
+        ad = {f"adstock_{k}": v for k, v in ch["adstock"].items() if k not in ("normalize",)}
+        sat = {f"saturation_{k}": v for k, v in ch["saturation"].items()}
+        rows[name] = {
+            **ad,
+            **sat,
+            "beta": ch["beta"],
+            "spend_share": ch["spend_share"],
+            "contribution_share": ch["contribution_share"],
+            "roas": ch["roas"],
+            "mroas": ch["mroas"],
+        }
+    return pd.DataFrame(rows).T
+
+
+def adstock_kernels(truth: dict[str, Any]) -> Figure:
+    """True adstock weights per channel (lag 0 first)."""
+    fig = Figure(figsize=(7, 3.5), layout="constrained")
+    ax = fig.subplots()
+    for name, ch in truth["channels"].items():
+        w = ChannelResponse.from_dict(ch).weights()
+        ax.plot(np.arange(w.size), w, marker="o", label=f"{name} ({ch['adstock']['family']})")
+    ax.set(xlabel="lag (weeks)", ylabel="weight", title="True adstock kernels")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def response_curves(
+    truth: dict[str, Any], estimates: dict[str, dict[str, Any]] | None = None
+) -> Figure:
+    """True steady-state response curves (weekly revenue vs constant weekly spend), optionally with
+    estimated curves ``{estimator: {channel: {"spend", "estimate", "lower", "upper"}}}`` overlaid."""
+    names = list(truth["channels"])
+    fig = Figure(figsize=(3.2 * len(names), 3), layout="constrained")
+    axes = fig.subplots(1, len(names), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        ch = truth["channels"][name]
+        ax.plot(ch["curve"]["spend"], ch["curve"]["response"], color="k", lw=2, label="truth")
+        ax.axvline(ch["mean_weekly_spend"], color="grey", ls=":", lw=1)
+        for est, curves in (estimates or {}).items():
+            c = curves[name]
+            line = ax.plot(c["spend"], c["estimate"], label=est)[0]
+            if c.get("lower") is not None:
+                ax.fill_between(
+                    c["spend"], c["lower"], c["upper"], color=line.get_color(), alpha=0.2
+                )
+        ax.set(title=name, xlabel="weekly spend")
+    axes[0, 0].set_ylabel("weekly revenue (steady state)")
+    axes[0, -1].legend(fontsize="small")
+    return fig
+
+
+def spend_and_target(data: pd.DataFrame, truth: dict[str, Any]) -> Figure:
+    """Weekly spend per channel (top) and the target (bottom)."""
+    fig = Figure(figsize=(9, 5), layout="constrained")
+    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    for name in truth["channel_names"]:
+        ax1.plot(data["date"], data[name], lw=1, label=name)
+    ax1.set(ylabel="spend / week")
+    ax1.legend(fontsize="small", ncol=len(truth["channel_names"]))
+    ax2.plot(data["date"], data["y"], color="k", lw=1)
+    ax2.set(ylabel="revenue / week (y)")
+    return fig
+
+
+def decomposition(weekly: pd.DataFrame, truth: dict[str, Any]) -> Figure:
+    """True decomposition: base (intercept+trend+seasonality), controls, and each channel, stacked."""
+    fig = Figure(figsize=(9, 3.5), layout="constrained")
+    ax = fig.subplots()
+    parts = {
+        "base": weekly["base"],
+        "controls": weekly["competitor_effect"] + weekly["event_effect"],
+    }
+    parts |= {name: weekly[f"contribution_{name}"] for name in truth["channel_names"]}
+    ax.stackplot(weekly["date"], *parts.values(), labels=list(parts), alpha=0.8)
+    ax.plot(weekly["date"], weekly["mu"], color="k", lw=1, label="mu (noiseless)")
+    ax.set(ylabel="revenue / week", title="True decomposition")
+    ax.legend(fontsize="x-small", ncol=4, loc="lower left")
+    return fig
+
+
+def recovery_table(result: dict[str, Any], truth: dict[str, Any]) -> pd.DataFrame:
+    """Estimate, interval and truth per channel for adstock params, ROAS, marginal ROAS and
+    contribution share (quantities present in both)."""
+    rows = []
+    for ch, est in result["channels"].items():
+        t = truth["channels"][ch]
+        pairs = [
+            (f"adstock.{k}", v, t["adstock"].get(k)) for k, v in est["adstock"]["params"].items()
+        ]
+        pairs += [
+            (f"saturation.{k}", v, t["saturation"].get(k))
+            for k, v in est["saturation"]["params"].items()
+            if est["saturation"]["family"] == t["saturation"]["family"]
+        ]
+        pairs += [(q, est[q], t[q]) for q in ("roas", "mroas", "contribution_share")]
+        for name, e, true in pairs:
+            lo, hi = e["lower"], e["upper"]
+            rows.append(
+                {
+                    "channel": ch,
+                    "quantity": name,
+                    "estimate": e["estimate"],
+                    "lower": lo,
+                    "upper": hi,
+                    "truth": true,
+                    "covered": None if lo is None or true is None else bool(lo <= true <= hi),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def pareto_front(evals: pd.DataFrame) -> Figure:
+    """All evaluations in (NRMSE, DECOMP.RSSD), the Pareto front and the chosen model (with lift
+    tests the front is in three objectives, MAPE.LIFT too: its projection is not a line)."""
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
+    ax.scatter(
+        evals["nrmse"],
+        evals["decomp_rssd"],
+        s=3,
+        alpha=0.2,
+        c=evals["trial"],
+        cmap="viridis",
+        label="evaluations",
+    )
+    front = evals[evals["pareto"]].sort_values("nrmse")
+    style = "o" if "mape_lift" in evals else "o-"
+    label = "Pareto front (with MAPE.LIFT)" if "mape_lift" in evals else "Pareto front"
+    ax.plot(front["nrmse"], front["decomp_rssd"], style, color="tab:red", ms=3, label=label)
+    chosen = evals[evals["chosen"]]
+    ax.plot(chosen["nrmse"], chosen["decomp_rssd"], "*", color="k", ms=14, label="chosen")
+    ax.set(xlabel="NRMSE", ylabel="DECOMP.RSSD", title="Multi-objective search")
+    lo, hi = evals["nrmse"].quantile([0.0, 0.5])
+    ax.set_xlim(lo * 0.95, hi)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def convergence(evals: pd.DataFrame) -> Figure:
+    """Best NRMSE so far against evaluations, one line per trial."""
+    fig = Figure(figsize=(6, 3.5), layout="constrained")
+    ax = fig.subplots()
+    for trial, g in evals.groupby("trial"):
+        ax.plot(g["step"], g["nrmse"].cummin(), label=f"trial {trial}")
+    ax.set(
+        xlabel="evaluation",
+        ylabel="best NRMSE so far",
+        yscale="log",
+        title="Convergence of the search",
+    )
+    ax.legend(fontsize="small")
+    return fig
+
+
+def fitted_vs_actual(fitted: pd.DataFrame) -> Figure:
+    """Observed and fitted target over time; the holdout weeks shaded."""
+    fig = Figure(figsize=(9, 3.5), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(fitted["date"], fitted["y"], color="k", lw=1, label="observed")
+    ax.plot(fitted["date"], fitted["yhat"], color="tab:blue", lw=1, label="fitted")
+    hold = fitted[fitted["split"] == "holdout"]
+    if len(hold):
+        ax.axvspan(hold["date"].min(), hold["date"].max(), color="grey", alpha=0.2, label="holdout")
+    ax.set(ylabel="revenue / week")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def estimated_decomposition(decomp: pd.DataFrame, channels: list[str]) -> Figure:
+    """Estimated weekly contributions: base (intercept + other regressors) and each channel."""
+    fig = Figure(figsize=(9, 3.5), layout="constrained")
+    ax = fig.subplots()
+    other = [c for c in decomp.columns if c not in ("date", *channels)]
+    parts = {"base + controls": decomp[other].sum(axis=1)} | {c: decomp[c] for c in channels}
+    ax.stackplot(decomp["date"], *parts.values(), labels=list(parts), alpha=0.8)
+    ax.set(ylabel="revenue / week", title="Estimated decomposition")
+    ax.legend(fontsize="x-small", ncol=4, loc="lower left")
+    return fig
+
+
+def prior_predictive(prior_y: np.ndarray, dates: pd.Series, y_obs: np.ndarray) -> Figure:
+    """Prior predictive 50% and 94% bands of the weekly target (currency) against the observed."""
+    fig = Figure(figsize=(9, 3.5), layout="constrained")
+    ax = fig.subplots()
+    q = np.quantile(prior_y, [0.03, 0.25, 0.75, 0.97], axis=0)
+    ax.fill_between(dates, q[0], q[3], alpha=0.2, label="prior predictive 94%")
+    ax.fill_between(dates, q[1], q[2], alpha=0.4, label="prior predictive 50%")
+    ax.plot(dates, y_obs, color="k", lw=1, label="observed")
+    ax.set(ylabel="revenue / week", title="Prior predictive check")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def trace_rank(samples: np.ndarray, channels: list[str], name: str) -> Figure:
+    """Trace (per chain) and rank histograms (per chain) of one parameter per channel.
+    ``samples`` has shape (chain, draw, channel)."""
+    n_chain, n_draw, n_ch = samples.shape
+    fig = Figure(figsize=(9, 1.8 * n_ch), layout="constrained")
+    axes = fig.subplots(n_ch, 2, squeeze=False)
+    ranks = samples.reshape(-1, n_ch).argsort(axis=0).argsort(axis=0).reshape(n_chain, n_draw, n_ch)
+    bins = np.linspace(0, n_chain * n_draw, 21)
+    for j, ch in enumerate(channels):
+        for c in range(n_chain):
+            axes[j, 0].plot(samples[c, :, j], lw=0.5)
+            axes[j, 1].hist(ranks[c, :, j], bins=bins, histtype="step")
+        axes[j, 0].set_ylabel(f"{name}\n{ch}", fontsize="small")
+    axes[0, 0].set_title("trace (one line per chain)")
+    axes[0, 1].set_title("rank histograms (uniform = mixing well)")
+    return fig
+
+
+def posterior_vs_truth(
+    draws: dict[str, np.ndarray], truth: dict[str, dict[str, float]], title: str
+) -> Figure:
+    """Histograms of posterior draws per channel with the true value marked.
+    ``draws``: channel -> 1-D draws; ``truth``: channel -> true value (None if not comparable)."""
+    names = list(draws)
+    fig = Figure(figsize=(3 * len(names), 2.6), layout="constrained")
+    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    for ax, ch in zip(axes, names, strict=True):
+        ax.hist(draws[ch], bins=40, color="tab:blue", alpha=0.7)
+        if truth.get(ch) is not None:
+            ax.axvline(truth[ch], color="k", lw=2, label="truth")
+        ax.set_title(ch, fontsize="small")
+    axes[0].legend(fontsize="small")
+    fig.suptitle(title)
+    return fig
+
+
+def interval_vs_truth(
+    results: dict[str, dict[str, Any]], truth: dict[str, Any], quantity: str
+) -> Figure:
+    """Point estimate and interval of ``quantity`` (e.g. roas) per channel and estimator, with the
+    truth. The interval is drawn from its own bounds, not as error bars around the estimate: a
+    bootstrap interval need not contain the full-data estimate, and the figure shows when not."""
+    names = list(truth["channel_names"])
+    fig = Figure(figsize=(7, 0.6 * len(names) + 1.2), layout="constrained")
+    ax = fig.subplots()
+    offsets = np.linspace(-0.15, 0.15, max(len(results), 1))
+    for off, (est, res) in zip(offsets, results.items(), strict=True):
+        for i, ch in enumerate(names):
+            e = res["channels"][ch][quantity]
+            color = f"C{list(results).index(est)}"
+            if e["lower"] is not None:
+                ax.hlines(i + off, e["lower"], e["upper"], color=color)
+            ax.plot(e["estimate"], i + off, "o", color=color, label=est if i == 0 else None)
+    ax.scatter(
+        [truth["channels"][ch][quantity] for ch in names],
+        range(len(names)),
+        marker="x",
+        color="k",
+        s=60,
+        zorder=5,
+        label="truth",
+    )
+    ax.set_yticks(range(len(names)), names)
+    ax.set(xlabel=quantity, title=f"{quantity}: estimates and intervals vs truth")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def coverage_by_scenario(
+    coverage: pd.DataFrame, quantity: str, nominal: dict[str, float]
+) -> Figure:
+    """Interval coverage of ``quantity`` per scenario and estimator with exact 95% CIs, against
+    each estimator's nominal level."""
+    d = coverage[coverage["quantity"] == quantity]
+    scen = list(dict.fromkeys(d["scenario"]))
+    ests = list(dict.fromkeys(d["estimator"]))
+    fig = Figure(figsize=(8, 0.5 * len(scen) + 1.5), layout="constrained")
+    ax = fig.subplots()
+    for k, est in enumerate(ests):
+        e = d[d["estimator"] == est].set_index("scenario").reindex(scen)
+        y = np.arange(len(scen)) + (k - (len(ests) - 1) / 2) * 0.2
+        ax.errorbar(
+            e["coverage"],
+            y,
+            xerr=[e["coverage"] - e["coverage_lo"], e["coverage_hi"] - e["coverage"]],
+            fmt="o",
+            color=f"C{k}",
+            label=est,
+        )
+        if est in nominal:
+            ax.axvline(nominal[est], color=f"C{k}", ls=":", lw=1)
+    ax.set_yticks(range(len(scen)), scen)
+    ax.set(xlim=(-0.02, 1.02), xlabel=f"coverage of {quantity} (exact 95% CI); dotted = nominal")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def error_by_scenario(bias: pd.DataFrame, quantity: str, column: str = "bias") -> Figure:
+    """Bias (or RMSE / mean abs relative error) of ``quantity`` per scenario and estimator."""
+    d = bias[bias["quantity"] == quantity]
+    scen = list(dict.fromkeys(d["scenario"]))
+    ests = list(dict.fromkeys(d["estimator"]))
+    fig = Figure(figsize=(8, 0.5 * len(scen) + 1.5), layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / max(len(ests), 1)
+    for k, est in enumerate(ests):
+        e = d[d["estimator"] == est].set_index("scenario").reindex(scen)
+        ax.barh(
+            np.arange(len(scen)) + (k - (len(ests) - 1) / 2) * width,
+            e[column],
+            height=width,
+            label=est,
+        )
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(range(len(scen)), scen)
+    ax.set(xlabel=f"{column} of {quantity}")
+    ax.legend(fontsize="small")
+    return fig

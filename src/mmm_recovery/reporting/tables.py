@@ -1,0 +1,257 @@
+"""Tables and sentences for the reports, computed from the study's metrics files only.
+
+Every number a report shows goes through :func:`fmt`, and every table is built here from
+``reports/metrics/*`` (written by the study stage), so a test can recompute what a report must
+say from the same files and check that the rendered report says it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mmm_recovery.core import files
+from mmm_recovery.evaluation.sensitivity import PRIOR_KEY, diagnosis
+
+#: the ROAS recovery criterion: a posterior-mean (or point) ROAS within this relative error of
+#: the true ROAS (the slow recovery tests; the reports count misses beyond it). Here, not in a
+#: module the study's fits run, so changing it redoes no fit.
+ROAS_REL_TOLERANCE = 0.20
+
+#: (quantity, statistic, column label) shown in the summary table
+SUMMARY_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("adstock.alpha", "bias", "decay bias"),
+    ("adstock.alpha", "rmse", "decay RMSE"),
+    ("adstock.alpha", "coverage", "decay coverage"),
+    ("roas", "mean_abs_rel_error", "ROAS mean |rel. error|"),
+    ("roas", "coverage", "ROAS coverage"),
+    ("mroas", "mean_abs_rel_error", "mROAS mean |rel. error|"),
+    ("curve_error", "bias", "curve error"),
+)
+
+
+def fmt(x: Any, digits: int = 3) -> str:
+    """The one number format of the reports: ``digits`` significant decimals, ``n/a`` for missing."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return str(x)
+    return f"{x:.{digits}f}"
+
+
+@dataclass(frozen=True)
+class StudyMetrics:
+    """The study stage's outputs, read from ``metrics_dir``."""
+
+    study: dict[str, Any]
+    fits: pd.DataFrame
+    coverage: pd.DataFrame
+    bias: pd.DataFrame
+    comparisons: pd.DataFrame
+
+    @classmethod
+    def load(cls, metrics_dir: str | Path) -> StudyMetrics:
+        d = Path(metrics_dir)
+
+        def csv(name: str) -> pd.DataFrame:
+            return pd.read_csv(d / name) if (d / name).is_file() else pd.DataFrame()
+
+        return cls(
+            files.read_json(d / "study.json"),
+            csv("fits.csv"),
+            csv("coverage.csv"),
+            csv("bias.csv"),
+            csv("comparisons.csv"),
+        )
+
+    @property
+    def scenarios(self) -> list[str]:
+        return list(self.study)
+
+    @property
+    def estimators(self) -> list[str]:
+        return list(next(iter(self.study.values()))) if self.study else []
+
+
+def summary_table(m: StudyMetrics) -> pd.DataFrame:
+    """Scenario x estimator rows: fits, failures, non-converged, decay bias/RMSE/coverage, ROAS and
+    mROAS errors, ROAS coverage, curve error, regret share of lift, holdout MAPE."""
+    rows = []
+    for scen, per_est in m.study.items():
+        for est, v in per_est.items():
+            row = {
+                "scenario": scen,
+                "estimator": est,
+                "fits": fmt(v["fits"]),
+                "failed": fmt(v["failed"]),
+                "not converged": fmt(v["not_converged"]),
+                "nominal level": fmt(v.get("interval_level"), 2),
+            }
+            for quantity, stat, label in SUMMARY_COLUMNS:
+                q = v.get(quantity)
+                row[label] = fmt(q.get(stat) if q else None)
+            row["regret (% of lift)"] = fmt(_pct(v.get("regret_share_of_lift_mean")), 1)
+            row["holdout MAPE (%)"] = fmt(_pct(v.get("holdout_mape_mean")), 1)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _pct(x: float | None) -> float | None:
+    return None if x is None else 100.0 * x
+
+
+def estimator_overview(m: StudyMetrics) -> pd.DataFrame:
+    """Per estimator, pooled over scenarios: fits, failed, not converged, mean regret share."""
+    rows = []
+    for est in m.estimators:
+        vals = [m.study[s][est] for s in m.scenarios]
+        fits = sum(v["fits"] for v in vals)
+        regrets = [
+            v["regret_share_of_lift_mean"]
+            for v in vals
+            if _finite(v.get("regret_share_of_lift_mean"))
+        ]
+        rows.append(
+            {
+                "estimator": est,
+                "fits": fmt(fits),
+                "failed": fmt(sum(v["failed"] for v in vals)),
+                "not converged": fmt(sum(v["not_converged"] for v in vals)),
+                "mean regret (% of lift)": fmt(
+                    _pct(sum(regrets) / len(regrets)) if regrets else None, 1
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x)
+
+
+def worst_case(m: StudyMetrics, quantity: str = "adstock.alpha", stat: str = "rmse") -> str:
+    """A sentence naming the scenario x estimator with the largest ``stat`` of ``quantity``."""
+    best = None
+    for scen, per_est in m.study.items():
+        for est, v in per_est.items():
+            q = v.get(quantity)
+            if q and _finite(q.get(stat)) and (best is None or q[stat] > best[2]):
+                best = (scen, est, q[stat])
+    if best is None:
+        return f"No {quantity} {stat} is available."
+    return f"The largest {stat} of {quantity} is {fmt(best[2])}, for the {best[1]} estimator in scenario {best[0]}."
+
+
+def channel_errors(m: StudyMetrics, quantity: str = "roas") -> pd.DataFrame:
+    """Scenario x estimator rows, one column per channel: the mean signed relative error of
+    ``quantity`` over replicates with its interval coverage, e.g. ``+26% (3/3)``. Shows which
+    channel an estimator gets wrong, and whether its intervals say so."""
+    c = m.comparisons
+    if c.empty:
+        return pd.DataFrame()
+
+    def cell(x: pd.DataFrame) -> str:
+        rel, cov = x["rel_error"].dropna(), x["covered"].dropna()
+        return f"{100 * rel.mean():+.0f}% ({int(cov.sum())}/{len(cov)})" if len(rel) else "n/a"
+
+    return _per_channel(c[c["quantity"] == quantity], cell)
+
+
+def _per_channel(c: pd.DataFrame, cell) -> pd.DataFrame:
+    """Scenario x estimator rows of comparison rows ``c``, one column per channel (in order of
+    appearance) holding ``cell(rows of that scenario, estimator and channel)``."""
+    channels = list(dict.fromkeys(c["channel"]))
+    rows = []
+    for (scen, est), g in c.groupby(["scenario", "estimator"], sort=False):
+        row = {"scenario": scen, "estimator": est}
+        for ch in channels:
+            row[ch] = cell(g[g["channel"] == ch])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _with_thresholds(m: StudyMetrics, quantity: str) -> pd.DataFrame:
+    """Comparison rows of ``quantity`` that carry a prior sensitivity, with their fit's threshold
+    (``fits.csv``) and whether the sensitivity reaches it (``flagged``)."""
+    c, f = m.comparisons, m.fits
+    if c.empty or PRIOR_KEY not in c or "prior_sensitivity_threshold" not in f:
+        return pd.DataFrame()
+    c = c[(c["quantity"] == quantity) & c[PRIOR_KEY].notna()]
+    keys = ["scenario", "replicate", "estimator"]
+    c = c.merge(f[[*keys, "prior_sensitivity_threshold"]], on=keys, how="left")
+    c["flagged"] = c[PRIOR_KEY] >= c["prior_sensitivity_threshold"]
+    c["diagnosis"] = [
+        diagnosis(p, lik, t)
+        for p, lik, t in zip(
+            c[PRIOR_KEY], c["likelihood_sensitivity"], c["prior_sensitivity_threshold"], strict=True
+        )
+    ]
+    return c
+
+
+def prior_sensitivity_by_channel(m: StudyMetrics, quantity: str = "roas") -> pd.DataFrame:
+    """Scenario x estimator rows (estimators that report it), one column per channel: the mean
+    prior power-scaling sensitivity of ``quantity`` over replicates and how many replicates reach
+    the threshold, e.g. ``0.071 (2/3)``."""
+    c = _with_thresholds(m, quantity)
+    if c.empty:
+        return pd.DataFrame()
+    return _per_channel(
+        c, lambda x: f"{fmt(x[PRIOR_KEY].mean())} ({int(x['flagged'].sum())}/{len(x)})"
+    )
+
+
+def prior_sensitivity_vs_error(m: StudyMetrics) -> pd.DataFrame:
+    """Does the posterior's own warning point at the ROAS misses? Per estimator that reports a
+    prior sensitivity, pooled over scenarios, replicates and channels (non-converged fits
+    included, as everywhere): ROAS estimates whose prior sensitivity reaches the fit's threshold
+    or not, how many of each miss the true ROAS by more than :data:`ROAS_REL_TOLERANCE`, their
+    mean absolute relative error, how many intervals cover the truth, and how many read as a
+    prior-data conflict."""
+    c = _with_thresholds(m, "roas")
+    if c.empty:
+        return pd.DataFrame()
+    rows = []
+    for (est, flagged), g in c.groupby(["estimator", "flagged"], sort=True):
+        miss = g["rel_error"].abs() > ROAS_REL_TOLERANCE
+        cov = g["covered"].dropna()
+        rows.append(
+            {
+                "estimator": est,
+                "prior sensitivity": "reaches threshold" if flagged else "below threshold",
+                "estimates": fmt(len(g)),
+                f"|rel. error| > {ROAS_REL_TOLERANCE:.0%}": f"{int(miss.sum())}/{len(g)}",
+                "mean |rel. error|": fmt(float(g["rel_error"].abs().mean())),
+                "interval covers truth": f"{int(cov.sum())}/{len(cov)}",
+                "prior-data conflict": fmt(int((g["diagnosis"] == "prior-data conflict").sum())),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def prior_sensitivity_note(m: StudyMetrics) -> str:
+    """A sentence: in how many of the fits of estimators that compute it the prior sensitivity
+    was computed, and why it was skipped in the others (``fits.csv``), so a skipped fit cannot
+    drop out of the tables above unnoticed."""
+    f = m.fits
+    cols = [c for c in ("prior_sensitivity_threshold", "prior_sensitivity_skipped") if c in f]
+    if f.empty or not cols:
+        return "No fit computes a prior sensitivity."
+    skipped = (
+        f["prior_sensitivity_skipped"].notna()
+        if "prior_sensitivity_skipped" in f
+        else pd.Series(False, index=f.index)
+    )
+    has = f[cols].notna().any(axis=1)
+    n, k = int(has.sum()), int((has & skipped).sum())
+    text = f"The prior sensitivity was computed in {n - k} of the {n} fits that compute it"
+    if k:
+        reasons = "; ".join(sorted(set(f.loc[has & skipped, "prior_sensitivity_skipped"])))
+        text += f"; skipped in {k} ({reasons})"
+    return text + "."

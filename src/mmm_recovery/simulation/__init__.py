@@ -1,0 +1,1 @@
+"""Simulated datasets with known truths (the answer key travels with the data)."""
