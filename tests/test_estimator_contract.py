@@ -142,6 +142,17 @@ def test_writes_the_common_result_format(name, fits, smoke_data, smoke_study, tm
         assert len(curve["estimate"]) == len(curve["spend"])
         assert np.all(np.isfinite(curve["estimate"]))
 
+    # the tables every estimator's fit notebook and bring-your-own notebook show
+    fitted, decomposition = result.tables["fitted"], result.tables["decomposition"]
+    assert list(fitted.columns) == ["date", "y", "yhat", "split"]
+    assert len(fitted) == len(fit_input.data) and set(fitted["split"]) <= {"train", "holdout"}
+    assert np.isfinite(fitted["yhat"].to_numpy(dtype=float)).all()
+    # date, every channel, and the rest of the fitted mean in any other columns
+    assert decomposition.columns[0] == "date" and set(fit_input.channels) <= set(decomposition)
+    assert fit_input.n_train <= len(decomposition) <= len(fit_input.data)  # training weeks, or all
+    # the weeks a bring-your-own file needs follow from the estimator itself
+    assert isinstance(est.min_train_weeks(), int) and est.min_train_weeks() >= 1
+
     # the comparison and the budget advice read it without error
     s = score.score(loaded, ds.data, ds.truth, smoke_study.study.budget_bound)
     cmp = s.comparison

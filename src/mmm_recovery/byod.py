@@ -168,15 +168,14 @@ def validate(df: pd.DataFrame, spec: CsvDatasetSpec, label: str, min_weeks: int)
 
 
 def min_weeks(study: Study, spec: CsvDatasetSpec) -> int:
-    """Weeks every estimator of the study needs: its ``l_max`` plus the holdout plus, for the
-    frequentist estimator, one CV test window (the same rule its fit checks), at least one week."""
+    """Weeks every estimator of the study needs: its own minimum of training weeks
+    (:meth:`~mmm_recovery.estimators.base.Estimator.min_train_weeks`: the adstock window plus one
+    week, or plus a CV test window) plus the holdout, at least one week."""
     from mmm_recovery.evaluation.fitting import estimator_for
 
     need = 1
     for name in study.estimators:
-        cfg = estimator_for(study, name).config
-        test = cfg.cv.test_weeks if hasattr(cfg, "cv") else 1
-        need = max(need, cfg.l_max + spec.holdout_weeks + test)
+        need = max(need, estimator_for(study, name).min_train_weeks() + spec.holdout_weeks)
     return need
 
 

@@ -55,6 +55,11 @@ class Estimator(ABC):
         #: posterior); None writes none
         self.artifacts_dir = None if artifacts_dir is None else Path(artifacts_dir)
 
+    def min_train_weeks(self) -> int:
+        """The fewest training weeks a fit needs (a bring-your-own file with fewer, plus its
+        holdout, is refused before any fit). The default: one."""
+        return 1
+
     def showcase(self, result: EstimatorResult, dataset: Any) -> list[tuple[str, Any]]:
         """This estimator's own checks for the showcase notebook (``notebooks/02_fit.py``): a list
         of (markdown heading, figure or table) for a fit of ``dataset`` (a simulated dataset with
@@ -69,4 +74,9 @@ class Estimator(ABC):
 
     @abstractmethod
     def fit(self, fit_input: FitInput, rng: np.random.Generator) -> EstimatorResult:
-        """Fit, summarise on the original currency scale, and report diagnostics."""
+        """Fit, summarise on the original currency scale, and report diagnostics.
+
+        The result carries every channel's estimates, the fit statistics, the diagnostics (with
+        ``converged``), its interval level, and the tables ``fitted`` (date, y, yhat, split) and
+        ``decomposition`` (date, one column per channel, the rest of the fitted mean in others) that the notebooks and reports
+        show for every estimator (``tests/test_estimator_contract.py`` checks them)."""

@@ -310,3 +310,7 @@ class FrequentistMMM(Estimator):
         from mmm_recovery.estimators.frequentist.showcase import showcase
 
         return showcase(result, dataset)
+
+    def min_train_weeks(self) -> int:
+        """The adstock window plus one rolling-origin CV test window."""
+        return self.config.l_max + self.config.cv.test_weeks
