@@ -41,6 +41,7 @@ range, divergences, max R-hat, min bulk/tail ESS, min BFMI; a fit that misses a 
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import os
 import time
@@ -77,6 +78,13 @@ from mmm_recovery.estimators.bayesian.posterior import (
     with_logistic_views,
 )
 
+
+def peek_seeds(rng: np.random.Generator) -> np.ndarray:
+    """The three seeds :meth:`BayesianMMM.fit` draws first from ``rng`` (prior predictive, NUTS,
+    posterior predictive), without advancing ``rng``."""
+    return copy.deepcopy(rng).integers(0, 2**31 - 1, size=3)
+
+
 #: the posterior (netCDF) a fit writes to its ``artifacts_dir``
 IDATA_FILE = "posterior.nc"
 
@@ -105,7 +113,16 @@ class BayesianMMM(Estimator):
         """:func:`~mmm_recovery.estimators.bayesian.model.build_mmm` of this config."""
         return build_mmm(self.config, fit_input)
 
-    def fit(self, fit_input: FitInput, rng: np.random.Generator) -> EstimatorResult:
+    def fit(
+        self,
+        fit_input: FitInput,
+        rng: np.random.Generator,
+        posterior: Any = None,
+        sample_seconds: float | None = None,
+    ) -> EstimatorResult:
+        """Fit one dataset. ``posterior`` (with the seconds it took, ``sample_seconds``) is the
+        draws of :meth:`fit_batch`'s batched sampler for this dataset, which then take the place
+        of NUTS; everything else is the same (the same random stream, checks and summaries)."""
         cfg = self.config
         ensure_jax_devices(cfg.chains)
         check_fit_input(fit_input, l_max=cfg.l_max)
@@ -114,7 +131,7 @@ class BayesianMMM(Estimator):
         x = design_frame(cfg, fit_input)
         n_train = fit_input.n_train
         x_train, y_train = x.iloc[:n_train], fit_input.data[fit_input.target].iloc[:n_train]
-        seeds = rng.integers(0, 2**31 - 1, size=3)
+        seeds = rng.integers(0, 2**31 - 1, size=3)  # peek_seeds() reads the same three
 
         mmm.build_model(x_train, y_train)
         n_lift = len(fit_input.lift_tests) if cfg.calibrate else 0
@@ -154,9 +171,12 @@ class BayesianMMM(Estimator):
         # PyMC-Marketing 1.3 recomputes the deterministics after sampling with PyMC's progress
         # bar on whatever progressbar says (ModelBuilder._sample_with_deterministics); outside a
         # notebook rich draws it on stdout, which a study worker's kernel records in 04_study.
+        if posterior is not None:  # PyMC-Marketing's sampling step returns the batched draws
+            mmm._fit_mcmc = lambda _kwargs: posterior
         with contextlib.redirect_stdout(io.StringIO()):
             idata = mmm.fit(x_train, y_train, **sample_kwargs)
-        sample_seconds = time.perf_counter() - t_sample
+        if sample_seconds is None:
+            sample_seconds = time.perf_counter() - t_sample
 
         if cfg.saturation == "logistic":
             from mmm_recovery.estimators.bayesian.reparam import reference_input
@@ -234,8 +254,33 @@ class BayesianMMM(Estimator):
         result.extras.update(mmm=mmm, idata=idata, prior=prior, summary_draws=pick)
         return result
 
+    def fit_batch(
+        self, fit_inputs: list[FitInput], rngs: list[np.random.Generator]
+    ) -> list[EstimatorResult]:
+        """Fit many datasets of the same shape with one batched NUTS call
+        (:mod:`~mmm_recovery.estimators.bayesian.batched`: the model compiled once, every dataset
+        x chain in one jitted call); dataset ``k``'s result is :meth:`fit` of it with ``rngs[k]``,
+        its draws coming from the batched sampler (seeded as :meth:`fit` seeds NUTS). Datasets
+        with lift tests are refused there: fit them with :meth:`fit`."""
+        from mmm_recovery.estimators.bayesian import batched
+
+        if len(fit_inputs) != len(rngs):
+            raise ValueError(f"{len(fit_inputs)} datasets but {len(rngs)} random generators")
+        seeds = [int(peek_seeds(rng)[1]) for rng in rngs]
+        t0 = time.perf_counter()
+        posteriors, _ = batched.sample(self.config, fit_inputs, seeds)
+        share = (time.perf_counter() - t0) / max(len(fit_inputs), 1)
+        return [
+            self.fit(fi, rng, posterior=post, sample_seconds=share)
+            for fi, rng, post in zip(fit_inputs, rngs, posteriors, strict=True)
+        ]
+
     def showcase(self, result: EstimatorResult, dataset: Any) -> list[tuple[str, Any]]:
         """:func:`mmm_recovery.estimators.bayesian.showcase.showcase`."""
         from mmm_recovery.estimators.bayesian.showcase import showcase
 
         return showcase(result, dataset, self.config.hdi_level)
+
+    def min_train_weeks(self) -> int:
+        """The adstock window plus one week."""
+        return self.config.l_max + 1

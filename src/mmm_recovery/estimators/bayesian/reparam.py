@@ -129,7 +129,16 @@ class EffectLogisticSaturation(SaturationTransformation):
 
     def __init__(self, x0: Any, priors: dict | None = None, prefix: str | None = None) -> None:
         self.x0 = np.asarray(x0, dtype=float).ravel()
+        #: a shared variable holding ``x0`` to build the graph with instead of the constant (the
+        #: batched sampler makes it an input, :mod:`~mmm_recovery.estimators.bayesian.batched`)
+        self.x0_variable: Any = None
         super().__init__(priors=priors, prefix=prefix)
+
+    def reference(self) -> Any:
+        """``x0`` in the graph, dimension ``channel``: the constant, or :attr:`x0_variable`."""
+        return as_xtensor(
+            self.x0 if self.x0_variable is None else self.x0_variable, dims=("channel",)
+        )
 
     @property
     def beta_prior(self) -> Prior:
@@ -138,8 +147,7 @@ class EffectLogisticSaturation(SaturationTransformation):
 
     def function(self, x, lam, effect, *, dim: str | None = None):
         """The saturated contribution on the scaled target."""
-        x0 = as_xtensor(self.x0, dims=("channel",))
-        return effect * logistic_saturation(x, lam) / logistic_saturation(x0, lam)
+        return effect * logistic_saturation(x, lam) / logistic_saturation(self.reference(), lam)
 
     def channel_variables(self) -> tuple[Any, Any]:
         """``(lam, effect)`` of the model in context: created on the first call (``effect`` drawn
@@ -151,7 +159,7 @@ class EffectLogisticSaturation(SaturationTransformation):
         if names["lam"] in model.named_vars:
             return model[names["lam"]], model[names["effect"]]
         lam = self.function_priors["lam"].create_variable(names["lam"], xdist=True)
-        t = logistic_saturation(as_xtensor(self.x0, dims=("channel",)), lam)
+        t = logistic_saturation(self.reference(), lam)
         prior = self.beta_prior
         effect = getattr(pmd, prior.distribution)(
             names["effect"], **scaled_prior_parameters(prior, t), dims=prior.dims
