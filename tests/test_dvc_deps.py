@@ -11,7 +11,7 @@ import yaml
 
 from mmm_recovery.core import paths
 from mmm_recovery.estimators import registry
-from mmm_recovery.evaluation.study import NOT_TASK_MODULES, TASK_PACKAGES, task_sources
+from mmm_recovery.evaluation.tasks import NOT_TASK_MODULES, TASK_PACKAGES, task_sources
 
 PKG = paths.ROOT / "src" / "mmm_recovery"
 

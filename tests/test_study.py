@@ -18,13 +18,11 @@ from mmm_recovery.core import files, paths
 from mmm_recovery.core.spec import load_study
 from mmm_recovery.evaluation.study import (
     SCHEDULER_ENV,
-    Task,
-    is_done,
     load_records,
     run_study,
-    tasks,
     write_outputs,
 )
+from mmm_recovery.evaluation.tasks import Task, is_done, tasks
 
 
 def _study(tmp_path: Path, replicates: int = 2, **frequentist) -> Path:

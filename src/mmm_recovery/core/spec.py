@@ -86,6 +86,14 @@ class StudySettings(Frozen):
     workers: int = Field(
         2, ge=1, le=256, description="Worker processes for `processes`. Default 2."
     )
+    batch_size: int = Field(
+        1,
+        ge=1,
+        le=1024,
+        description="Datasets of one scenario an estimator with its own batched fit (the "
+        "Bayesian one) fits in one call; each still gets its own record. 1: one at a time (the "
+        "per-dataset path). Default 1.",
+    )
 
     @model_validator(mode="after")
     def _check_scheduler(self) -> StudySettings:

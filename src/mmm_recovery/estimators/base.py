@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -54,6 +55,23 @@ class Estimator(ABC):
         #: where :meth:`fit` writes files beside the common result format (e.g. the Bayesian
         #: posterior); None writes none
         self.artifacts_dir = None if artifacts_dir is None else Path(artifacts_dir)
+
+    def iter_fit_batch(
+        self, fit_inputs: list[FitInput], rngs: list[np.random.Generator]
+    ) -> Iterator[EstimatorResult]:
+        """Fit many datasets, yielding each result as soon as it is done (in order). The
+        default fits them one by one with :meth:`fit`; an estimator that can share work across
+        datasets (compilation, a vectorised sampler) overrides it."""
+        if len(fit_inputs) != len(rngs):
+            raise ValueError(f"{len(fit_inputs)} datasets but {len(rngs)} random generators")
+        for fit_input, rng in zip(fit_inputs, rngs, strict=True):
+            yield self.fit(fit_input, rng)
+
+    def fit_batch(
+        self, fit_inputs: list[FitInput], rngs: list[np.random.Generator]
+    ) -> list[EstimatorResult]:
+        """Every result of :meth:`iter_fit_batch`."""
+        return list(self.iter_fit_batch(fit_inputs, rngs))
 
     def min_train_weeks(self) -> int:
         """The fewest training weeks a fit needs (a bring-your-own file with fewer, plus its

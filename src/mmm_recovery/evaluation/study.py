@@ -10,31 +10,30 @@ reason and the study goes on; a fit that does not converge is kept and flagged.
 
 Execution: ``processes`` (a local process pool of ``study.workers``) or a Dask distributed
 scheduler (``study.scheduler: tcp://host:port``, or the ``MMM_RECOVERY_SCHEDULER`` environment
-variable, which wins). Progress is shown with tqdm.
+variable, which wins); one pool or Dask task per batch of tasks (:mod:`.tasks`). Progress is
+shown with tqdm.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import multiprocessing as mp
 import os
-import time
-import traceback
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mmm_recovery.core import files, paths
-from mmm_recovery.core.spec import Study, load_study
+from mmm_recovery.core import files
+from mmm_recovery.core.spec import Study
 from mmm_recovery.evaluation import score
+from mmm_recovery.evaluation.tasks import Task, batches, is_done, run_batch, tasks
 
 SCHEDULER_ENV = "MMM_RECOVERY_SCHEDULER"
+
+
 AGG_COLUMNS = [
     "scenario",
     "estimator",
@@ -51,147 +50,6 @@ AGG_COLUMNS = [
     "n_intervals",
     "mean_width",
 ]
-
-
-@dataclass(frozen=True)
-class Task:
-    scenario: str
-    replicate: int
-    estimator: str
-
-    def path(self, data_root: Path | None = None) -> Path:
-        return (
-            study_dir(data_root)
-            / self.scenario
-            / f"rep_{self.replicate:03d}"
-            / f"{self.estimator}.json"
-        )
-
-
-def study_dir(data_root: Path | None = None) -> Path:
-    return (data_root or paths.DATA) / "study"
-
-
-def tasks(study: Study) -> list[Task]:
-    """Every (scenario, replicate, estimator) of the study, in a stable order."""
-    return [
-        Task(s, r, e)
-        for s in study.scenarios
-        for r in range(study.study.replicates)
-        for e in study.estimators
-    ]
-
-
-def run_task(study_path: str, task: Task, data_root: str | None = None) -> dict[str, Any]:
-    """Fit, compare and write one task's record (runs in a worker process). Never raises for a
-    failing fit: the failure and its traceback are the record."""
-    from mmm_recovery.evaluation.fitting import fit_dataset
-    from mmm_recovery.simulation.simulate import simulate
-
-    root = Path(data_root) if data_root else None
-    study = load_study(study_path)
-    t0 = time.perf_counter()
-    record: dict[str, Any] = {
-        "scenario": task.scenario,
-        "replicate": task.replicate,
-        "estimator": task.estimator,
-        "fingerprint": fingerprint(study, task),
-    }
-    try:
-        # the same seed gives the same bytes as the simulate stage's file (tested), so the study
-        # regenerates each replicate instead of depending on every scenario's files
-        ds = simulate(study.scenario(task.scenario), study.rng(task.scenario, task.replicate))
-        result = fit_dataset(study, task.scenario, task.replicate, task.estimator, dataset=ds)
-        res = json.loads(json.dumps(files._jsonable(result.to_dict())))
-        scored = score.score(res, ds.data, ds.truth, study.study.budget_bound)
-        record |= {
-            "status": "ok",
-            "converged": result.converged,
-            "result": res,
-            "comparison": scored.comparison.to_dict(orient="records"),
-            "regret": scored.regret,
-        }
-    except Exception as exc:  # noqa: BLE001 - a failed fit is a result, not a crash
-        record |= {
-            "status": "failed",
-            "converged": False,
-            "error": f"{type(exc).__name__}: {exc}",
-            "traceback": traceback.format_exc(limit=5),
-        }
-    runtime = time.perf_counter() - t0
-    files.write_json(task.path(root), record)
-    files.write_timing(
-        task.path(root), {"runtime_seconds": runtime}
-    )  # machine-dependent: not in the record
-    return {
-        **{k: record[k] for k in ("scenario", "replicate", "estimator", "status")},
-        "runtime_seconds": runtime,
-    }
-
-
-#: Sub-packages whose code a study task runs; the source of every module in them is part of every
-#: record's fingerprint (and they are the study stage's code deps in dvc.yaml), so editing e.g. the
-#: reports never redoes fits.
-TASK_PACKAGES = ("core", "families", "simulation", "estimators", "evaluation")
-
-
-#: Modules a study task never runs: an estimator's ``showcase`` narrates its fit in the fit
-#: notebook (figures), so editing it (or the plots it draws) redoes no study fit.
-NOT_TASK_MODULES = ("showcase.py",)
-
-
-def task_sources() -> list[Path]:
-    """The ``.py`` files of :data:`TASK_PACKAGES` (less :data:`NOT_TASK_MODULES`), in a stable
-    order."""
-    pkg = paths.PACKAGE
-    return sorted(
-        (
-            f
-            for name in TASK_PACKAGES
-            for f in (pkg / name).rglob("*.py")
-            if f.name not in NOT_TASK_MODULES
-        ),
-        key=lambda f: f.relative_to(pkg).as_posix(),
-    )
-
-
-def code_hash() -> str:
-    """Hash of the source of :data:`TASK_PACKAGES` and of the pinned stack (``requirements.lock``):
-    a record made by other code or other library versions is stale."""
-    h = hashlib.sha256()
-    for f in task_sources():
-        h.update(f.relative_to(paths.PACKAGE).as_posix().encode())
-        h.update(f.read_bytes())
-    lock = paths.ROOT / "requirements.lock"
-    if lock.is_file():
-        h.update(lock.read_bytes())
-    return h.hexdigest()
-
-
-def fingerprint(study: Study, task: Task) -> str:
-    """Everything a task's record depends on: its scenario, the estimator's settings, the seeds,
-    the study settings it reads and the library code. A record with another fingerprint is redone."""
-    payload = {
-        "scenario": study.scenario(task.scenario).model_dump(mode="json"),
-        "estimator": study.estimators[task.estimator],
-        "replicate": task.replicate,
-        "study": study.study.model_dump(
-            mode="json", include={"base_seed", "holdout_weeks", "budget_bound"}
-        ),
-        "code": code_hash(),
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def is_done(study: Study, task: Task, data_root: Path | None = None) -> bool:
-    """A task is done when its record exists and was made from the same inputs."""
-    p = task.path(data_root)
-    if not p.is_file():
-        return False
-    try:
-        return files.read_json(p).get("fingerprint") == fingerprint(study, task)
-    except ValueError:  # unreadable (cannot happen with atomic writes, but never trust it)
-        return False
 
 
 def scheduler_for(study: Study) -> str:
@@ -219,19 +77,22 @@ def run_study(
         with ProcessPoolExecutor(
             max_workers=study.study.workers, mp_context=mp.get_context("spawn")
         ) as pool:
-            futures = [pool.submit(run_task, study_path, t, root) for t in todo]
+            futures = [pool.submit(run_batch, study_path, b, root) for b in batches(study, todo)]
             for f in as_completed(futures):
-                done.append(f.result())
-                bar.update()
+                done += f.result()
+                bar.update(len(f.result()))
     else:
         from distributed import Client
         from distributed import as_completed as dask_completed
 
         with Client(sched) as client:
-            futures = [client.submit(run_task, study_path, t, root, pure=False) for t in todo]
+            futures = [
+                client.submit(run_batch, study_path, b, root, pure=False)
+                for b in batches(study, todo)
+            ]
             for f in dask_completed(futures):
-                done.append(f.result())
-                bar.update()
+                done += f.result()
+                bar.update(len(f.result()))
     bar.close()
     return done
 

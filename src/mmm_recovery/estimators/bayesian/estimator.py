@@ -45,6 +45,7 @@ import copy
 import io
 import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -254,14 +255,15 @@ class BayesianMMM(Estimator):
         result.extras.update(mmm=mmm, idata=idata, prior=prior, summary_draws=pick)
         return result
 
-    def fit_batch(
+    def iter_fit_batch(
         self, fit_inputs: list[FitInput], rngs: list[np.random.Generator]
-    ) -> list[EstimatorResult]:
+    ) -> Iterator[EstimatorResult]:
         """Fit many datasets of the same shape with one batched NUTS call
         (:mod:`~mmm_recovery.estimators.bayesian.batched`: the model compiled once, every dataset
         x chain in one jitted call); dataset ``k``'s result is :meth:`fit` of it with ``rngs[k]``,
-        its draws coming from the batched sampler (seeded as :meth:`fit` seeds NUTS). Datasets
-        with lift tests are refused there: fit them with :meth:`fit`."""
+        its draws coming from the batched sampler (seeded as :meth:`fit` seeds NUTS), yielded as
+        soon as it is summarised. Datasets with lift tests are refused there: fit them with
+        :meth:`fit`."""
         from mmm_recovery.estimators.bayesian import batched
 
         if len(fit_inputs) != len(rngs):
@@ -270,10 +272,8 @@ class BayesianMMM(Estimator):
         t0 = time.perf_counter()
         posteriors, _ = batched.sample(self.config, fit_inputs, seeds)
         share = (time.perf_counter() - t0) / max(len(fit_inputs), 1)
-        return [
-            self.fit(fi, rng, posterior=post, sample_seconds=share)
-            for fi, rng, post in zip(fit_inputs, rngs, posteriors, strict=True)
-        ]
+        for fi, rng, post in zip(fit_inputs, rngs, posteriors, strict=True):
+            yield self.fit(fi, rng, posterior=post, sample_seconds=share)
 
     def showcase(self, result: EstimatorResult, dataset: Any) -> list[tuple[str, Any]]:
         """:func:`mmm_recovery.estimators.bayesian.showcase.showcase`."""

@@ -1,0 +1,243 @@
+"""One study task: fit one estimator to one simulated replicate, score it, write its record.
+
+A record is written atomically to ``data/study/<scenario>/rep_<NNN>/<estimator>.json`` and carries
+the fingerprint of everything it depends on (:func:`fingerprint`), so a rerun skips finished
+tasks and redoes stale ones. A fit that raises is recorded as ``status: failed`` with its reason;
+a fit that does not converge is kept and flagged.
+
+With ``study.batch_size`` above one, the tasks of an estimator that fits many datasets in one
+call (``Estimator.fit_batch``, e.g. the batched Bayesian sampler) run in batches of that size
+(:func:`batches`, :func:`run_batch`); each dataset still gets its own record, written as soon as
+its fit is done, so an interrupted batch loses no finished fit. A batch that cannot run as one
+(e.g. a dataset with lift tests) falls back to one task at a time; each record says which path
+made it (``path``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mmm_recovery.core import files, paths
+from mmm_recovery.core.spec import Study, load_study
+from mmm_recovery.estimators import registry
+from mmm_recovery.estimators.base import Estimator
+from mmm_recovery.evaluation import score
+
+
+@dataclass(frozen=True)
+class Task:
+    scenario: str
+    replicate: int
+    estimator: str
+
+    def path(self, data_root: Path | None = None) -> Path:
+        return (
+            study_dir(data_root)
+            / self.scenario
+            / f"rep_{self.replicate:03d}"
+            / f"{self.estimator}.json"
+        )
+
+
+def study_dir(data_root: Path | None = None) -> Path:
+    return (data_root or paths.DATA) / "study"
+
+
+def tasks(study: Study) -> list[Task]:
+    """Every (scenario, replicate, estimator) of the study, in a stable order."""
+    return [
+        Task(s, r, e)
+        for s in study.scenarios
+        for r in range(study.study.replicates)
+        for e in study.estimators
+    ]
+
+
+def run_task(study_path: str, task: Task, data_root: str | None = None) -> dict[str, Any]:
+    """Fit, compare and write one task's record (runs in a worker process). Never raises for a
+    failing fit: the failure and its traceback are the record."""
+    from mmm_recovery.evaluation.fitting import fit_dataset
+    from mmm_recovery.simulation.simulate import simulate
+
+    root = Path(data_root) if data_root else None
+    study = load_study(study_path)
+    t0 = time.perf_counter()
+    record = _record(study, task)
+    try:
+        # the same seed gives the same bytes as the simulate stage's file (tested), so the study
+        # regenerates each replicate instead of depending on every scenario's files
+        ds = simulate(study.scenario(task.scenario), study.rng(task.scenario, task.replicate))
+        result = fit_dataset(study, task.scenario, task.replicate, task.estimator, dataset=ds)
+        record |= _scored(study, ds, result)
+    except Exception as exc:  # noqa: BLE001 - a failed fit is a result, not a crash
+        record |= {
+            "status": "failed",
+            "converged": False,
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(limit=5),
+        }
+    if batched(study, task.estimator):  # a batched study's task fitted on its own (fallback)
+        record["path"] = "per-dataset"
+    return _write(task, record, root, time.perf_counter() - t0)
+
+
+def batched(study: Study, estimator: str) -> bool:
+    """Whether the study runs ``estimator``'s tasks in batches: ``study.batch_size`` above one
+    and an estimator with its own ``fit_batch``."""
+    cls = registry.get(estimator)
+    return study.study.batch_size > 1 and cls.iter_fit_batch is not Estimator.iter_fit_batch
+
+
+def batches(study: Study, todo: Iterable[Task]) -> list[list[Task]]:
+    """``todo`` in runs of at most ``study.batch_size`` tasks of one scenario and one batched
+    estimator (:func:`batched`), in order; every other task alone."""
+    out: list[list[Task]] = []
+    open_: dict[tuple[str, str], list[Task]] = {}
+    for t in todo:
+        if not batched(study, t.estimator):
+            out.append([t])
+            continue
+        run = open_.setdefault((t.scenario, t.estimator), [])
+        if not run:
+            out.append(run)
+        run.append(t)
+        if len(run) == study.study.batch_size:
+            del open_[(t.scenario, t.estimator)]
+    return out
+
+
+def run_batch(
+    study_path: str, batch: list[Task], data_root: str | None = None
+) -> list[dict[str, Any]]:
+    """Run a batch of one scenario's tasks of one estimator with one ``fit_batch`` call, writing
+    each record as soon as its fit is done; if the batch cannot run as one, the tasks it has not
+    finished run one at a time (:func:`run_task`). Never raises for a failing fit."""
+    if len(batch) == 1:
+        return [run_task(study_path, batch[0], data_root)]
+    from mmm_recovery.core.results import FitInput
+    from mmm_recovery.evaluation.fitting import estimator_for
+    from mmm_recovery.simulation.simulate import simulate
+
+    root = Path(data_root) if data_root else None
+    study = load_study(study_path)
+    est = estimator_for(study, batch[0].estimator)
+    t0 = time.perf_counter()
+    datasets = [
+        simulate(study.scenario(t.scenario), study.rng(t.scenario, t.replicate)) for t in batch
+    ]
+    inputs = [FitInput.from_simulated(ds, study.study.holdout_weeks) for ds in datasets]
+    rngs = [study.estimator_rng(t.scenario, t.replicate, t.estimator) for t in batch]
+    done: list[dict[str, Any]] = []
+    try:
+        for t, ds, result in zip(batch, datasets, est.iter_fit_batch(inputs, rngs), strict=True):
+            result.scenario, result.replicate = t.scenario, t.replicate
+            record = _record(study, t) | _scored(study, ds, result) | {"path": "batched"}
+            done.append(_write(t, record, root, (time.perf_counter() - t0) / len(batch)))
+    except Exception:  # noqa: BLE001 - the batch could not run as one: fit the rest one by one
+        done += [run_task(study_path, t, data_root) for t in batch[len(done) :]]
+    return done
+
+
+def _record(study: Study, task: Task) -> dict[str, Any]:
+    return {
+        "scenario": task.scenario,
+        "replicate": task.replicate,
+        "estimator": task.estimator,
+        "fingerprint": fingerprint(study, task),
+    }
+
+
+def _scored(study: Study, ds: Any, result: Any) -> dict[str, Any]:
+    """The record's fields of a finished fit: its result and its score against the truth."""
+    res = json.loads(json.dumps(files._jsonable(result.to_dict())))
+    scored = score.score(res, ds.data, ds.truth, study.study.budget_bound)
+    return {
+        "status": "ok",
+        "converged": result.converged,
+        "result": res,
+        "comparison": scored.comparison.to_dict(orient="records"),
+        "regret": scored.regret,
+    }
+
+
+def _write(task: Task, record: dict[str, Any], root: Path | None, runtime: float) -> dict[str, Any]:
+    files.write_json(task.path(root), record)
+    files.write_timing(task.path(root), {"runtime_seconds": runtime})  # machine-dependent
+    return {
+        **{k: record[k] for k in ("scenario", "replicate", "estimator", "status")},
+        "runtime_seconds": runtime,
+    }
+
+
+#: Sub-packages whose code a study task runs; the source of every module in them is part of every
+#: record's fingerprint (and they are the study stage's code deps in dvc.yaml), so editing e.g. the
+#: reports never redoes fits.
+TASK_PACKAGES = ("core", "families", "simulation", "estimators", "evaluation")
+
+
+#: Modules a study task never runs: an estimator's ``showcase`` narrates its fit in the fit
+#: notebook (figures), so editing it (or the plots it draws) redoes no study fit.
+NOT_TASK_MODULES = ("showcase.py",)
+
+
+def task_sources() -> list[Path]:
+    """The ``.py`` files of :data:`TASK_PACKAGES` (less :data:`NOT_TASK_MODULES`), in a stable
+    order."""
+    pkg = paths.PACKAGE
+    return sorted(
+        (
+            f
+            for name in TASK_PACKAGES
+            for f in (pkg / name).rglob("*.py")
+            if f.name not in NOT_TASK_MODULES
+        ),
+        key=lambda f: f.relative_to(pkg).as_posix(),
+    )
+
+
+def code_hash() -> str:
+    """Hash of the source of :data:`TASK_PACKAGES` and of the pinned stack (``requirements.lock``):
+    a record made by other code or other library versions is stale."""
+    h = hashlib.sha256()
+    for f in task_sources():
+        h.update(f.relative_to(paths.PACKAGE).as_posix().encode())
+        h.update(f.read_bytes())
+    lock = paths.ROOT / "requirements.lock"
+    if lock.is_file():
+        h.update(lock.read_bytes())
+    return h.hexdigest()
+
+
+def fingerprint(study: Study, task: Task) -> str:
+    """Everything a task's record depends on: its scenario, the estimator's settings, the seeds,
+    the study settings it reads and the library code. A record with another fingerprint is redone."""
+    payload = {
+        "scenario": study.scenario(task.scenario).model_dump(mode="json"),
+        "estimator": study.estimators[task.estimator],
+        "replicate": task.replicate,
+        "study": study.study.model_dump(
+            mode="json", include={"base_seed", "holdout_weeks", "budget_bound"}
+        ),
+        "code": code_hash(),
+    }
+    if batched(study, task.estimator):  # other draws than the per-dataset path's
+        payload["batch_size"] = study.study.batch_size
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def is_done(study: Study, task: Task, data_root: Path | None = None) -> bool:
+    """A task is done when its record exists and was made from the same inputs."""
+    p = task.path(data_root)
+    if not p.is_file():
+        return False
+    try:
+        return files.read_json(p).get("fingerprint") == fingerprint(study, task)
+    except ValueError:  # unreadable (cannot happen with atomic writes, but never trust it)
+        return False
