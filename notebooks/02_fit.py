@@ -16,7 +16,7 @@
 #
 # Fits the estimator named by the `estimator` parameter (a registered estimator:
 # `mmm_recovery.estimators.<name>`, settings `estimators.<name>` in the study YAML) to
-# replicate 0 of one scenario and writes `data/<scenario>/<estimator>/` in the common result
+# replicate 0 of one scenario and writes `data/<scenario>/fits/<estimator>/` in the common result
 # format (`mmm_recovery.evaluation.showcase.fit_showcase`). The same sections follow for every
 # estimator: workflow checks, fit, decomposition, and the recovered parameters against the answer
 # key; then the estimator's own checks (`showcase()` of its sub-package).

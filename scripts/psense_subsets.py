@@ -11,7 +11,7 @@ and the mean, standard deviation and range over ``--subsets`` random subsets of 
 draws (seeded). Reads only; prints a table.
 
 Usage: ``python scripts/psense_subsets.py [posterior.nc] [--draws 1000] [--subsets 20]``
-(default: ``data/baseline/bayesian/posterior.nc``, written by ``dvc repro``).
+(default: ``data/baseline/fits/bayesian/posterior.nc``, written by ``dvc repro``).
 """
 
 from __future__ import annotations

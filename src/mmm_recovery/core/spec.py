@@ -343,7 +343,7 @@ def load_study(path: str | Path = paths.DEFAULT_STUDY) -> Study:
 
 
 def _validate_estimators(label: str, study: Study) -> None:
-    from mmm_recovery.estimators import registry  # late import: estimators import spec
+    from mmm_recovery.estimators import registry  # late import: the registry loads every estimator
 
     for name, settings in study.estimators.items():
         try:

@@ -73,10 +73,11 @@ class Estimator(ABC):
         """Every result of :meth:`iter_fit_batch`."""
         return list(self.iter_fit_batch(fit_inputs, rngs))
 
+    @abstractmethod
     def min_train_weeks(self) -> int:
         """The fewest training weeks a fit needs (a bring-your-own file with fewer, plus its
-        holdout, is refused before any fit). The default: one."""
-        return 1
+        holdout, is refused before any fit): at least what the estimator's own input check
+        (:func:`~mmm_recovery.core.results.check_fit_input`) demands."""
 
     def showcase(self, result: EstimatorResult, dataset: Any) -> list[tuple[str, Any]]:
         """This estimator's own checks for the showcase notebook (``notebooks/02_fit.py``): a list

@@ -31,7 +31,7 @@ def fit_dataset(
 ) -> EstimatorResult:
     """Fit ``estimator`` to replicate ``replicate`` of ``scenario`` (read from the simulate stage's
     output unless ``dataset`` is given). Seeded by ``study.estimator_rng``. Extra keyword
-    arguments go to the estimator's constructor (e.g. ``idata_path`` for the Bayesian one)."""
+    arguments go to the estimator's constructor (e.g. ``artifacts_dir``, where the Bayesian one writes its posterior)."""
     if dataset is None:
         dataset = SimulatedDataset.load(paths.replicate_dir(scenario, replicate, data_root))
     fit_input = FitInput.from_simulated(dataset, study.study.holdout_weeks)

@@ -25,7 +25,7 @@ def fit_showcase(
     study: Study, scenario: str, estimator: str, data_root: Path | None = None
 ) -> tuple[EstimatorResult, SimulatedDataset]:
     """Fit ``estimator`` to replicate 0 of ``scenario`` (the simulate stage's files) and write
-    ``data/<scenario>/<estimator>/`` in the common result format, with the estimator's own files
+    ``data/<scenario>/fits/<estimator>/`` in the common result format, with the estimator's own files
     (e.g. the Bayesian posterior) beside it."""
     dataset = SimulatedDataset.load(paths.replicate_dir(scenario, SHOWCASE_REPLICATE, data_root))
     out_dir = estimator_dir(scenario, estimator, data_root)

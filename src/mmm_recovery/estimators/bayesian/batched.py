@@ -10,11 +10,12 @@ a dataset's data it equals that dataset's own compiled PyMC log density (tested 
 :func:`sample` runs NumPyro's functional NUTS kernel (``numpyro.infer.hmc.hmc`` with
 ``potential_fn_gen``: the data are the kernel's model arguments) for ``K`` datasets x
 ``chains`` chains under one ``jax.vmap``, every chain with its own step-size and diagonal
-mass-matrix adaptation (windowed, as NumPyro's and PyMC's default), jittered initial points
-drawn as PyMC draws them, and the same warm-up and draw counts as the per-dataset path. The
-draws are mapped back to the model's constrained variables and deterministics by the jaxified
-graph of ``model.unobserved_value_vars`` and returned per dataset as inference data with the
-per-dataset path's names, dimensions and sampler statistics, so the workflow checks
+mass-matrix adaptation (NumPyro's windowed adaptation, as in the per-dataset path, which samples
+with NumPyro too), jittered initial points drawn as PyMC draws them, and the same warm-up and
+draw counts as the per-dataset path. The draws are mapped back to the model's constrained
+variables and deterministics by the jaxified graph of ``model.unobserved_value_vars`` (one
+dataset at a time, to bound memory) and returned per dataset as inference data with the
+per-dataset path's groups, names, dimensions and sampler statistics, so the workflow checks
 (:func:`~mmm_recovery.estimators.bayesian.diagnostics.convergence_diagnostics`) read them
 unchanged.
 
@@ -47,7 +48,8 @@ DATA_VARIABLES = (
 )
 #: the reference input of the effect coordinates, made a shared variable for the batched graph
 X0_NAME = "saturation_x0"
-#: sampler statistics recorded per draw (NumPyro's names; the per-dataset path records the same)
+#: sampler statistics recorded per draw, under the names PyMC gives NumPyro's (``lp`` is NumPyro's
+#: potential energy, as PyMC's NumPyro path records it)
 STAT_NAMES = ("diverging", "n_steps", "energy", "lp", "step_size", "acceptance_rate")
 
 
@@ -83,6 +85,30 @@ def _shared_inputs(model: Any) -> list[Any]:
         if isinstance(v, SharedVariable)
     }
     return [found[n] for n in (*DATA_VARIABLES, X0_NAME) if n in found]
+
+
+def _check_constant_shared(mmms: Sequence[Any], inputs: set[str]) -> None:
+    """Every shared variable of the graph that is not an input must be the same in every
+    dataset (else the batched graph would use the first dataset's value for all)."""
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.traversal import graph_inputs
+
+    def others(m: Any) -> dict[str, np.ndarray]:
+        graph = [m.model.logp(), *m.model.unobserved_value_vars]
+        return {
+            str(v.name): np.asarray(v.get_value())
+            for v in graph_inputs(graph)
+            if isinstance(v, SharedVariable) and v.name not in inputs
+        }
+
+    first = others(mmms[0])
+    for k, m in enumerate(mmms[1:], start=1):
+        for name, value in others(m).items():
+            if name not in first or not np.array_equal(value, first[name]):
+                raise ValueError(
+                    f"dataset {k}: shared variable {name!r} differs from the first dataset's and "
+                    "is not a batched input; these datasets cannot share one compiled model"
+                )
 
 
 @dataclass
@@ -160,10 +186,11 @@ def compile_batched(
     values_fn = get_jaxified_graph(inputs=[*value_vars, *inputs], outputs=values_out)
 
     data: list[np.ndarray] = []
-    for i, v in enumerate(shared):
+    own_shared = [{v.name: v for v in _shared_inputs(m.model)} for m in mmms]
+    for v in shared:
         per: list[np.ndarray] = []
-        for k, m in enumerate(mmms):
-            value = np.asarray(_shared_inputs(m.model)[i].get_value(), dtype=v.dtype)
+        for k, by_name in enumerate(own_shared):
+            value = np.asarray(by_name[v.name].get_value(), dtype=v.dtype)
             if per and value.shape != per[0].shape:
                 raise ValueError(
                     f"dataset {k}: {v.name} has shape {value.shape}, the first dataset "
@@ -171,6 +198,7 @@ def compile_batched(
                 )
             per.append(value)
         data.append(np.stack(per))
+    _check_constant_shared(mmms, {v.name for v in shared})
 
     initial_points = []
     for k, (m, seed) in enumerate(zip(mmms, seeds, strict=True)):
@@ -235,14 +263,17 @@ def _run_chains(bm: BatchedModel, cfg: BayesianConfig, seeds: Sequence[int]) -> 
                 state.diverging,
                 state.num_steps,
                 state.energy,
-                -state.potential_energy,
+                state.potential_energy,
                 state.adapt_state.step_size,
                 state.accept_prob,
             )
             return state, (state.z, stats)
 
-        _, (z, stats) = jax.lax.scan(step, state, None, length=cfg.tune + cfg.draws)
-        return jax.tree.map(lambda a: a[cfg.tune :], (z, stats))
+        state = jax.lax.fori_loop(  # warm-up: adapt, keep nothing
+            0, cfg.tune, lambda _, s: sample_kernel(s, model_args=data), state
+        )
+        _, (z, stats) = jax.lax.scan(step, state, None, length=cfg.draws)
+        return z, stats
 
     per_dataset = []
     for seed in seeds:  # as PyMC's NumPyro path keys its chains
@@ -263,13 +294,17 @@ def _run_chains(bm: BatchedModel, cfg: BayesianConfig, seeds: Sequence[int]) -> 
     ]
     data = [jnp.asarray(np.repeat(d, cfg.chains, axis=0)) for d in bm.data]
     z, stats = jax.jit(jax.vmap(one_chain))(keys, z0, data)
-    values = jax.jit(
-        jax.vmap(
-            jax.vmap(bm.values_fn, in_axes=(*([0] * len(z)), *([None] * len(data)))),
-            in_axes=(*([0] * len(z)), *([0] * len(data))),
+    # constrained values and deterministics, one dataset (its chains x draws) at a time
+    per_draw = jax.vmap(bm.values_fn, in_axes=(*([0] * len(z)), *([None] * len(bm.data))))
+    per_chain = jax.jit(jax.vmap(per_draw, in_axes=(*([0] * len(z)), *([None] * len(bm.data)))))
+    chunks = []
+    for k in range(bm.n_datasets):
+        rows = slice(k * cfg.chains, (k + 1) * cfg.chains)
+        chunks.append(
+            [np.asarray(v) for v in per_chain(*(a[rows] for a in z), *(d[k] for d in bm.data))]
         )
-    )(*z, *data)
-    return {"values": [np.asarray(v) for v in values], "stats": [np.asarray(s) for s in stats]}
+    values = [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
+    return {"values": values, "stats": [np.asarray(s) for s in stats]}
 
 
 def sample(

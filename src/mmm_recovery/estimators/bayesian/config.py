@@ -41,8 +41,8 @@ def level_unsupported(distribution: str, parameters: Mapping[str, object]) -> st
     the level, or None if it can."""
     location = LEVEL_LOCATION.get(distribution)
     if location is None:
-        families = ", ".join(f"{k} (location {v})" for k, v in LEVEL_LOCATION.items())
-        return f"intercept prior {distribution} is not a location family ({families})"
+        supported = ", ".join(f"{k} (location {v})" for k, v in LEVEL_LOCATION.items())
+        return f"intercept prior {distribution} is not a location family ({supported})"
     if distribution == "Cauchy" and location not in parameters:
         return "intercept prior Cauchy needs its location alpha"
     return None
@@ -138,9 +138,11 @@ class BayesianConfig(EstimatorConfig):
         if unknown:
             raise ValueError(f"unknown prior key(s) {unknown}; known: {list(PRIOR_KEYS)}")
         family = cast(str, info.data.get("saturation"))
+        if family not in pymc_saturations():  # the saturation itself was refused: one error
+            return v
         own = {f"saturation_{p}" for p in (*families.saturation(family).parameters, "beta")}
         other = {k for k in PRIOR_KEYS if k.startswith("saturation_")} - own
-        wrong = sorted(set(v) & other) if family in pymc_saturations() else []
+        wrong = sorted(set(v) & other)
         if wrong:
             raise ValueError(f"{wrong} are not parameters of the {family} saturation")
         return v

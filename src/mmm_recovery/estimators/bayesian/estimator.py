@@ -18,7 +18,7 @@ With the effect coordinates, NUTS also samples the intercept as the level
 ``intercept_parametrization: level``), which removes the ridge between the baseline and an
 always-on channel. Either way the model and its priors are the same (both are exact changes of
 variables). Priors come from the study YAML (``estimators.bayesian.priors``, keys
-:data:`PRIOR_KEYS`); a key left out keeps PyMC-Marketing's default on its scaled data:
+:data:`~mmm_recovery.estimators.bayesian.config.PRIOR_KEYS`); a key left out keeps PyMC-Marketing's default on its scaled data:
 ``adstock_alpha ~ Beta(1, 3)`` (short carry-over a priori more likely, any decay possible),
 ``saturation_lam ~ Gamma(3, 1)`` (curvature within the max-scaled spend range),
 ``saturation_beta ~ HalfNormal(2)``, ``intercept ~ Normal(0, 2)``, ``gamma_control ~ Normal(0,
@@ -29,7 +29,7 @@ to the target's scale (``studies/recovery.yaml`` gives the reasons).
 Scale: PyMC-Marketing divides each channel and the target by their maxima over the training weeks
 (``channel_scale``, ``target_scale``; controls are not scaled), so its ``saturation_lam``,
 ``kappa`` and ``saturation_beta`` (derived from ``saturation_effect`` in the effect coordinates)
-are on scaled data. :func:`to_original_scale` converts them to the truth's units (``lam`` in
+are on scaled data. :func:`~mmm_recovery.estimators.bayesian.posterior.to_original_scale` converts them to the truth's units (``lam`` in
 1/currency, ``kappa`` in currency, ``beta`` in currency per week); every reported quantity is
 computed from the converted posterior draws.
 
@@ -198,7 +198,8 @@ class BayesianMMM(Estimator):
         diag["prior_predictive_share_in_range"] = prior_share
         if n_lift:
             diag["lift_tests"] = n_lift
-        diag["sampler"] = cfg.sampler
+        # the batched draws come from NumPyro's NUTS whatever per-dataset sampler is configured
+        diag["sampler"] = cfg.sampler if posterior is None else "numpyro-batched"
         total_draws = cfg.chains * cfg.draws
         timing = {
             "sample_seconds": sample_seconds,

@@ -121,6 +121,18 @@ class FrequentistConfig(EstimatorConfig):
     )
 
     @model_validator(mode="after")
+    def _bounds_cover_the_adstock(self) -> FrequentistConfig:
+        """The search needs bounds for every parameter of the adstock family it searches (a
+        new family's parameters need a :class:`SearchBounds` field)."""
+        missing = [p for p in adstock_params(self.adstock) if p not in SearchBounds.model_fields]
+        if missing:
+            raise ValueError(
+                f"adstock {self.adstock!r}: the search has no bounds for {missing}; add them to "
+                "SearchBounds (estimators/frequentist/config.py)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _known_optimizer(self) -> FrequentistConfig:
         import nevergrad as ng
 

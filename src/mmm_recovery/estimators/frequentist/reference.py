@@ -1,7 +1,7 @@
 """A deliberately straightforward, loop-based version of the frequentist objective, in the style of
 the seed notebook (Python ``for t in range(...)`` adstock, scikit-learn ``Ridge`` refit).
 
-It computes the same model as :class:`mmm_recovery.estimators.frequentist.Objective` one candidate
+It computes the same model as :class:`mmm_recovery.estimators.frequentist.objective.Objective` one candidate
 at a time and exists for two reasons only: it is the test oracle for the vectorised objective,
 and the baseline of ``scripts/bench_frequentist.py``. Do not use it for fitting.
 """
