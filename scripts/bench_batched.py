@@ -35,6 +35,38 @@ def machine() -> str:
     )
 
 
+GRAD_REPEATS = 1000
+
+
+def lane_scaling(batched, cfg, fit_input, lanes: list[int]) -> list[tuple[int, float]]:
+    """Microseconds per call of the log density's gradient for each lane count (one dataset's
+    data and initial point, copied into every lane), timed after a warm-up call."""
+    import jax
+    import jax.numpy as jnp
+
+    bm = batched.compile_batched(cfg, [fit_input], [0])
+    data = [jnp.asarray(d[0]) for d in bm.data]
+    grad = jax.grad(lambda z: bm.logp_fn(*z, *data)[0])
+
+    def loop(z):  # each step depends on the last, so nothing is hoisted out of the loop
+        def body(_, z):
+            return [a + 1e-9 * b for a, b in zip(z, grad(z), strict=True)]
+
+        return jax.lax.fori_loop(0, GRAD_REPEATS, body, z)
+
+    z0 = [jnp.asarray(p) for p in bm.initial_points[0][0]]
+    rows = []
+    for n in sorted(set(lanes) | {1}):
+        f = jax.jit(jax.vmap(loop))
+        z = [jnp.broadcast_to(a, (n, *a.shape)) for a in z0]
+        jax.block_until_ready(f(z))
+        t0 = time.perf_counter()
+        jax.block_until_ready(f(z))
+        rows.append((n, (time.perf_counter() - t0) / GRAD_REPEATS * 1e6))
+        print(f"gradient, {n} lanes: {rows[-1][1]:.1f} us per call, {rows[-1][1] / n:.1f} per lane")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--study", default="studies/recovery.yaml")
@@ -47,6 +79,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="time only the sampling (compilation, NUTS, constrained draws): the per-dataset "
         "fit's sampling step against batched.sample, without each fit's post-processing",
+    )
+    ap.add_argument(
+        "--lanes",
+        type=int,
+        nargs="*",
+        default=[1, 4, 16, 64],
+        help="also time one gradient of the model's log density for this many lanes under "
+        "jax.vmap (the cost per lane says whether lock-step batching can pay on this device)",
     )
     args = ap.parse_args(argv)
 
@@ -115,10 +155,28 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "",
         ]
+        if lane_rows:
+            lines += [
+                "## One gradient of the log density, per lane",
+                "",
+                "The model's log density and gradient (the work of one NUTS leapfrog step) for "
+                "L copies of the first dataset under one `jax.vmap`, in a compiled loop of "
+                f"{GRAD_REPEATS} evaluations: lock-step batching pays only where a lane costs much "
+                "less in a batch than alone.",
+                "",
+                "| lanes | microseconds per call | per lane | x one lane alone |",
+                "|---:|---:|---:|---:|",
+                *(
+                    f"| {n} | {t:.1f} | {t / n:.1f} | {t / n / lane_rows[0][1]:.2f} |"
+                    for n, t in lane_rows
+                ),
+                "",
+            ]
         out = paths.resolve(args.out)
         with atomic_path(Path(out)) as tmp:
             tmp.write_text("\n".join(lines))
 
+    lane_rows = lane_scaling(batched, est.config, inputs[0], args.lanes) if args.lanes else []
     rows: list[tuple[str, int, float, float, float, int]] = []
     t0 = time.perf_counter()
     single = [est.fit(inputs[r], rng(r)) for r in range(args.single)]
@@ -141,7 +199,16 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.perf_counter() - t0
         rate = 60.0 * k / seconds
         converged_k = sum(oks)
-        rows.append((f"batched K={k}", k, seconds, rate, rate / base_rate, converged_k))
+        rows.append(
+            (
+                f"batched K={k}, {batched.lane_layout(est.config)}",
+                k,
+                seconds,
+                rate,
+                rate / base_rate,
+                converged_k,
+            )
+        )
         write()
         print(
             f"batched K={k}: {seconds:.1f} s, {rate:.2f} fits/min, "

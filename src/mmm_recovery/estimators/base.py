@@ -23,6 +23,12 @@ class EstimatorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def check_batch(fit_inputs: list[FitInput], rngs: list[np.random.Generator]) -> None:
+    """A batch needs one random generator per dataset."""
+    if len(fit_inputs) != len(rngs):
+        raise ValueError(f"{len(fit_inputs)} datasets but {len(rngs)} random generators")
+
+
 class Estimator(ABC):
     """Fit a model to a :class:`FitInput` and return an :class:`EstimatorResult`.
 
@@ -62,8 +68,7 @@ class Estimator(ABC):
         """Fit many datasets, yielding each result as soon as it is done (in order). The
         default fits them one by one with :meth:`fit`; an estimator that can share work across
         datasets (compilation, a vectorised sampler) overrides it."""
-        if len(fit_inputs) != len(rngs):
-            raise ValueError(f"{len(fit_inputs)} datasets but {len(rngs)} random generators")
+        check_batch(fit_inputs, rngs)
         for fit_input, rng in zip(fit_inputs, rngs, strict=True):
             yield self.fit(fit_input, rng)
 

@@ -9,9 +9,10 @@ a dataset's data it equals that dataset's own compiled PyMC log density (tested 
 
 :func:`sample` runs NumPyro's functional NUTS kernel (``numpyro.infer.hmc.hmc`` with
 ``potential_fn_gen``: the data are the kernel's model arguments) for ``K`` datasets x
-``chains`` chains under one ``jax.vmap``, every chain with its own step-size and diagonal
-mass-matrix adaptation (NumPyro's windowed adaptation, as in the per-dataset path, which samples
-with NumPyro too), jittered initial points drawn as PyMC draws them, and the same warm-up and
+``chains`` chains in one jitted call (the lanes under one ``jax.vmap`` on an accelerator, or
+shared out over the CPU cores and run one after another on each: :func:`lane_layout`), every
+chain with its own step-size and diagonal mass-matrix adaptation (NumPyro's windowed
+adaptation, as in the per-dataset path, which samples with NumPyro too), jittered initial points drawn as PyMC draws them, and the same warm-up and
 draw counts as the per-dataset path. The draws are mapped back to the model's constrained
 variables and deterministics by the jaxified graph of ``model.unobserved_value_vars`` (one
 dataset at a time, to bound memory) and returned per dataset as inference data with the
@@ -27,6 +28,7 @@ path.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -229,6 +231,45 @@ def compile_batched(
     )
 
 
+def lane_layout(cfg: BayesianConfig) -> str:
+    """``cfg.batch_lanes``, with ``auto`` resolved for the device JAX runs on: ``vectorize`` on
+    an accelerator, ``sequential`` on a CPU."""
+    if cfg.batch_lanes != "auto":
+        return cfg.batch_lanes
+    import jax
+
+    return "sequential" if jax.default_backend() == "cpu" else "vectorize"
+
+
+def _sequential_lanes(one_chain: Any, args: Any) -> Any:
+    """``one_chain`` over the leading axis of ``args`` without lock-step: the lanes are shared
+    out over JAX's local devices (``pmap``) and each device runs its share one after the other
+    (``lax.map``), all in one compiled call. Lanes are padded with copies of the last one to a
+    multiple of the devices; the copies' results are dropped."""
+    import jax
+    import jax.numpy as jnp
+
+    leaves, tree = jax.tree_util.tree_flatten(args)
+    lanes = leaves[0].shape[0]
+    devices = jax.local_devices()
+    if devices[0].platform == "cpu":  # one device per core: more would only take turns
+        devices = devices[: os.cpu_count() or 1]
+    n_dev = min(len(devices), lanes)
+    per = -(-lanes // n_dev)
+    pad = n_dev * per - lanes
+
+    def shard(a: Any) -> Any:
+        a = jnp.asarray(a)
+        if pad:
+            a = jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)])
+        return a.reshape(n_dev, per, *a.shape[1:])
+
+    sharded = jax.tree_util.tree_unflatten(tree, [shard(a) for a in leaves])
+    run = jax.pmap(lambda a: jax.lax.map(lambda lane: one_chain(*lane), a), devices=devices[:n_dev])
+    out = run(sharded)
+    return jax.tree_util.tree_map(lambda a: a.reshape(n_dev * per, *a.shape[2:])[:lanes], out)
+
+
 def _run_chains(bm: BatchedModel, cfg: BayesianConfig, seeds: Sequence[int]) -> dict[str, Any]:
     """NUTS for every dataset x chain in one jitted, vmapped call: the draws (unconstrained,
     ``(K * chains, draws, ...)`` per value variable) and the sampler statistics."""
@@ -293,7 +334,10 @@ def _run_chains(bm: BatchedModel, cfg: BayesianConfig, seeds: Sequence[int]) -> 
         for i in range(len(bm.value_names))
     ]
     data = [jnp.asarray(np.repeat(d, cfg.chains, axis=0)) for d in bm.data]
-    z, stats = jax.jit(jax.vmap(one_chain))(keys, z0, data)
+    if lane_layout(cfg) == "vectorize":
+        z, stats = jax.jit(jax.vmap(one_chain))(keys, z0, data)
+    else:
+        z, stats = _sequential_lanes(one_chain, (keys, z0, data))
     # constrained values and deterministics, one dataset (its chains x draws) at a time
     per_draw = jax.vmap(bm.values_fn, in_axes=(*([0] * len(z)), *([None] * len(bm.data))))
     per_chain = jax.jit(jax.vmap(per_draw, in_axes=(*([0] * len(z)), *([None] * len(bm.data)))))

@@ -177,6 +177,16 @@ class BayesianConfig(EstimatorConfig):
     target_accept: float = Field(
         0.9, gt=0.5, lt=1.0, description="NUTS target acceptance. Default 0.9."
     )
+    batch_lanes: Literal["auto", "vectorize", "sequential"] = Field(
+        "auto",
+        description="How the batched sampler (a study's batch_size above 1) runs its datasets x "
+        "chains: `vectorize`: all in lock-step under one jax.vmap (every NUTS step waits for "
+        "the longest trajectory of the batch; fast where one step of many lanes costs about "
+        "one step of one, as on a GPU); `sequential`: each lane its own NUTS loop, the lanes "
+        "shared out over JAX's devices (on a CPU a vmapped step costs at least as much per "
+        "lane as a lone one, so lock-step only loses). `auto` (default): vectorize on a GPU "
+        "or TPU, sequential on a CPU. Either way each lane has the same seed and start.",
+    )
     hdi_level: float = Field(
         0.94, gt=0.0, lt=1.0, description="HDI probability of reported intervals. Default 0.94."
     )

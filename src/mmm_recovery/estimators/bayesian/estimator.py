@@ -58,7 +58,7 @@ from mmm_recovery.core.results import (
     fit_metrics,
     summarize_draws,
 )
-from mmm_recovery.estimators.base import Estimator
+from mmm_recovery.estimators.base import Estimator, check_batch
 from mmm_recovery.estimators.bayesian.config import BayesianConfig
 from mmm_recovery.estimators.bayesian.diagnostics import (
     add_log_densities,
@@ -267,12 +267,15 @@ class BayesianMMM(Estimator):
         :meth:`fit`."""
         from mmm_recovery.estimators.bayesian import batched
 
-        if len(fit_inputs) != len(rngs):
-            raise ValueError(f"{len(fit_inputs)} datasets but {len(rngs)} random generators")
+        check_batch(fit_inputs, rngs)
         seeds = [int(peek_seeds(rng)[1]) for rng in rngs]
         t0 = time.perf_counter()
         posteriors, _ = batched.sample(self.config, fit_inputs, seeds)
         share = (time.perf_counter() - t0) / max(len(fit_inputs), 1)
+        # fit() builds each model afresh (well under a second): the sampler's models carry the
+        # effect coordinates' reference input as a shared variable, which PyMC's posterior
+        # predictive would take for changed data; the fresh one has it as a constant, as in
+        # the per-dataset path
         for fi, rng, post in zip(fit_inputs, rngs, posteriors, strict=True):
             yield self.fit(fi, rng, posterior=post, sample_seconds=share)
 
