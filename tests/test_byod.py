@@ -78,7 +78,37 @@ CASES = [
     (
         "non-numeric",
         _set("competitor_sales_B", 2, "abc"),
-        "column 'competitor_sales_B' is not numeric",
+        "column 'competitor_sales_B' is not numeric at line 4",
+    ),
+    (
+        "negative target",
+        _set("revenue", 6, -10.0),
+        "column 'revenue' is negative (revenue is a positive quantity",
+    ),
+    (
+        "all-zero target",
+        lambda df: df.assign(revenue=0.0),
+        "column 'revenue' is zero in every week",
+    ),
+    (
+        "channel spending in two weeks",
+        lambda df: df.assign(tv_S=np.where(df.index.isin([3, 40]), 1000.0, 0.0)),
+        "column 'tv_S' spends in fewer than min_active_weeks (8) weeks",
+    ),
+    (
+        "an event level per week",
+        lambda df: df.assign(events=[f"e{i}" for i in range(len(df))]),
+        "event columns give 77 indicators ('events' 77) for 78 weeks",
+    ),
+    (
+        "header only",
+        lambda df: df.iloc[:0],
+        "has a header but no data rows",
+    ),
+    (
+        "dates with a time zone",
+        lambda df: df.assign(DATE=pd.to_datetime(df["DATE"]).dt.tz_localize("Europe/Paris")),
+        "column 'DATE': dates carry a time zone",
     ),
     ("all-zero channel", lambda df: df.assign(tv_S=0.0), "column 'tv_S' is all zero"),
     ("constant channel", lambda df: df.assign(search_S=500.0), "column 'search_S' is constant"),
@@ -124,6 +154,13 @@ def test_bad_input_is_one_clear_message(tmp_path, example, smoke_study, label, m
     assert msg.startswith(path), "every line names the file"
 
 
+def test_an_empty_file_is_named_not_a_pandas_error(tmp_path, smoke_study):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(byod.DataError, match=r"empty\.csv: the file is empty"):
+        byod.load(_study_for(smoke_study, path), "robyn_example")
+
+
 def test_all_problems_are_reported_together(tmp_path, example, smoke_study):
     msg, _ = _bad(
         tmp_path,
@@ -163,6 +200,25 @@ def test_fit_all_frequentist_on_example(tmp_path, example, smoke_study):
     advice = out["advice"]["frequentist"]
     assert sum(advice["recommended"].values()) == pytest.approx(sum(advice["current"].values()))
     assert "no ground truth" in advice["note"]
+    assert sorted(p.name for p in (tmp_path / "data" / "byod").iterdir()) == ["robyn_example"]
+
+
+def test_results_folder_is_replaced_whole_or_not_at_all(tmp_path):
+    """fit_all writes into files.atomic_dir: a run that fails part-way leaves the previous
+    results as they were (DVC keeps them: the output persists), and no temporary folder."""
+    out = tmp_path / "byod" / "brand"
+    with files.atomic_dir(out) as tmp:
+        (tmp / "frequentist").mkdir()
+        (tmp / "frequentist" / "results.json").write_text("first")
+    with pytest.raises(RuntimeError), files.atomic_dir(out) as tmp:
+        (tmp / "frequentist").mkdir()
+        (tmp / "frequentist" / "results.json").write_text("half")
+        raise RuntimeError("the second estimator failed")
+    assert (out / "frequentist" / "results.json").read_text() == "first"
+    with files.atomic_dir(out) as tmp:
+        (tmp / "bayesian").mkdir()
+    assert [p.name for p in out.iterdir()] == ["bayesian"]  # replaced whole, nothing stale
+    assert [p.name for p in out.parent.iterdir()] == ["brand"]
 
 
 def test_smoke_and_default_study_declare_the_example(smoke_study):

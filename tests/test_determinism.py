@@ -97,8 +97,10 @@ fit_dataset(study, "base", 0, "bayesian", dataset=ds, artifacts_dir=Path(sys.arg
 
 def test_bayesian_posterior_file_is_reproducible_across_processes(smoke_study, tmp_path):
     """Two processes with different string-hash seeds (PyMC orders some groups by set iteration)
-    write the same posterior.nc bytes, as two checkouts' Bayesian fit stages must; and a fit
-    prints nothing on stdout (a study worker's stdout reaches the executed 04_study notebook)."""
+    write the same posterior.nc bytes, as two checkouts' Bayesian fit stages must; a fit
+    prints nothing on stdout (a study worker's stdout reaches the executed 04_study notebook);
+    and it leaves the temp folder as it found it (PyTensor's numba backend would leave a file
+    per compiled function there)."""
     import os
     import subprocess
     import sys
@@ -106,7 +108,9 @@ def test_bayesian_posterior_file_is_reproducible_across_processes(smoke_study, t
     files = []
     for seed in ("1", "2"):
         files.append(tmp_path / seed / "posterior.nc")
-        env = {**os.environ, "PYTHONHASHSEED": seed}
+        temp = tmp_path / f"temp_{seed}"
+        temp.mkdir()
+        env = {**os.environ, "PYTHONHASHSEED": seed, "TMPDIR": str(temp)}
         proc = subprocess.run(
             [sys.executable, "-c", FIT_TO_FILE, str(smoke_study.source), str(files[-1].parent)],
             env=env,
@@ -115,4 +119,5 @@ def test_bayesian_posterior_file_is_reproducible_across_processes(smoke_study, t
             text=True,
         )
         assert proc.stdout == ""
+        assert sorted(p.name for p in temp.iterdir()) == []
     assert files[0].read_bytes() == files[1].read_bytes()

@@ -44,13 +44,16 @@ def test_lift_tests_are_drawn_last_and_measure_the_true_steady_state_lift(smoke_
     assert list(table.columns) == list(files.LIFT_TEST_COLUMNS)
     assert list(table["channel"]) == ["search", "tv"]
     for row, true, test in zip(table.itertuples(), truth, TESTS, strict=True):
-        x = float(ds.data[test.channel].mean())
+        cents = files.CURRENCY_DECIMALS  # a test is measured in currency, like the data
+        x = round(float(ds.data[test.channel].mean()), cents)
+        dx = round(test.spend_change * x, cents)
         r = ChannelResponse.from_spec(spec.channels[test.channel])
-        lift = float(r.steady_state(x * (1 + test.spend_change)) - r.steady_state(x))
-        assert row.x == true["x"] == pytest.approx(x, rel=1e-12)
-        assert row.delta_x == pytest.approx(test.spend_change * x, rel=1e-12)
+        lift = float(r.steady_state(x + dx) - r.steady_state(x))
+        assert row.x == true["x"] == x
+        assert row.delta_x == true["delta_x"] == dx
         assert true["delta_y"] == pytest.approx(lift, rel=1e-12)
-        assert row.sigma == pytest.approx(test.standard_error * abs(lift), rel=1e-12)
+        assert row.sigma == round(test.standard_error * abs(lift), cents)
+        assert row.delta_y == round(row.delta_y, cents)
         assert row.delta_y != true["delta_y"]
     assert truth[0]["delta_y"] < 0 < truth[1]["delta_y"]  # go-dark loses revenue
 
@@ -136,7 +139,10 @@ def test_a_short_lift_test_keeps_the_data_and_the_error_draw_and_records_both_li
         true = np.array([t["delta_y"] for t in ds.truth["lift_tests"]])
         return (ds.lift_tests["delta_y"].to_numpy() - true) / ds.lift_tests["sigma"].to_numpy()
 
-    np.testing.assert_allclose(z(long_), z(short), rtol=1e-9)
+    # the same draw, up to the measurement's rounding to the cent
+    cent = 10.0**-files.CURRENCY_DECIMALS
+    sigma = min(ds.lift_tests["sigma"].min() for ds in (long_, short))
+    np.testing.assert_allclose(z(long_), z(short), rtol=0, atol=cent / sigma)
     for lt, st in zip(long_.truth["lift_tests"], short.truth["lift_tests"], strict=True):
         assert "weeks" not in lt and st["weeks"] == 2
         assert st["steady_state_delta_y"] == lt["delta_y"]

@@ -111,3 +111,30 @@ def test_simulate_scenario_writes_every_replicate(tmp_path, smoke_study):
         back = SimulatedDataset.load(tmp_path / "base" / "simulated" / f"rep_{r:03d}")
         np.testing.assert_allclose(back.data["y"], sets[r].data["y"])
     assert not list(tmp_path.rglob("*.tmp*")), "no temp files left behind"
+
+
+def test_written_values_survive_last_bit_differences(tmp_path, default_study):
+    """Simulated files hold currency to the cent and the competitor index to 6 decimals, so a
+    machine whose floating-point results differ in the last bits (numpy's vectorised exp/log
+    differ across CPU instruction sets) writes the same bytes: the data rounded after a
+    perturbation of a few ulps is the data."""
+    from mmm_recovery.core import files
+
+    spec = default_study.scenario("baseline")
+    ds = simulate(spec, default_study.rng("baseline", 0))
+    currency = [files.TARGET_COLUMN, *spec.channel_names]
+    decimals = {
+        **dict.fromkeys(currency, files.CURRENCY_DECIMALS),
+        "competitor": files.INDEX_DECIMALS,
+    }
+    for column, places in decimals.items():
+        values = ds.data[column].to_numpy()
+        np.testing.assert_array_equal(values, np.round(values, places), err_msg=column)
+        for ulps in (-4, 4):
+            nudged = values + ulps * np.spacing(values)
+            np.testing.assert_array_equal(np.round(nudged, places), values, err_msg=column)
+    weekly = ds.weekly.drop(columns=files.DATE_COLUMN).to_numpy()
+    written = np.round(weekly, files.TRUTH_DECIMALS)
+    for ulps in (-4, 4):
+        nudged = np.round(weekly + ulps * np.spacing(weekly), files.TRUTH_DECIMALS)
+        np.testing.assert_array_equal(nudged, written)

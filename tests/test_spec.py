@@ -144,6 +144,38 @@ CASES = [
         None,
         "scenarios.base.lift_tests.0.spend_change",
     ),
+    (
+        "prior distribution typo",
+        lambda r: r["estimators"]["bayesian"]["priors"]["intercept"].update(distribution="Normall"),
+        None,
+        "priors.intercept: Value error, distribution 'Normall' is not a PyMC",
+    ),
+    (
+        "prior parameter typo",
+        lambda r: r["estimators"]["bayesian"]["priors"]["intercept"]["parameters"].update(
+            sgima=0.3
+        ),
+        None,
+        "priors.intercept: Value error, Normal has no parameter sgima; its parameters: mu, sigma",
+    ),
+    (
+        "null removing a key that is not there",
+        lambda r: r["scenarios"].update(base={"channels": {"tvv": None}}),
+        None,
+        "scenarios.base.channels.tvv: null removes a key, but there is no 'tvv' to remove",
+    ),
+    (
+        "boolean for a count",
+        lambda r: r["study"].update(replicates=True),
+        None,
+        "study.replicates: Value error, expected a number, got true",
+    ),
+    (
+        "boolean for a setting's number",
+        lambda r: r["estimators"]["frequentist"].update(budget=True),
+        None,
+        "estimators.frequentist: budget: Value error, expected a number, got true",
+    ),
     ("top-level typo", lambda r: r.update(scenarioz={}), None, "scenarioz: unknown key"),
     (
         "unknown estimator",
@@ -162,6 +194,22 @@ def test_bad_values_name_file_and_key(tmp_path, label, mutate, _unused, key):
     msg = str(err.value)
     assert str(f) in msg
     assert key in msg
+
+
+def test_a_key_given_twice_is_refused_with_both_lines(tmp_path):
+    """PyYAML keeps the last of two equal keys without a word; the study loader refuses."""
+    text = (paths.STUDIES / "smoke.yaml").read_text()
+    f = tmp_path / "twice.yaml"
+    f.write_text(text.replace("study:\n", "study:\n  replicates: 7\n", 1))
+    first, second = (
+        i + 1
+        for i, line in enumerate(f.read_text().splitlines())
+        if line.strip().startswith("replicates:")
+    )
+    with pytest.raises(
+        SpecError, match=rf"'replicates' appears twice .*lines {first} and {second}"
+    ):
+        load_study(f)
 
 
 def test_missing_and_malformed_files(tmp_path):

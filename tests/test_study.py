@@ -88,8 +88,46 @@ def test_failed_fit_is_recorded_and_the_study_goes_on(tmp_path):
     assert len(ran) == len(tasks(study)) and all(r["status"] == "failed" for r in ran)
     rec = load_records(study, tmp_path / "data")[0]
     assert "InputError" in rec["error"] and "too few" in rec["error"]
+    assert rec["attempts"] == 1
     m = write_outputs(study, tmp_path / "metrics", tmp_path / "data")
     assert m["base"]["frequentist"]["failed"] == 1
+    # a failure is not final: later runs try again, up to study.fit_attempts, and the metrics
+    # count it as a failure meanwhile
+    for attempt in range(2, study.study.fit_attempts + 1):
+        again = run_study(study, data_root=tmp_path / "data", progress=False)
+        assert [r["status"] for r in again] == ["failed"] * len(tasks(study))
+        assert load_records(study, tmp_path / "data")[0]["attempts"] == attempt
+    assert run_study(study, data_root=tmp_path / "data", progress=False) == []
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda r: [],
+        lambda r: {**r, "status": "done"},
+        lambda r: {k: v for k, v in r.items() if k != "comparison"},
+        lambda r: {**r, "regret": None},
+        lambda r: {**r, "replicate": "0"},
+        lambda r: {**r, "estimator": "bayesian"},
+        lambda r: {**r, "fingerprint": "0" * 16},
+    ],
+    ids=["list", "status", "no-comparison", "regret-null", "replicate-str", "other-task", "stale"],
+)
+def test_a_record_that_is_not_well_formed_is_fitted_again(tmp_path, edit):
+    """A hand-edited or damaged record is never used: the next run fits the task again (a
+    record replaced by ``[]`` crashed every later run)."""
+    study = load_study(_study(tmp_path, replicates=1))
+    data = tmp_path / "data"
+    run_study(study, data_root=data, progress=False)
+    task = tasks(study)[0]
+    files.write_json(task.path(data), edit(files.read_json(task.path(data))))
+    assert not is_done(study, task, data)
+    assert task not in {
+        Task(r["scenario"], r["replicate"], r["estimator"]) for r in load_records(study, data)
+    }
+    ran = run_study(study, data_root=data, progress=False)
+    assert [(r["scenario"], r["replicate"]) for r in ran] == [(task.scenario, task.replicate)]
+    assert is_done(study, task, data)
 
 
 def test_killed_study_resumes_only_what_was_missing(tmp_path):
@@ -128,6 +166,53 @@ def test_study_on_a_dask_localcluster(tmp_path, monkeypatch):
         ran = run_study(study, data_root=tmp_path / "data", progress=False)
     assert len(ran) == len(tasks(study)) and all(r["status"] == "ok" for r in ran)
     assert all(is_done(study, t, tmp_path / "data") for t in tasks(study))
+
+
+@pytest.mark.parametrize("server", ["silent", "refusing"])
+def test_an_unanswering_scheduler_stops_the_study_with_its_address(tmp_path, monkeypatch, server):
+    """A port that accepts connections and never answers (which hung the study) and a port that
+    refuses them both end, within the study's scheduler timeout, in an error naming the
+    address and where it was set; no task is run."""
+    import socket
+    import threading
+
+    from mmm_recovery.evaluation.study import SchedulerUnavailable
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    held: list[socket.socket] = []
+    if server == "silent":
+        sock.listen(4)
+
+        def accept() -> None:
+            while True:
+                try:
+                    held.append(sock.accept()[0])  # accept, then never answer
+                except OSError:
+                    return
+
+        threading.Thread(target=accept, daemon=True).start()
+    else:
+        sock.close()  # nothing listens: connections are refused
+    study = load_study(_study(tmp_path, replicates=1))
+    timeout = 2.0
+    study = study.model_copy(
+        update={"study": study.study.model_copy(update={"scheduler_timeout_s": timeout})}
+    )
+    address = f"tcp://127.0.0.1:{port}"
+    monkeypatch.setenv(SCHEDULER_ENV, address)
+    start = time.monotonic()
+    try:
+        with pytest.raises(SchedulerUnavailable, match=address) as err:
+            run_study(study, data_root=tmp_path / "data", progress=False)
+    finally:
+        sock.close()
+        for c in held:
+            c.close()
+    assert SCHEDULER_ENV in str(err.value)
+    assert time.monotonic() - start < 10 * timeout
+    assert not any(is_done(study, t, tmp_path / "data") for t in tasks(study))
 
 
 def test_fits_table_carries_the_workflow_diagnostics():

@@ -64,7 +64,28 @@ def schema(spec: CsvDatasetSpec, present: set[str]):
         error="is NaN or infinite",
     )
     is_numeric = pa.Check(numeric, element_wise=False, error="is not numeric")
-    columns: dict[str, Any] = {spec.target: pa.Column(checks=[is_numeric, finite], nullable=False)}
+    columns: dict[str, Any] = {
+        spec.target: pa.Column(
+            nullable=False,
+            checks=[
+                is_numeric,
+                finite,
+                pa.Check(
+                    lambda s: (
+                        s.astype(float) >= 0 if numeric(s) else pd.Series(True, index=s.index)
+                    ),
+                    element_wise=False,
+                    error="is negative (revenue is a positive quantity; the models' attribution "
+                    "and budget advice assume it)",
+                ),
+                pa.Check(
+                    lambda s: not numeric(s) or bool((s.astype(float) > 0).any()),
+                    element_wise=False,
+                    error="is zero in every week: there is nothing to attribute",
+                ),
+            ],
+        )
+    }
     for col in spec.channels.values():
         columns[col] = pa.Column(
             nullable=False,
@@ -91,6 +112,16 @@ def schema(spec: CsvDatasetSpec, present: set[str]):
                     ),
                     element_wise=False,
                     error="is constant: its effect is not identified",
+                ),
+                pa.Check(
+                    lambda s: (
+                        not numeric(s)
+                        or bool((s.fillna(0) == 0).all())
+                        or int((s.fillna(0) > 0).sum()) >= spec.min_active_weeks
+                    ),
+                    element_wise=False,
+                    error=f"spends in fewer than min_active_weeks ({spec.min_active_weeks}) "
+                    "weeks: its curve and ROAS are not identified",
                 ),
             ],
         )
@@ -119,10 +150,21 @@ def validate(df: pd.DataFrame, spec: CsvDatasetSpec, label: str, min_weeks: int)
         problems.append(
             f"{label}: column {c!r} is named in the column map but absent (columns: {list(df.columns)})"
         )
+    if not len(df):
+        raise DataError(f"{label}: has a header but no data rows")
     if spec.date not in missing:
-        dates = pd.to_datetime(df[spec.date], errors="coerce")
+        try:
+            dates = pd.to_datetime(df[spec.date], errors="coerce")
+            zoned = getattr(dates.dtype, "tz", None) is not None
+        except ValueError:  # mixed UTC offsets (e.g. across daylight saving) do not parse
+            dates, zoned = pd.Series(pd.NaT, index=df.index), True
         bad = df.index[dates.isna()]
-        if len(bad):
+        if zoned:
+            problems.append(
+                f"{label}: column {spec.date!r}: dates carry a time zone (line 2: "
+                f"{df[spec.date].iloc[0]!r}); give calendar dates without one, e.g. 2024-01-07"
+            )
+        elif len(bad):
             problems.append(
                 f"{label}: column {spec.date!r}: missing or unparseable date at {_lines(bad)}"
             )
@@ -147,6 +189,7 @@ def validate(df: pd.DataFrame, spec: CsvDatasetSpec, label: str, min_weeks: int)
                     f"{label}: column {spec.date!r}: not weekly (less than 7 days since the previous row) at {_lines(odd)}"
                 )
             df = df.assign(**{spec.date: dates})
+
     try:
         schema(spec, set(df.columns)).validate(df, lazy=True)
     except pa.errors.SchemaErrors as err:
@@ -155,8 +198,21 @@ def validate(df: pd.DataFrame, spec: CsvDatasetSpec, label: str, min_weeks: int)
             if col == spec.date:
                 continue
             idx = g["index"].dropna()
+            if check == "is not numeric" and col in df.columns:  # the rows that are not numbers
+                values = df[col]
+                idx = values.index[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
             where = f" at {_lines(idx.astype(int))}" if len(idx) else ""
             problems.append(f"{label}: column {col!r} {_CHECK_TEXT.get(check, check)}{where}")
+    indicators = {
+        col: df[col].astype(str).nunique() - 1 for col in spec.events.values() if col in df.columns
+    }
+    if sum(indicators.values()) > spec.max_event_share * len(df):
+        listed = ", ".join(f"{c!r} {n}" for c, n in indicators.items())
+        problems.append(
+            f"{label}: event columns give {sum(indicators.values())} indicators ({listed}) for "
+            f"{len(df)} weeks, more than max_event_share ({spec.max_event_share:g}) of them: "
+            "the fit could explain every week by its own event"
+        )
     if len(df) < min_weeks:
         problems.append(
             f"{label}: {len(df)} weeks is too few: the estimators need at least {min_weeks} "
@@ -192,6 +248,8 @@ def load(study: Study, name: str) -> FitInput:
         raise DataError(f"{label}: file not found (datasets.{name}.path)")
     try:
         raw = pd.read_csv(file)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{label}: the file is empty (no header, no rows)") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"{label}: not a readable CSV: {exc}") from exc
     df = validate(raw, spec, label, min_weeks(study, spec))
@@ -230,12 +288,20 @@ def byod_dir(name: str, data_root: Path | None = None) -> Path:
 def fit_all(study: Study, name: str, data_root: Path | None = None) -> dict[str, Any]:
     """Fit every estimator of the study to dataset ``name``; write each result to
     ``data/byod/<name>/<estimator>/`` and the budget advice (no regret: no truth) to
-    ``data/byod/<name>/budget.json``. Returns ``{"input", "results", "advice"}``."""
+    ``data/byod/<name>/budget.json``, all at once (:func:`~mmm_recovery.core.files.atomic_dir`).
+    Returns ``{"input", "results", "advice"}``."""
+    fit_input = load(study, name)
+    with files.atomic_dir(byod_dir(name, data_root)) as out:
+        return _fit_into(study, name, fit_input, out)
+
+
+def _fit_into(study: Study, name: str, fit_input: FitInput, out: Path) -> dict[str, Any]:
+    """:func:`fit_all`'s fits and advice, written into ``out`` (a temporary folder that takes
+    the results folder's place only when every estimator has finished: a failed fit leaves the
+    previous results as they were)."""
     from mmm_recovery.evaluation import budget
     from mmm_recovery.evaluation.fitting import estimator_for
 
-    fit_input = load(study, name)
-    out = byod_dir(name, data_root)
     results, advice = {}, {}
     current = {c: float(fit_input.data[c].mean()) for c in fit_input.channels}
     for est in study.estimators:

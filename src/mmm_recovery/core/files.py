@@ -18,6 +18,17 @@ DATE_COLUMN = "date"
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 TARGET_COLUMN = "y"
+#: decimals of simulated currency (spend, revenue, weekly contributions: to the cent) and of
+#: unitless simulated series (the competitor index). The simulator rounds to them, so its files
+#: are the same bytes on machines whose floating-point results differ in the last bits (as
+#: numpy's vectorised exp and log do across CPU instruction sets): only a value within a few
+#: ulps of a half-cent could round the other way.
+CURRENCY_DECIMALS = 2
+INDEX_DECIMALS = 6
+#: decimals of the weekly truth file (contributions and effects: sums and products of the
+#: rounded data with the truth's parameters, so often exactly on a half-cent; at 6 decimals a
+#: last-bit difference still cannot move them)
+TRUTH_DECIMALS = 6
 
 
 @contextmanager
@@ -34,6 +45,31 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def atomic_dir(path: Path) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``path``; only if the block succeeds does it take
+    ``path``'s place (the previous folder, if any, is removed after the swap). A failure leaves
+    ``path`` as it was and removes the temporary folder."""
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    os.chmod(tmp, 0o777 & ~_UMASK)
+    old = path.parent / f".{path.name}.old-{tmp.name.rsplit('-', 1)[-1]}"
+    try:
+        yield tmp
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not path.exists():
+            os.replace(old, path)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _write(path: Path, writer: Callable[[Path], object]) -> Path:

@@ -36,6 +36,9 @@ STUDIES = ROOT / "studies"
 NOTEBOOKS = ROOT / "notebooks"
 REPORTS = ROOT / "reports"
 DEFAULT_STUDY = STUDIES / "recovery.yaml"
+#: where PyTensor keeps the Python source its numba backend generates (content-addressed: one
+#: file per distinct function, reused; not tracked)
+GENERATED_SRC = ROOT / ".cache" / "pytensor-src"
 
 
 def resolve(path: str | os.PathLike[str]) -> Path:

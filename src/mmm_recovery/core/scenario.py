@@ -10,7 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from mmm_recovery.core.files import MAX_LIFT_TEST_WEEKS
 from mmm_recovery.families import registry as families
@@ -21,8 +29,27 @@ class SpecError(ValueError):
     """A study file is missing, malformed, or has an unknown key or an out-of-range value."""
 
 
-class Frozen(BaseModel):
-    """Base of every spec model: frozen, unknown keys are errors."""
+class NumbersNotBooleans(BaseModel):
+    """Refuses ``true``/``false`` where a number is expected (pydantic would read ``replicates:
+    true`` as 1 and ``snr: false`` as 0)."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: object, info: ValidationInfo) -> object:
+        field = cls.model_fields.get(info.field_name or "")
+        annotation = field.annotation if field else None
+        numeric = annotation in (int, float)
+        if isinstance(value, bool) and numeric:
+            raise ValueError(f"expected a number, got {str(value).lower()}")
+        if annotation in (dict[str, float], dict[str, int]) and isinstance(value, dict):
+            bad = [k for k, v in value.items() if isinstance(v, bool)]
+            if bad:
+                raise ValueError(f"{bad[0]}: expected a number, got {str(value[bad[0]]).lower()}")
+        return value
+
+
+class Frozen(NumbersNotBooleans):
+    """Base of every spec model: frozen, unknown keys are errors, no booleans for numbers."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

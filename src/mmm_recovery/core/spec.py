@@ -22,7 +22,6 @@ observed range, so all replicates of a scenario share one truth.
 
 from __future__ import annotations
 
-import copy
 import re
 import zlib
 from pathlib import Path
@@ -34,6 +33,7 @@ from pydantic import BaseModel, Field, StrictInt, ValidationError, model_validat
 
 from mmm_recovery.core import paths
 from mmm_recovery.core.files import MAX_LIFT_TEST_WEEKS
+from mmm_recovery.core.merge import UniqueKeyLoader, deep_merge
 from mmm_recovery.core.scenario import (
     ChannelSpec,
     CompetitorSpec,
@@ -82,6 +82,22 @@ class StudySettings(Frozen):
         "processes",
         description="Study execution: `processes` (local pool) or a Dask scheduler address `tcp://host:port`. "
         "The env var MMM_RECOVERY_SCHEDULER overrides it. Default processes.",
+    )
+    fit_attempts: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="Runs a failing fit gets: a fit that raised is recorded as failed (and "
+        "counted as a failure in the metrics) and tried again by the next run of the study, "
+        "until it has failed this many times. Default 3.",
+    )
+    scheduler_timeout_s: float = Field(
+        30.0,
+        gt=0.0,
+        le=3600.0,
+        description="Seconds a Dask scheduler has to answer before the study stops with an "
+        "error naming its address (an address that accepts connections and never answers "
+        "would otherwise hang the study). Default 30.",
     )
     workers: int = Field(
         2, ge=1, le=256, description="Worker processes for `processes`. Default 2."
@@ -165,6 +181,22 @@ class CsvDatasetSpec(Frozen):
     lift_tests: list[MeasuredLiftTest] = Field(
         default_factory=list,
         description="Lift tests the estimators calibrate with (see MeasuredLiftTest). Default none.",
+    )
+    min_active_weeks: int = Field(
+        8,
+        ge=1,
+        description="A channel must spend in at least this many weeks: with spend in one or two "
+        "weeks its curve and ROAS are not identified, and the fits report intervals millions "
+        "wide. Default 8.",
+    )
+    max_event_share: float = Field(
+        0.1,
+        gt=0.0,
+        le=1.0,
+        description="The event indicators (levels other than the most common, over all event "
+        "columns) may number at most this share of the weeks: one indicator per week or so "
+        "lets the fit explain the target exactly (in-sample R-squared 1) and attribute nothing. "
+        "Default 0.1.",
     )
 
     @model_validator(mode="after")
@@ -254,27 +286,6 @@ class Study(Frozen):
         return np.random.default_rng(seq.spawn(stream + 1)[stream])
 
 
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Recursively merge ``override`` into a copy of ``base``.
-
-    ``None`` in ``override`` deletes a key; a block whose ``family`` changes (e.g. an adstock
-    going from geometric to weibull_pdf) replaces the base block instead of merging into it.
-    """
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if value is None:
-            out.pop(key, None)
-        elif (
-            isinstance(value, dict)
-            and isinstance(out.get(key), dict)
-            and value.get("family", out[key].get("family")) == out[key].get("family")
-        ):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def _format_errors(source: str, err: ValidationError) -> str:
     lines = []
     for e in err.errors():
@@ -305,7 +316,7 @@ def load_study(path: str | Path = paths.DEFAULT_STUDY) -> Study:
     if not file.is_file():
         raise SpecError(f"{label}: study file not found")
     try:
-        raw = yaml.safe_load(file.read_text())
+        raw = yaml.load(file.read_text(), Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         raise SpecError(f"{label}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
@@ -327,7 +338,10 @@ def load_study(path: str | Path = paths.DEFAULT_STUDY) -> Study:
     for name, override in scenarios.items():
         if override is not None and not isinstance(override, dict):
             raise SpecError(f"{label}: scenarios.{name}: must be a mapping")
-        merged[str(name)] = deep_merge(defaults, override or {})
+        try:
+            merged[str(name)] = deep_merge(defaults, override or {}, f"scenarios.{name}.")
+        except SpecError as exc:
+            raise SpecError(f"{label}: {exc}") from None
     payload = {
         "study": raw.get("study"),
         "scenarios": merged,

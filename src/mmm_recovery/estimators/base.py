@@ -9,16 +9,17 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from mmm_recovery.core.results import EstimatorResult, FitInput
+from mmm_recovery.core.scenario import NumbersNotBooleans
 
 #: Every defined estimator class by its lookup name (filled by ``Estimator.__init_subclass__``).
 REGISTERED: dict[str, type[Estimator]] = {}
 
 
-class EstimatorConfig(BaseModel):
-    """Base of estimator settings: frozen, unknown keys are errors."""
+class EstimatorConfig(NumbersNotBooleans):
+    """Base of estimator settings: frozen, unknown keys are errors, no booleans for numbers."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

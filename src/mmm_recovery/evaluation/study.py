@@ -29,7 +29,7 @@ import pandas as pd
 from mmm_recovery.core import files
 from mmm_recovery.core.spec import Study
 from mmm_recovery.evaluation import score
-from mmm_recovery.evaluation.tasks import Task, batches, is_done, run_batch, tasks
+from mmm_recovery.evaluation.tasks import Task, batches, is_done, read_record, run_batch, tasks
 
 SCHEDULER_ENV = "MMM_RECOVERY_SCHEDULER"
 
@@ -54,6 +54,41 @@ AGG_COLUMNS = [
 
 def scheduler_for(study: Study) -> str:
     return os.environ.get(SCHEDULER_ENV) or study.study.scheduler
+
+
+class SchedulerUnavailable(RuntimeError):
+    """No Dask scheduler answered at the study's address."""
+
+
+def check_scheduler(address: str, timeout: float, source: str = "") -> None:
+    """Ask the Dask scheduler at ``address`` who it is, and wait at most ``timeout`` seconds for
+    the whole exchange: ``distributed.Client`` waits forever on a port that accepts connections
+    and never answers. Raises :class:`SchedulerUnavailable` naming the address and where it
+    was set (``source``)."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def identity() -> Any:
+        comm = await connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    try:
+        reply = asyncio.run(asyncio.wait_for(identity(), timeout))
+    except (TimeoutError, OSError) as exc:
+        raise SchedulerUnavailable(
+            f"{source}: no Dask scheduler answered at {address} within {timeout:g} s "
+            f"({type(exc).__name__}: {exc or 'no answer'}); start one (`dask scheduler`) or "
+            "use scheduler: processes"
+        ) from None
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        raise SchedulerUnavailable(
+            f"{source}: {address} answered, but not as a Dask scheduler ({str(reply)[:80]!r})"
+        )
 
 
 def run_study(
@@ -85,7 +120,13 @@ def run_study(
         from distributed import Client
         from distributed import as_completed as dask_completed
 
-        with Client(sched) as client:
+        where = (
+            f"environment variable {SCHEDULER_ENV}"
+            if os.environ.get(SCHEDULER_ENV)
+            else f"{study.source}: study.scheduler"
+        )
+        check_scheduler(sched, study.study.scheduler_timeout_s, where)
+        with Client(sched, timeout=study.study.scheduler_timeout_s) as client:
             futures = [
                 client.submit(run_batch, study_path, b, root, pure=False)
                 for b in batches(study, todo)
@@ -98,10 +139,11 @@ def run_study(
 
 
 def load_records(study: Study, data_root: Path | None = None) -> list[dict[str, Any]]:
-    """Records of all tasks that have one (missing tasks are simply absent)."""
-    return [
-        files.read_json(t.path(data_root)) for t in tasks(study) if is_done(study, t, data_root)
-    ]
+    """The valid records of the current inputs (:func:`~.tasks.read_record`), failures with
+    attempts left included (they count as failures until a later run fits them); missing tasks
+    are simply absent."""
+    records = (read_record(study, t, data_root) for t in tasks(study))
+    return [r for r in records if r is not None]
 
 
 def comparisons_table(records: list[dict[str, Any]]) -> pd.DataFrame:

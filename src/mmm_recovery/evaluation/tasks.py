@@ -2,8 +2,9 @@
 
 A record is written atomically to ``data/study/<scenario>/rep_<NNN>/<estimator>.json`` and carries
 the fingerprint of everything it depends on (:func:`fingerprint`), so a rerun skips finished
-tasks and redoes stale ones. A fit that raises is recorded as ``status: failed`` with its reason;
-a fit that does not converge is kept and flagged.
+tasks and redoes stale ones. A fit that raises is recorded as ``status: failed`` with its reason
+and its number of attempts, and fitted again by later runs until ``study.fit_attempts``; a fit
+that does not converge is kept and flagged. A record that is not well formed is refitted.
 
 With ``study.batch_size`` above one, the tasks of an estimator that fits many datasets in one
 call (``Estimator.fit_batch``, e.g. the batched Bayesian sampler) run in batches of that size
@@ -77,11 +78,13 @@ def run_task(study_path: str, task: Task, data_root: str | None = None) -> dict[
         result = fit_dataset(study, task.scenario, task.replicate, task.estimator, dataset=ds)
         record |= _scored(study, ds, result)
     except Exception as exc:  # noqa: BLE001 - a failed fit is a result, not a crash
+        before = read_record(study, task, root)
         record |= {
             "status": "failed",
             "converged": False,
             "error": f"{type(exc).__name__}: {exc}",
             "traceback": traceback.format_exc(limit=5),
+            "attempts": (before or {}).get("attempts", 0) + 1,
         }
     if batched(study, task.estimator):  # a batched study's task fitted on its own (fallback)
         record["path"] = "per-dataset"
@@ -232,12 +235,55 @@ def fingerprint(study: Study, task: Task) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def is_done(study: Study, task: Task, data_root: Path | None = None) -> bool:
-    """A task is done when its record exists and was made from the same inputs."""
+#: what every record holds, and what a record of each status adds
+RECORD_KEYS = {"scenario": str, "replicate": int, "estimator": str, "fingerprint": str}
+STATUS_KEYS = {
+    "ok": {"converged": bool, "result": dict, "comparison": list, "regret": dict},
+    "failed": {"error": str, "attempts": int},
+}
+
+
+def record_problem(record: Any, study: Study, task: Task) -> str | None:
+    """Why ``record`` cannot stand as ``task``'s result (not a record, a key missing or of the
+    wrong type, another task's, made from other inputs), or None if it can."""
+    if not isinstance(record, dict):
+        return f"not a JSON object but {type(record).__name__}"
+    status = record.get("status")
+    if status not in STATUS_KEYS:
+        return f"status {status!r} is not one of {sorted(STATUS_KEYS)}"
+    for key, kind in {**RECORD_KEYS, **STATUS_KEYS[status]}.items():
+        value = record.get(key)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            return f"{key} is {value!r}, not a {kind.__name__}"
+    if (record["scenario"], record["replicate"], record["estimator"]) != (
+        task.scenario,
+        task.replicate,
+        task.estimator,
+    ):
+        return "it is another task's record"
+    if record["fingerprint"] != fingerprint(study, task):
+        return "it was made from other inputs (its fingerprint differs)"
+    return None
+
+
+def read_record(study: Study, task: Task, data_root: Path | None = None) -> dict | None:
+    """``task``'s record if it exists, reads, is well formed and was made from the current
+    inputs (:func:`record_problem`); None otherwise, so the task is fitted again. Records are
+    written atomically, but a hand-edited or truncated one is never trusted."""
     p = task.path(data_root)
     if not p.is_file():
-        return False
+        return None
     try:
-        return files.read_json(p).get("fingerprint") == fingerprint(study, task)
-    except ValueError:  # unreadable (cannot happen with atomic writes, but never trust it)
+        record = files.read_json(p)
+    except ValueError:
+        return None
+    return None if record_problem(record, study, task) else record
+
+
+def is_done(study: Study, task: Task, data_root: Path | None = None) -> bool:
+    """A task is done when it has a valid record (:func:`read_record`) that is not a failure
+    with attempts left (``study.fit_attempts``): a failed fit is tried again by later runs."""
+    record = read_record(study, task, data_root)
+    if record is None:
         return False
+    return record["status"] == "ok" or record["attempts"] >= study.study.fit_attempts

@@ -50,7 +50,10 @@ class SimulatedDataset:
         out = {
             "data": files.write_csv(folder / "data.csv", self.data),
             "truth": files.write_json(folder / "truth.json", self.truth),
-            "weekly": files.write_csv(folder / "truth_weekly.csv", self.weekly),
+            # the weekly truth in memory is exact; its file at files.TRUTH_DECIMALS
+            "weekly": files.write_csv(
+                folder / "truth_weekly.csv", self.weekly.round(files.TRUTH_DECIMALS)
+            ),
         }
         if len(self.lift_tests):
             out["lift_tests"] = files.write_csv(folder / "lift_tests.csv", self.lift_tests)
@@ -126,8 +129,10 @@ def simulate(spec: ScenarioSpec, rng: np.random.Generator) -> SimulatedDataset:
     names = spec.channel_names
     dates = pd.date_range(pd.Timestamp(spec.start_date), periods=n, freq="7D")
 
-    spend = simulate_spend(spec, rng)
-    competitor = _ar1(rng, spec.competitor.ar, (n, 1))[:, 0]
+    # observed series at a fixed precision (files.CURRENCY_DECIMALS), before anything is
+    # computed from them: the truth is that of the data as written
+    spend = np.round(simulate_spend(spec, rng), files.CURRENCY_DECIMALS)
+    competitor = np.round(_ar1(rng, spec.competitor.ar, (n, 1))[:, 0], files.INDEX_DECIMALS)
     event = (rng.random(n) < spec.event.probability).astype(float)
 
     time_index = np.arange(n) / max(n - 1, 1)
@@ -151,6 +156,7 @@ def simulate(spec: ScenarioSpec, rng: np.random.Generator) -> SimulatedDataset:
     else:  # multiplicative: y = mu * (1 + e), sd(e) chosen so the noise sd averages noise_sd
         y = mu * (1.0 + noise_sd / float(np.mean(mu)) * eps)
 
+    y = np.round(y, files.CURRENCY_DECIMALS)
     data = pd.DataFrame({files.DATE_COLUMN: dates, files.TARGET_COLUMN: y})
     for i, c in enumerate(names):
         data[c] = spend[:, i]
@@ -191,18 +197,19 @@ def simulate_lift_tests(
     if not spec.lift_tests:
         return files.empty_lift_tests(), truth
     eps = rng.standard_normal(len(spec.lift_tests))
+    cents = files.CURRENCY_DECIMALS  # a test is measured in currency, like the data
     for test, e in zip(spec.lift_tests, eps, strict=True):
-        x = float(data[test.channel].mean())
-        dx = test.spend_change * x
+        x = round(float(data[test.channel].mean()), cents)
+        dx = round(test.spend_change * x, cents)
         r = responses[test.channel]
         lift = true_lift(r, x, dx, test.weeks)
-        sigma = test.standard_error * abs(lift)
+        sigma = round(test.standard_error * abs(lift), cents)
         rows.append(
             {
                 "channel": test.channel,
                 "x": x,
                 "delta_x": dx,
-                "delta_y": lift + sigma * e,
+                "delta_y": round(lift + sigma * e, cents),
                 "sigma": sigma,
                 files.LIFT_TEST_WEEKS: test.weeks,
             }

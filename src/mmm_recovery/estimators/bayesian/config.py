@@ -69,11 +69,41 @@ PRIOR_KEYS = (
 )
 
 
+def pymc_prior_problem(distribution: str, parameters: Mapping[str, object]) -> str | None:
+    """Why PyMC cannot build ``distribution(**parameters)``, or None: the name must be a PyMC
+    distribution and every parameter one it names (PyMC passes unknown keywords on, so a typo
+    such as ``sgima`` would otherwise be dropped without a word and the default used)."""
+    import inspect
+
+    import pymc as pm
+
+    found = getattr(pm, distribution, None)
+    if not (isinstance(found, type) and issubclass(found, pm.Distribution)):
+        return (
+            f"distribution {distribution!r} is not a PyMC distribution (e.g. Normal, HalfNormal, "
+            "Gamma, Beta; names are case-sensitive)"
+        )
+    cls: Any = found  # a PyMC distribution class: it has ``dist``
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    named = [p for p, v in inspect.signature(cls.dist).parameters.items() if v.kind in kinds]
+    unknown = [p for p in parameters if p not in named]
+    if unknown:
+        return f"{distribution} has no parameter {', '.join(unknown)}; its parameters: {', '.join(named)}"
+    return None
+
+
 class PriorSpec(EstimatorConfig):
     """A prior: a PyMC distribution name and its parameters (numbers)."""
 
     distribution: str = Field(description="PyMC distribution name, e.g. Beta, Gamma, HalfNormal.")
     parameters: dict[str, float] = Field(default_factory=dict, description="Keyword parameters.")
+
+    @model_validator(mode="after")
+    def _known_to_pymc(self) -> PriorSpec:
+        problem = pymc_prior_problem(self.distribution, self.parameters)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class Thresholds(EstimatorConfig):

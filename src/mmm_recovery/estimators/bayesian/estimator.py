@@ -69,6 +69,7 @@ from mmm_recovery.estimators.bayesian.model import (
     build_mmm,
     design_frame,
     ensure_jax_devices,
+    keep_generated_source_in_project,
     saturation_params,
 )
 from mmm_recovery.estimators.bayesian.posterior import (
@@ -126,6 +127,7 @@ class BayesianMMM(Estimator):
         of NUTS; everything else is the same (the same random stream, checks and summaries)."""
         cfg = self.config
         ensure_jax_devices(cfg.chains)
+        keep_generated_source_in_project()
         check_fit_input(fit_input, l_max=cfg.l_max)
         t0 = time.perf_counter()
         mmm = build_mmm(cfg, fit_input)
@@ -268,6 +270,8 @@ class BayesianMMM(Estimator):
         from mmm_recovery.estimators.bayesian import batched
 
         check_batch(fit_inputs, rngs)
+        ensure_jax_devices(self.config.chains)
+        keep_generated_source_in_project()
         seeds = [int(peek_seeds(rng)[1]) for rng in rngs]
         t0 = time.perf_counter()
         posteriors, _ = batched.sample(self.config, fit_inputs, seeds)

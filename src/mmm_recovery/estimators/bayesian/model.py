@@ -35,6 +35,21 @@ def ensure_jax_devices(n: int) -> None:
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
 
 
+def keep_generated_source_in_project() -> None:
+    """PyTensor's numba backend writes the source of every function it compiles to a file it
+    keeps: by default a new file in the system temp folder each time, never removed (hundreds a
+    minute in a study). Point it at :data:`~mmm_recovery.core.paths.GENERATED_SRC` instead, where
+    files are named by their content (a recompiled function reuses its file) and PyTensor
+    removes those unused for weeks when a process exits. A folder set by the user
+    (``PYTENSOR_FLAGS=generated_src_dir=...``) wins."""
+    import pytensor
+
+    from mmm_recovery.core import paths
+
+    if not pytensor.config.generated_src_dir:
+        pytensor.config.generated_src_dir = str(paths.GENERATED_SRC)
+
+
 _CHANNEL_KEYS = ("adstock_", "saturation_")
 
 
