@@ -23,16 +23,20 @@ import time
 from pathlib import Path
 
 
-def machine() -> str:
-    """The machine the benchmark ran on, in words (cores, load, JAX's devices)."""
+def machine(with_jax: bool = True) -> str:
+    """The machine a benchmark ran on, in words (cores, load and, ``with_jax``, JAX's devices);
+    ``scripts/bench_frequentist_fit.py`` uses it too."""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    text = (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"load average {load[0]:.1f} at the end"
+    )
+    if not with_jax:
+        return text
     import jax
 
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     devices = ", ".join(sorted({f"{d.platform}:{d.device_kind}" for d in jax.devices()}))
-    return (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"load average {load[0]:.1f} at the end; JAX {jax.__version__} on {devices}"
-    )
+    return f"{text}; JAX {jax.__version__} on {devices}"
 
 
 GRAD_REPEATS = 1000

@@ -17,8 +17,6 @@ it never asserts a time.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from contextlib import contextmanager
@@ -53,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import nevergrad as ng
+    from bench_batched import machine  # a sibling script: python puts scripts/ on the path
 
     from mmm_recovery.core import paths
     from mmm_recovery.core.files import atomic_path
@@ -95,7 +94,6 @@ def main(argv: list[str] | None = None) -> int:
     nevergrad = sum(r[2] for r in rows)
     objective = sum(r[3] for r in rows)
     evaluations = cfg.trials * cfg.budget + cfg.bootstrap.replicates * cfg.bootstrap.budget
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     command = "python scripts/bench_frequentist_fit.py " + " ".join(argv or sys.argv[1:])
     lines = [
         "# Frequentist fits: where the time goes",
@@ -103,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         "Written by `scripts/bench_frequentist_fit.py`; do not edit by hand.",
         "",
         f"- Command: `{command.strip()}`",
-        f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"load average {load:.1f} at the end",
+        f"- Machine: {machine(with_jax=False)}",
         f"- Study: `{args.study}`, scenario `{args.scenario}`; optimizer {cfg.optimizer}, "
         f"{cfg.trials} trials x {cfg.budget} + {cfg.bootstrap.replicates} bootstrap re-searches "
         f"x {cfg.bootstrap.budget} = {evaluations} candidates per fit, asked and told in "

@@ -58,11 +58,15 @@ def schema(spec: CsvDatasetSpec, present: set[str]):
     def numeric(s: pd.Series) -> bool:
         return pd.api.types.is_numeric_dtype(s)
 
-    finite = pa.Check(
-        lambda s: np.isfinite(s.astype(float)) if numeric(s) else pd.Series(True, index=s.index),
-        element_wise=False,
-        error="is NaN or infinite",
-    )
+    def each(test: Any, error: str) -> Any:
+        """A check of every value of a numeric column (a non-numeric one fails ``is_numeric``)."""
+        return pa.Check(
+            lambda s: test(s.astype(float)) if numeric(s) else pd.Series(True, index=s.index),
+            element_wise=False,
+            error=error,
+        )
+
+    finite = each(np.isfinite, "is NaN or infinite")
     is_numeric = pa.Check(numeric, element_wise=False, error="is not numeric")
     columns: dict[str, Any] = {
         spec.target: pa.Column(
@@ -70,12 +74,9 @@ def schema(spec: CsvDatasetSpec, present: set[str]):
             checks=[
                 is_numeric,
                 finite,
-                pa.Check(
-                    lambda s: (
-                        s.astype(float) >= 0 if numeric(s) else pd.Series(True, index=s.index)
-                    ),
-                    element_wise=False,
-                    error="is negative (revenue is a positive quantity; the models' attribution "
+                each(
+                    lambda v: v >= 0,
+                    "is negative (revenue is a positive quantity; the models' attribution "
                     "and budget advice assume it)",
                 ),
                 pa.Check(
@@ -92,13 +93,7 @@ def schema(spec: CsvDatasetSpec, present: set[str]):
             checks=[
                 is_numeric,
                 finite,
-                pa.Check(
-                    lambda s: (
-                        s.astype(float) >= 0 if numeric(s) else pd.Series(True, index=s.index)
-                    ),
-                    element_wise=False,
-                    error="has negative spend",
-                ),
+                each(lambda v: v >= 0, "has negative spend"),
                 pa.Check(
                     lambda s: not numeric(s) or not bool((s.fillna(0) == 0).all()),
                     element_wise=False,

@@ -52,7 +52,10 @@ class SimulatedDataset:
             "truth": files.write_json(folder / "truth.json", self.truth),
             # the weekly truth in memory is exact; its file at files.TRUTH_DECIMALS
             "weekly": files.write_csv(
-                folder / "truth_weekly.csv", self.weekly.round(files.TRUTH_DECIMALS)
+                folder / "truth_weekly.csv",
+                self.weekly.round(
+                    dict.fromkeys(self.weekly.columns.drop(files.DATE_COLUMN), files.TRUTH_DECIMALS)
+                ),
             ),
         }
         if len(self.lift_tests):
