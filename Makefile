@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export XLA_FLAGS ?= --xla_force_host_platform_device_count=4
 export MPLBACKEND ?= Agg
 
-.PHONY: help reproduce test test-slow lint typecheck check hooks bench bench-bayesian clean-venv
+.PHONY: help reproduce test browser test-slow lint typecheck check hooks bench bench-bayesian clean-venv
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -27,7 +27,7 @@ $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 reproduce: $(STAMP) ## create .venv (pinned) and run the DVC pipeline (dvc repro)
 	$(BIN)/dvc repro
 
-test: $(STAMP) ## create .venv (pinned) and run the fast test suite
+test: $(STAMP) browser ## create .venv (pinned) and run the fast test suite
 	$(BIN)/python -m pytest
 
 test-slow: $(STAMP) ## run the slow parameter-recovery tests
@@ -38,6 +38,9 @@ bench: $(STAMP) ## benchmark the frequentist objective (prints speed ratios)
 
 bench-bayesian: $(STAMP) ## benchmark numpyro vs nutpie vs pymc samplers (~10 min)
 	$(BIN)/python scripts/bench_bayesian.py
+
+browser: ## install Debian's Chromium for the report browser test, where absent and possible
+	@scripts/install_browser.sh
 
 lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check src tests notebooks scripts reports

@@ -46,8 +46,7 @@ fmt = tables.fmt
 def settings_table(name):
     if name not in spec.estimators:
         return Markdown(f"The study does not run the {name} estimator.")
-    settings = estimator_for(spec, name).config.model_dump()
-    return pd.json_normalize(settings, sep=".").T.rename(columns={0: "setting"}).astype(str)
+    return tables.show(tables.settings(estimator_for(spec, name).config.model_dump()))
 
 
 # %% [markdown]
@@ -222,7 +221,7 @@ Markdown(f"In this study $b$ = {fmt(spec.study.budget_bound, 2)}.")
 # ## Study design
 
 # %%
-pd.DataFrame(
+design = pd.DataFrame(
     {
         name: {
             "weeks": sc.n_weeks,
@@ -239,6 +238,7 @@ pd.DataFrame(
         for name, sc in spec.scenarios.items()
     }
 ).T
+tables.show(design, index="scenario")
 
 # %% [markdown]
 # ## Results
@@ -246,7 +246,7 @@ pd.DataFrame(
 # All numbers below are computed from the study's metrics files (`reports/metrics/`).
 
 # %%
-tables.summary_table(m)
+tables.show(tables.summary_table(m))
 
 # %%
 #| label: fig-coverage
@@ -277,8 +277,9 @@ Markdown(
 # reaches the fit's threshold:
 
 # %%
-sens = tables.prior_sensitivity_by_channel(m, "roas")
-sens if len(sens) else Markdown("No estimator reports prior sensitivity.")
+tables.show(
+    tables.prior_sensitivity_by_channel(m, "roas"), empty="No estimator reports prior sensitivity."
+)
 
 # %% [markdown]
 # And whether the ROAS estimates it flags are the ones that miss (pooled over scenarios,
@@ -286,7 +287,7 @@ sens if len(sens) else Markdown("No estimator reports prior sensitivity.")
 
 # %%
 sens = tables.prior_sensitivity_vs_error(m)
-display(sens if len(sens) else Markdown("No estimator reports prior sensitivity."))
+display(tables.show(sens, empty="No estimator reports prior sensitivity."))
 Markdown(tables.prior_sensitivity_note(m))
 
 # %% [markdown]

@@ -27,13 +27,14 @@ study = "studies/recovery.yaml"
 metrics_dir = "reports/metrics"
 
 # %%
+# %matplotlib inline
 import pandas as pd
 from IPython.display import Markdown, display
 
 from mmm_recovery.core import paths
 from mmm_recovery.core.spec import load_study
 from mmm_recovery.evaluation.fitting import estimator_for
-from mmm_recovery.reporting import tables
+from mmm_recovery.reporting import plots, tables
 
 spec = load_study(study)
 m = tables.StudyMetrics.load(paths.resolve(metrics_dir))
@@ -63,6 +64,29 @@ Markdown(
 )
 
 # %% [markdown]
+# ## The answer at a glance
+#
+# For each scenario and estimator: how often the ROAS intervals contain the true ROAS (with the
+# exact 95% binomial interval of that rate; dotted lines mark each estimator's nominal level) and
+# how far the ROAS estimates are from the truth. Computed from `reports/metrics/coverage.csv` and
+# `reports/metrics/comparisons.csv`.
+
+# %%
+#| label: fig-headline
+#| fig-cap: "ROAS interval coverage and mean absolute relative ROAS error per scenario and estimator (code: mmm_recovery.reporting.plots.headline; data: reports/metrics/coverage.csv, comparisons.csv)."
+nominal = {name: estimator_for(spec, name).interval_level for name in spec.estimators}
+if len(m.coverage) and len(m.comparisons):
+    display(plots.headline(m.coverage, m.comparisons, "roas", nominal))
+else:
+    display(Markdown("No results."))
+
+# %%
+#| label: fig-headline-decay
+#| fig-cap: "The same for the adstock decay (code: mmm_recovery.reporting.plots.headline)."
+if len(m.coverage) and len(m.comparisons):
+    display(plots.headline(m.coverage, m.comparisons, "adstock.alpha", nominal))
+
+# %% [markdown]
 # ## Estimators and their settings
 #
 # * **frequentist** -- Robyn-style: Nevergrad search over per-channel geometric adstock and Hill
@@ -72,8 +96,9 @@ Markdown(
 #   NumPyro, HDI intervals, convergence checks recorded for every fit.
 
 # %%
-settings = {name: estimator_for(spec, name).config.model_dump() for name in spec.estimators}
-pd.json_normalize(settings, sep=".").T.rename(columns={0: "value"}).astype(str)
+for name in spec.estimators:
+    display(Markdown(f"**{name}**"))
+    display(tables.show(tables.settings(estimator_for(spec, name).config.model_dump())))
 
 # %% [markdown]
 # ## Evaluation data and factors
@@ -99,7 +124,7 @@ for name, sc in spec.scenarios.items():
             default=None,
         ),
     }
-pd.DataFrame(rows).T
+tables.show(pd.DataFrame(rows).T, index="scenario")
 
 # %% [markdown]
 # ## Metrics
@@ -112,10 +137,10 @@ pd.DataFrame(rows).T
 # statistic, never dropped). The nominal interval level of each estimator is in the metrics.
 
 # %%
-tables.summary_table(m)
+tables.show(tables.summary_table(m))
 
 # %%
-tables.estimator_overview(m)
+tables.show(tables.estimator_overview(m))
 
 # %%
 Markdown(
@@ -131,7 +156,7 @@ Markdown(
 # contained the true ROAS. A pooled error can hide one channel that is consistently wrong.
 
 # %%
-tables.channel_errors(m, "roas")
+tables.show(tables.channel_errors(m, "roas"))
 
 # %% [markdown]
 # ### Does the Bayesian posterior warn when its prior decides?
@@ -143,7 +168,7 @@ tables.channel_errors(m, "roas")
 
 # %%
 sens = tables.prior_sensitivity_vs_error(m)
-display(sens if len(sens) else Markdown("No estimator reports prior sensitivity."))
+display(tables.show(sens, empty="No estimator reports prior sensitivity."))
 Markdown(tables.prior_sensitivity_note(m))
 
 # %% [markdown]

@@ -101,7 +101,7 @@ def test_reports_rendered_with_the_metrics_numbers(project):
 
     site = project / "reports" / "_site"
     record = json.loads((site / "render.json").read_text())
-    expected = "quarto" if shutil.which("quarto") else "nbconvert"
+    expected = "quarto" if shutil.which("quarto") else "pandoc"
     assert {r["renderer"] for r in record.values()} == {expected}
     card = html.unescape((site / "model_card.html").read_text())
     method = html.unescape((site / "methodology.html").read_text())
@@ -136,5 +136,5 @@ def test_reports_rendered_with_the_metrics_numbers(project):
                 f"model card lacks {col}={value} ({row['scenario']}/{row['estimator']})"
             )
             assert f">{value}<" in method, f"methodology lacks {col}={value}"
-    if expected == "nbconvert":
+    if expected == "pandoc":
         assert "Quarto was not found" in card

@@ -124,28 +124,61 @@ def test_channel_errors_are_signed_means_with_coverage_counts():
     ]
 
 
-def test_fallback_render_is_the_same_bytes_twice(tmp_path):
-    """The nbconvert fallback renders an executed notebook to the same HTML every time (no random
-    cell ids in the cells it adds), so the render stage's output is reproducible."""
+def test_offline_render_is_the_same_bytes_twice(tmp_path):
+    """The offline route renders an executed notebook to the same HTML and PDF every time, and
+    reads the front matter, callouts, formulas and figure captions of the Quarto source."""
+    import base64
+    import io
+
     import nbformat
+    from matplotlib.figure import Figure
 
-    from mmm_recovery.reporting.render import _render_nbconvert
+    from mmm_recovery.reporting import pandoc
 
+    fig = Figure(figsize=(2, 1))
+    fig.subplots().plot([0, 1])
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
     nb = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell("#| label: fig-line\n#| fig-cap: A line.\nfig", id="c2")
+    code.outputs = [
+        nbformat.v4.new_output(
+            "display_data", data={"image/png": base64.b64encode(png.getvalue()).decode()}
+        )
+    ]
     nb.cells = [
-        nbformat.v4.new_raw_cell("---\ntitle: T\nsubtitle: S\n---", id="cell-000"),
-        nbformat.v4.new_markdown_cell("Some text.", id="cell-001"),
+        nbformat.v4.new_raw_cell("---\ntitle: T\nsubtitle: S\nformat: {html: {}}\n---", id="c0"),
+        nbformat.v4.new_markdown_cell(
+            "::: {.callout-note}\nA note.\n:::\n\nSome $x^2$ text.", id="c1"
+        ),
+        code,
     ]
     executed = tmp_path / "r.ipynb"
     nbformat.write(nb, executed)
-    html = []
+    out = []
     for run in ("a", "b"):
-        out = tmp_path / run
-        out.mkdir()
-        assert _render_nbconvert(executed, out, "rendered by nbconvert") == ["r.html"]
-        html.append((out / "r.html").read_bytes())
-    assert html[0] == html[1]
-    assert b"render-note" in html[0] and b"cell-000" in html[0]
+        (tmp_path / run).mkdir()
+        assert pandoc.render(executed, tmp_path / run, "note") == ["r.html", "r.pdf"]
+        out.append([(tmp_path / run / f).read_bytes() for f in ("r.html", "r.pdf")])
+    assert out[0] == out[1]
+    page = out[0][0].decode()
+    assert '<h1 class="title">T</h1>' in page and "callout-note" in page and "<math" in page
+    assert 'id="fig-line"' in page and "A line." in page and "format" not in page
+
+
+def test_a_cell_error_stops_the_offline_render(tmp_path):
+    import nbformat
+
+    from mmm_recovery.reporting import pandoc
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("1/0", id="c0")
+    cell.outputs = [nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="x")]
+    nb.cells = [cell]
+    nbformat.write(nb, tmp_path / "r.ipynb")
+    with pytest.raises(pandoc.RenderError, match=r"r.ipynb, cell 0: .*ZeroDivisionError"):
+        pandoc.render(tmp_path / "r.ipynb", tmp_path, "note")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.ipynb"]  # no output, no scratch
 
 
 def test_interval_figure_shows_an_estimate_outside_its_interval():

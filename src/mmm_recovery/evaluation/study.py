@@ -258,8 +258,15 @@ def write_outputs(study: Study, out_dir: Path, data_root: Path | None = None) ->
     :data:`METRIC_DIGITS`; wall times are in ``data/timing/`` (see :func:`runtime_table`).
     Returns the metrics."""
     records = load_records(study, data_root)
-    comparisons = comparisons_table(records)
-    fits = fits_table(records).sort_values(["scenario", "estimator", "replicate"])
+    return write_metrics(study, out_dir, comparisons_table(records), fits_table(records))
+
+
+def write_metrics(
+    study: Study, out_dir: Path, comparisons: pd.DataFrame, fits: pd.DataFrame
+) -> dict[str, Any]:
+    """Write the metrics files of :func:`write_outputs` from the comparisons and fits tables
+    (one row per fit x channel x quantity, one per fit); return the metrics."""
+    fits = fits.sort_values(["scenario", "estimator", "replicate"])
     m = metrics(study, comparisons, fits)
     out_dir = Path(out_dir)
     files.write_json(out_dir / "study.json", _rounded(m))

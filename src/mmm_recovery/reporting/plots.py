@@ -326,3 +326,49 @@ def error_by_scenario(bias: pd.DataFrame, quantity: str, column: str = "bias") -
     ax.set(xlabel=f"{column} of {quantity}")
     ax.legend(fontsize="small")
     return fig
+
+
+def headline(
+    coverage: pd.DataFrame, comparisons: pd.DataFrame, quantity: str, nominal: dict[str, float]
+) -> Figure:
+    """The study's answer for ``quantity`` in one figure, per scenario and estimator.
+
+    Left: interval coverage with its exact 95% binomial interval (``coverage.csv``), dotted at
+    each estimator's nominal level. Right: mean absolute relative error with +-2 standard errors
+    of that mean over the fits' channel estimates (``comparisons.csv``; channels of one fit are
+    treated as independent, so the bars are somewhat too narrow).
+    """
+    cov = coverage[coverage["quantity"] == quantity]
+    err = comparisons[comparisons["quantity"] == quantity].assign(
+        abs_rel=lambda d: d["rel_error"].abs()
+    )
+    err = err.groupby(["scenario", "estimator"], sort=False)["abs_rel"].agg(["mean", "sem"])
+    scen = list(dict.fromkeys([*cov["scenario"], *err.index.get_level_values(0)]))
+    ests = list(dict.fromkeys([*cov["estimator"], *err.index.get_level_values(1)]))
+    fig = Figure(figsize=(9, 0.45 * len(scen) + 1.6), layout="constrained")
+    ax_cov, ax_err = fig.subplots(1, 2, sharey=True)
+    for k, est in enumerate(ests):
+        y = np.arange(len(scen)) + (k - (len(ests) - 1) / 2) * 0.25
+        c = cov[cov["estimator"] == est].set_index("scenario").reindex(scen)
+        ax_cov.errorbar(
+            c["coverage"],
+            y,
+            xerr=[c["coverage"] - c["coverage_lo"], c["coverage_hi"] - c["coverage"]],
+            fmt="o",
+            color=f"C{k}",
+            label=est,
+        )
+        if est in nominal:
+            ax_cov.axvline(nominal[est], color=f"C{k}", ls=":", lw=1)
+        e = err.xs(est, level="estimator").reindex(scen) if est in err.index.levels[1] else None
+        if e is not None:
+            ax_err.errorbar(
+                e["mean"], y, xerr=2 * e["sem"].fillna(0), fmt="s", color=f"C{k}", label=est
+            )
+    ax_cov.set_yticks(range(len(scen)), scen)
+    ax_cov.invert_yaxis()
+    ax_cov.set(xlim=(-0.02, 1.02), xlabel=f"{quantity} interval coverage (exact 95% CI)")
+    ax_err.set(xlabel=f"{quantity} mean |relative error| (+-2 SE)")
+    ax_err.set_xlim(left=0)
+    ax_cov.legend(fontsize="small", loc="lower left")
+    return fig

@@ -45,6 +45,41 @@ def fmt(x: Any, digits: int = 3) -> str:
     return f"{x:.{digits}f}"
 
 
+def markdown(df: pd.DataFrame, index: str | None = None) -> str:
+    """``df`` as a pandoc/GitHub pipe table, every row and column (no truncation).
+
+    The index is dropped unless ``index`` names it: then it is the first column, under that name.
+    Cells are shown as ``str`` (format numbers with :func:`fmt` first); ``|`` is escaped.
+    """
+    if index is not None:
+        df = df.rename_axis(index).reset_index()
+    if df.columns.empty:
+        return ""
+
+    def cell(x: Any) -> str:
+        text = "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else str(x)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(c) for c in df.columns) + " |"]
+    lines.append("|" + "|".join("---" for _ in df.columns) + "|")
+    lines += ["| " + " | ".join(cell(x) for x in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def show(df: pd.DataFrame, index: str | None = None, empty: str = "Nothing to show.") -> Any:
+    """Display ``df`` in a report as a Markdown table (see :func:`markdown`), or ``empty``."""
+    from IPython.display import Markdown
+
+    return Markdown(markdown(df, index) if len(df) else empty)
+
+
+def settings(config: dict[str, Any]) -> pd.DataFrame:
+    """An estimator's settings (its config as a nested dict) as ``setting``/``value`` rows, nested
+    keys joined with dots."""
+    flat = pd.json_normalize(config, sep=".").iloc[0] if config else pd.Series(dtype=object)
+    return pd.DataFrame({"setting": list(flat.index), "value": [str(v) for v in flat]})
+
+
 @dataclass(frozen=True)
 class StudyMetrics:
     """The study stage's outputs, read from ``metrics_dir``."""

@@ -1,0 +1,217 @@
+"""The reports rendered offline from a tiny synthetic metrics set: every number they show comes
+from the metrics files, the HTML is self-contained and renders in a real headless browser
+(formulas as MathML, every image loaded, no error), and the PDF has its pages, text and figures.
+
+The metrics are made up (seeded) and written by the study's own writer, so the values the
+reports must show are known without running a study; no value is typed here.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmm_recovery.core import paths
+from mmm_recovery.core.spec import load_study
+from mmm_recovery.reporting import tables
+from mmm_recovery.reporting.render import REPORTS, quarto_path, render
+
+SMOKE = paths.STUDIES / "smoke.yaml"
+QUANTITIES = ("adstock.alpha", "roas", "mroas", "curve_error")
+BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+#: CI sets this (``.ci/run`` installs Debian's Chromium): there the browser test may not skip
+REQUIRE_BROWSER = os.environ.get("MMM_REQUIRE_BROWSER") == "1"
+
+
+def synthetic_metrics(out_dir: Path) -> None:
+    """Write a metrics set for the smoke study: 2 replicates x 2 channels per scenario and
+    estimator, seeded errors and coverage, one failed and one non-converged fit."""
+    from mmm_recovery.evaluation.study import write_metrics
+
+    spec = load_study(SMOKE)
+    rng = np.random.default_rng(20261204)
+    comp, fits = [], []
+    for scen in spec.scenarios:
+        for est in spec.estimators:
+            for rep in range(2):
+                fits.append(
+                    {
+                        "scenario": scen,
+                        "replicate": rep,
+                        "estimator": est,
+                        "status": "ok",
+                        "converged": bool(rep == 0 or est != "bayesian"),
+                        "error": None,
+                        "regret": rng.uniform(10, 500),
+                        "regret_share_of_lift": rng.uniform(0.01, 0.6),
+                        "true_lift_of_recommendation": rng.uniform(100, 900),
+                        "holdout_mape": rng.uniform(0.01, 0.1),
+                    }
+                )
+                for channel in ("tv", "search"):
+                    for quantity in QUANTITIES:
+                        truth = rng.uniform(0.2, 2.0)
+                        estimate = truth * (1 + rng.normal(0, 0.3))
+                        width = rng.uniform(0.1, 1.0)
+                        interval = quantity != "curve_error"
+                        lower = estimate - width / 2
+                        comp.append(
+                            {
+                                "scenario": scen,
+                                "replicate": rep,
+                                "estimator": est,
+                                "channel": channel,
+                                "quantity": quantity,
+                                "converged": True,
+                                "truth": truth,
+                                "estimate": estimate,
+                                "error": estimate - truth,
+                                "rel_error": (estimate - truth) / truth,
+                                "lower": lower if interval else np.nan,
+                                "upper": lower + width if interval else np.nan,
+                                "width": width if interval else np.nan,
+                                "covered": float(lower <= truth <= lower + width)
+                                if interval
+                                else np.nan,
+                            }
+                        )
+    fits.append({**fits[0], "replicate": 2, "status": "failed", "error": "synthetic failure"})
+    write_metrics(spec, out_dir, pd.DataFrame(comp), pd.DataFrame(fits))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    if quarto_path():
+        pytest.skip("Quarto is on PATH: the offline route is not the one rendered")
+    root = tmp_path_factory.mktemp("reports")
+    synthetic_metrics(root / "metrics")
+    render(list(REPORTS), str(SMOKE), str(root / "metrics"), root / "_site")
+    return root
+
+
+def test_render_record_names_the_offline_route(site):
+    record = json.loads((site / "_site" / "render.json").read_text())
+    assert set(record) == set(REPORTS)
+    for name, entry in record.items():
+        assert entry["renderer"] == "pandoc" and entry["pdf"].startswith("typst ")
+        assert entry["files"] == [f"{name}.html", f"{name}.pdf"]
+        for produced in entry["files"]:
+            assert (site / "_site" / produced).stat().st_size > 0
+    assert not list((site / "_site").glob(".*.render")), "scratch folders left behind"
+
+
+def test_every_summary_number_is_in_both_reports(site):
+    """Recompute the summary table from the metrics files; each value is a table cell of the HTML
+    and a word of the PDF text."""
+    table = tables.summary_table(tables.StudyMetrics.load(site / "metrics"))
+    assert len(table) == 4
+    for name in REPORTS:
+        page = html.unescape((site / "_site" / f"{name}.html").read_text())
+        cells = set(re.findall(r"<td[^>]*>([^<]*)</td>", page))
+        text = pdf_text(site / "_site" / f"{name}.pdf")
+        for _, row in table.iterrows():
+            for col, value in row.items():
+                assert value in cells, f"{name}.html lacks {col}={value} ({row['scenario']})"
+                assert value in text, f"{name}.pdf lacks {col}={value} ({row['scenario']})"
+
+
+def test_html_is_self_contained(site):
+    """No script, style sheet or image is fetched: no http(s) reference in src/href of the tags
+    that load things, and no <script> at all (formulas are MathML)."""
+    for name in REPORTS:
+        page = (site / "_site" / f"{name}.html").read_text()
+        assert "<script" not in page
+        loads = re.findall(r"<(?:link|img|script|iframe)\b[^>]*>", page)
+        assert loads and not [t for t in loads if re.search(r"(src|href)=\"https?:", t)]
+    assert "<math" in (site / "_site" / "methodology.html").read_text()
+
+
+def test_tables_are_whole_and_have_no_index_column(site):
+    page = (site / "_site" / "model_card.html").read_text()
+    assert "rows x" not in page and "…" not in page and "..." not in page
+    header = re.findall(r"<th[^>]*>([^<]*)</th>", page)
+    assert "" not in header, "a table with an unnamed (index) column"
+
+
+def pdf_text(path: Path) -> str:
+    from pypdf import PdfReader
+
+    text = " ".join(page.extract_text() for page in PdfReader(path).pages)
+    return text.replace("\u2212", "-")  # Typst sets a minus sign before a digit
+
+
+def test_pdf_has_pages_text_and_figures(site):
+    from pypdf import PdfReader
+
+    for name, headings, figures in (
+        ("model_card", ("The answer at a glance", "Limitations and out-of-scope use"), 2),
+        ("methodology", ("Adstock: carry-over of spend", "References"), 4),
+    ):
+        reader = PdfReader(site / "_site" / f"{name}.pdf")
+        assert len(reader.pages) >= 3
+        text = pdf_text(site / "_site" / f"{name}.pdf")
+        for heading in headings:
+            assert heading in text, (name, heading)
+        images = sum(len(page.images) for page in reader.pages)
+        assert images >= figures, f"{name}.pdf has {images} images, expected >= {figures}"
+
+
+@pytest.mark.skipif(
+    not (BROWSER and DRIVER) and not REQUIRE_BROWSER,
+    reason="Chromium and chromedriver not found (Debian: apt-get install chromium "
+    "chromium-driver; .ci/run installs them)",
+)
+def test_reports_render_in_a_headless_browser(site):
+    """Debian's Chromium opens each report from disk, with the network off: every image is
+    decoded with a size, every formula is laid out as MathML, and nothing shows an error."""
+    assert BROWSER and DRIVER, "MMM_REQUIRE_BROWSER=1 but Chromium/chromedriver are missing"
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = BROWSER
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={site / 'chromium-profile'}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    try:
+        for name in REPORTS:
+            driver.get((site / "_site" / f"{name}.html").as_uri())
+            state = driver.execute_script(
+                """
+                const imgs = [...document.images];
+                const math = [...document.querySelectorAll('math')];
+                return {
+                  images: imgs.length,
+                  broken: imgs.filter(i => !i.complete || i.naturalWidth === 0).length,
+                  math: math.length,
+                  flat_math: math.filter(m => m.getBoundingClientRect().width === 0).length,
+                  text: document.body.innerText,
+                };
+                """
+            )
+            assert state["images"] >= 2 and state["broken"] == 0, (name, state["broken"])
+            for marker in ("Traceback", "Error:", "$\\", "NaN"):
+                assert marker not in state["text"], (name, marker)
+            if name == "methodology":
+                assert state["math"] >= 10 and state["flat_math"] == 0, state["math"]
+    finally:
+        driver.quit()
