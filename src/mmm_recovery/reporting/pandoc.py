@@ -138,7 +138,7 @@ def render(executed: Path, out_dir: Path, note: str) -> list[str]:
         source = notebook_markdown(executed, work / "media") + f"\n---\n\n*{note}*\n"
         md = work / f"{stem}.md"
         md.write_text(source)
-        common = ["--standalone", "--toc", f"--resource-path={work}"]
+        common = ["--standalone", "--toc", "--wrap=none", f"--resource-path={work}"]
         html_args = [*common, "--embed-resources", "--mathml", f"--css={CSS}"]
         with files.atomic_path(out_dir / f"{stem}.html") as tmp:
             pypandoc.convert_file(
