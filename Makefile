@@ -4,7 +4,6 @@ PYTHON ?= python3.12
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-STUDY  ?= studies/recovery.yaml
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 # JAX must see one host device per chain before it is imported (numpyro runs chains in parallel).
 export XLA_FLAGS ?= --xla_force_host_platform_device_count=4
@@ -33,10 +32,10 @@ test: $(STAMP) browser ## create .venv (pinned) and run the fast test suite
 test-slow: $(STAMP) ## run the slow parameter-recovery tests
 	$(BIN)/python -m pytest -m slow
 
-bench: $(STAMP) ## benchmark the frequentist objective (prints speed ratios)
+bench: $(STAMP) ## benchmark the frequentist objective (ratios; writes docs/benchmarks/)
 	$(BIN)/python scripts/bench_frequentist.py
 
-bench-bayesian: $(STAMP) ## benchmark numpyro vs nutpie vs pymc samplers (~10 min)
+bench-bayesian: $(STAMP) ## benchmark numpyro vs nutpie vs pymc (~10 min; writes docs/benchmarks/)
 	$(BIN)/python scripts/bench_bayesian.py
 
 browser: ## install Debian's Chromium for the report browser test, where absent and possible

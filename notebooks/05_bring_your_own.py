@@ -14,7 +14,7 @@
 # %% [markdown]
 # # 05 · Bring your own data
 #
-# One weekly CSV declared under `datasets:` in the study YAML, validated (every problem named
+# One weekly CSV declared under `datasets:` in a study YAML (and listed in `studies/datasets.yaml`), validated (every problem named
 # with its file, column and line) and fitted by every estimator of the study. There is **no
 # ground truth** here: this notebook shows estimates, fit, decomposition, ROAS and budget advice,
 # not recovery errors or regret. Code: `mmm_recovery.byod`.
@@ -28,11 +28,12 @@ dataset = "robyn_example"
 import pandas as pd
 from IPython.display import display
 
-from mmm_recovery import byod
+from mmm_recovery import byod, byod_index
 from mmm_recovery.core.spec import load_study
 from mmm_recovery.reporting import plots
 
 spec = load_study(study)
+byod_index.check_entry(spec, dataset)  # DVC watches the CSV and study file the index names
 out = byod.fit_all(spec, dataset)
 fit_input, results = out["input"], out["results"]
 print(

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mmm_recovery import byod
-from mmm_recovery.core import files
+from mmm_recovery.core import files, paths
 from mmm_recovery.core.spec import SpecError, load_study
 
 
@@ -269,3 +269,93 @@ def test_declared_lift_tests_reach_the_estimators(tmp_path, example, smoke_study
         with pytest.raises(SpecError) as err:
             load_study(f)
         assert str(f) in str(err.value) and message in str(err.value)
+
+
+# --- the dataset index (studies/datasets.yaml) and `byod check` -------------------------------
+
+
+def _two_dataset_study(tmp_path, example):
+    """A study file outside studies/recovery.yaml declaring a good and a bad dataset."""
+    import yaml
+
+    bad = tmp_path / "bad.csv"
+    pd.read_csv(example).assign(tv_S=-1.0).to_csv(bad, index=False)
+    raw = yaml.safe_load((paths.STUDIES / "smoke.yaml").read_text())
+    good_decl = raw["datasets"]["robyn_example"]
+    raw["datasets"] = {
+        "bad_one": {**good_decl, "path": str(bad)},
+        "good_one": {**good_decl, "path": str(example)},
+    }
+    study = tmp_path / "mine.yaml"
+    study.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return study
+
+
+def test_check_reports_every_dataset_one_line_per_problem(tmp_path, example, capsys):
+    study = _two_dataset_study(tmp_path, example)
+    assert byod.main(["check", "--study", str(study)]) == 1
+    out = capsys.readouterr()
+    lines = out.out.splitlines()
+    heads = [line.split(":")[0] for line in lines]
+    assert heads[-1] == "OK   good_one" and set(heads[:-1]) == {"FAIL bad_one"}, heads
+    assert any("column 'tv_S' has negative spend" in line for line in lines[:-1])
+    assert all("bad.csv" in line for line in lines[:-1]), "every problem names the file"
+    assert "Traceback" not in out.out + out.err
+    assert byod.main(["check", "--study", str(study), "--dataset", "good_one"]) == 0
+
+
+def test_check_of_a_bad_study_file_is_one_error_line(tmp_path, capsys):
+    study = tmp_path / "broken.yaml"
+    study.write_text("study: {replicates: true}\n")
+    assert byod.main(["check", "--study", str(study)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "broken.yaml" in err and "Traceback" not in err
+
+
+def test_index_entries_come_from_the_declaration(tmp_path, example, monkeypatch):
+    from mmm_recovery import byod_index
+
+    index = tmp_path / "datasets.yaml"
+    study = _two_dataset_study(tmp_path, example)
+    # the study file and CSVs here lie outside the project: DVC could not track them
+    with pytest.raises(byod_index.DatasetIndexError, match="outside the project"):
+        byod_index.add(study, "good_one", index=index)
+    assert not index.exists()
+    spec = load_study(study)
+    monkeypatch.setattr(byod_index, "_label", lambda path: "studies/mine.yaml")
+    with pytest.raises(byod_index.DatasetIndexError, match="outside the project"):
+        byod_index.entry_for(spec, "good_one")  # the CSV is still absolute
+    rel = {"good_one": spec.datasets["good_one"].model_copy(update={"path": "data/x.csv"})}
+    spec = spec.model_copy(update={"datasets": rel})
+    entry = byod_index.entry_for(spec, "good_one")
+    assert entry == {"study": "studies/mine.yaml", "csv": "data/x.csv"}
+    index.write_text("datasets:\n  good_one: {study: studies/mine.yaml, csv: data/y.csv}\n")
+    with pytest.raises(byod_index.DatasetIndexError, match=r"byod add --study studies/mine"):
+        byod_index.check_entry(spec, "good_one", index=index)
+    index.write_text("datasets:\n  good_one: {study: studies/mine.yaml}\n")
+    with pytest.raises(byod_index.DatasetIndexError, match=r"good_one: expected the keys"):
+        byod_index.read_index(index)
+
+
+def test_the_index_lists_the_default_example():
+    from mmm_recovery import byod_index
+
+    default = load_study("studies/recovery.yaml")
+    assert byod_index.read_index()["robyn_example"] == byod_index.entry_for(
+        default, "robyn_example"
+    )
+
+
+def test_remove_drops_one_entry_and_refuses_an_unknown_name(tmp_path):
+    from mmm_recovery import byod_index
+
+    index = tmp_path / "datasets.yaml"
+    index.write_text(
+        "datasets:\n  a: {study: studies/a.yaml, csv: data/a.csv}\n"
+        "  b: {study: studies/b.yaml, csv: data/b.csv}\n"
+    )
+    byod_index.remove("a", index=index)
+    assert byod_index.read_index(index) == {"b": {"study": "studies/b.yaml", "csv": "data/b.csv"}}
+    with pytest.raises(byod_index.DatasetIndexError, match=r"datasets\.a: not in the index"):
+        byod_index.remove("a", index=index)
+    assert list(tmp_path.iterdir()) == [index], "a temporary file was left behind"

@@ -138,3 +138,33 @@ def test_reports_rendered_with_the_metrics_numbers(project):
             assert f">{value}<" in method, f"methodology lacks {col}={value}"
     if expected == "pandoc":
         assert "Quarto was not found" in card
+
+
+def test_a_dataset_declared_in_another_study_file_is_fitted_by_dvc_repro(project):
+    """The documented route for your own data: declare it in any study file, list it with
+    `byod add`, fit it with `dvc repro fit_byod@<name>` (studies/recovery.yaml untouched)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from helpers import project_env
+
+    from mmm_recovery.core.results import load_result
+
+    raw = yaml.safe_load((project / "studies" / "recovery.yaml").read_text())
+    raw["estimators"] = {"frequentist": raw["estimators"]["frequentist"]}  # keep it quick
+    raw["datasets"] = {"my_shop": {**raw["datasets"]["robyn_example"], "path": "data/my_shop.csv"}}
+    (project / "studies" / "my_shop.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    shutil.copy(project / "data" / "byod" / "robyn_example.csv", project / "data" / "my_shop.csv")
+    before = (project / "studies" / "recovery.yaml").read_bytes()
+    add = [sys.executable, "-m", "mmm_recovery.byod", "add", "--study", "studies/my_shop.yaml"]
+    subprocess.run(
+        [*add, "--dataset", "my_shop"], cwd=project, env=project_env(project), check=True
+    )
+    out = dvc(project, "repro", "fit_byod@my_shop").stdout
+    assert "Running stage 'fit_byod@my_shop'" in out
+    res = load_result(project / "data" / "byod" / "my_shop" / "frequentist")
+    assert res["scenario"] == "my_shop" and set(res["channels"]) >= {"tv", "search"}
+    assert not (project / "data" / "byod" / "my_shop" / "bayesian").exists()
+    assert (project / "studies" / "recovery.yaml").read_bytes() == before
+    assert "fit_byod@my_shop" not in dvc(project, "status").stdout

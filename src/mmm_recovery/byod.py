@@ -12,12 +12,17 @@ only (no recovery errors, no regret). ``example`` writes a CSV in Robyn's ``dt_s
 layout from the simulator, for trying the workflow.
 
     python -m mmm_recovery.byod example --study studies/recovery.yaml --out data/byod/robyn_example.csv
-    python -m mmm_recovery.byod check --study studies/recovery.yaml --dataset robyn_example
+    python -m mmm_recovery.byod check                       # every dataset dvc repro fits
+    python -m mmm_recovery.byod add --study studies/my_shop.yaml --dataset my_shop
+
+``add`` lists a dataset declared in any study file in ``studies/datasets.yaml``, the index
+``dvc repro`` fits from (:mod:`mmm_recovery.byod_index`).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -338,7 +343,48 @@ def write_example(study: Study, out: str | Path, scenario: str | None = None) ->
     return files.write_csv(paths.resolve(out), out_df)
 
 
+def check(study_path: str | None, names: list[str]) -> list[str]:
+    """Validate datasets without fitting; return one line per dataset checked or problem found.
+
+    With ``study_path``: its datasets (all, or ``names``). Without: every dataset of the index
+    ``studies/datasets.yaml`` (or ``names`` of it) with its own study file, and each index entry
+    against its declaration. One bad dataset does not stop the checks of the others.
+    """
+    from mmm_recovery import byod_index
+    from mmm_recovery.core.spec import load_study
+
+    if study_path is not None:
+        todo = [(study_path, n) for n in names] or [
+            (study_path, n) for n in load_study(study_path).datasets
+        ]
+    else:
+        index = byod_index.read_index()
+        unknown = sorted(set(names) - set(index))
+        if unknown:
+            raise DataError(
+                f"studies/datasets.yaml: {', '.join(unknown)}: not in the index (add with: "
+                "python -m mmm_recovery.byod add --study <file> --dataset <name>)"
+            )
+        todo = [(index[n]["study"], n) for n in (names or list(index))]
+    lines: list[str] = []
+    studies: dict[str, Study] = {}
+    for path, name in todo:
+        try:
+            study = studies[path] = studies.get(path) or load_study(path)
+            if study_path is None:
+                byod_index.check_entry(study, name)
+            fi = load(study, name)
+        except (ValueError, OSError) as exc:  # DataError, SpecError, DatasetIndexError, IO
+            lines += [f"FAIL {name}: {line}" for line in str(exc).splitlines() if line.strip()]
+            continue
+        lines.append(
+            f"OK   {name}: {len(fi.data)} weeks, channels {fi.channels}, controls {fi.controls}"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
+    from mmm_recovery import byod_index
     from mmm_recovery.core.spec import load_study
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -346,19 +392,41 @@ def main(argv: list[str] | None = None) -> int:
     ex = sub.add_parser("example", help="write a Robyn-layout example CSV")
     ex.add_argument("--study", default="studies/recovery.yaml")
     ex.add_argument("--out", default="data/byod/robyn_example.csv")
-    ck = sub.add_parser("check", help="validate a declared dataset and print its summary")
-    ck.add_argument("--study", default="studies/recovery.yaml")
-    ck.add_argument("--dataset", required=True)
+    ad = sub.add_parser(
+        "add", help="list a dataset declared in a study file in studies/datasets.yaml (dvc repro)"
+    )
+    ad.add_argument("--study", required=True)
+    ad.add_argument("--dataset", required=True)
+    rm = sub.add_parser("remove", help="drop a dataset from studies/datasets.yaml")
+    rm.add_argument("--dataset", required=True)
+    ck = sub.add_parser(
+        "check",
+        help="validate datasets without fitting: every indexed one, or those of --study",
+    )
+    ck.add_argument("--study", default=None, help="check this study's datasets (default: index)")
+    ck.add_argument("--dataset", action="append", default=[], help="only this one (repeatable)")
     args = ap.parse_args(argv)
-    study = load_study(args.study)
-    if args.cmd == "example":
-        print(write_example(study, args.out))
-    else:
-        fi = load(study, args.dataset)
-        print(
-            f"{args.dataset}: {len(fi.data)} weeks, channels {fi.channels}, controls {fi.controls}: OK"
-        )
-    return 0
+    try:
+        if args.cmd == "example":
+            print(write_example(load_study(args.study), args.out))
+            return 0
+        if args.cmd == "add":
+            entry = byod_index.add(args.study, args.dataset)
+            print(
+                f"studies/datasets.yaml: {args.dataset} -> {entry}; fit with: "
+                f"dvc repro fit_byod@{args.dataset}"
+            )
+            return 0
+        if args.cmd == "remove":
+            byod_index.remove(args.dataset)
+            print(f"studies/datasets.yaml: {args.dataset} removed")
+            return 0
+        lines = check(args.study, args.dataset)
+    except (ValueError, OSError) as exc:  # a bad study file, index or name: no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 1 if any(line.startswith("FAIL") for line in lines) else 0
 
 
 if __name__ == "__main__":
