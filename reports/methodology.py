@@ -271,6 +271,20 @@ Markdown(
 )
 
 # %% [markdown]
+# ### What a lift test buys
+#
+# For each channel a scenario's lift tests measure: its ROAS in that scenario beside the same
+# channel in the scenarios without lift tests (other datasets, so not paired differences).
+
+# %%
+tested = {
+    name: sorted({t.channel for t in spec.scenario(name).lift_tests})
+    for name in spec.scenarios
+    if spec.scenario(name).lift_tests
+}
+tables.show(tables.lift_test_effect(m, tested), empty="No scenario has lift tests.")
+
+# %% [markdown]
 # ### The posterior's own warning
 #
 # Mean prior sensitivity of each channel's ROAS over replicates, and in how many replicates it

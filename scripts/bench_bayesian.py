@@ -105,6 +105,7 @@ def main() -> None:
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--json", help="also write the table as JSON to this path")
+    ap.add_argument("--out", default="docs/benchmarks/samplers.md", help="Markdown table")
     ap.add_argument("--digest-of", choices=CONFIGS, help=argparse.SUPPRESS)  # the child's job
     args = ap.parse_args()
     ensure_jax_devices(args.chains)
@@ -218,6 +219,50 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)
+    write_markdown(args, rows, ratio, f"{len(fi.data)} weeks x {len(fi.channels)} channels")
+
+
+def write_markdown(args: argparse.Namespace, rows: dict, ratio, data: str) -> None:
+    """The table, with the command and the machine, to ``args.out`` (atomically)."""
+    from bench_batched import machine  # a sibling script: python puts scripts/ on the path
+
+    from mmm_recovery.core import files, paths
+
+    lines = [
+        "# Bayesian samplers and sampling coordinates",
+        "",
+        "Written by `scripts/bench_bayesian.py`; do not edit by hand.",
+        "",
+        f"- Command: `python {' '.join(['scripts/bench_bayesian.py', *sys.argv[1:]])}`",
+        f"- Machine: {machine()}",
+        f"- Study: `{args.study}`, scenario `{args.scenario}` replicate 0: {data}; "
+        f"{args.chains} chains x {args.draws} draws; one model and one set of priors for "
+        "every row, only the sampler and the sampling coordinates differ",
+        "- first: the first fit of the dataset (its model compiled into a fresh cache, as each "
+        "fit of a study pays); repeat: the same fit again (warm); x ref: ESS/s over the "
+        "reference's (PyMC's sampler in PyMC-Marketing's own coordinates) in the same mode; "
+        "min ESS over bulk and tail of every reported parameter; same draws: the repeat's "
+        "posterior, and a new process's (loading the compile cache), bit-identical to the "
+        "first's",
+        "",
+        "| configuration | sampler | coordinates | first: s | ESS/s | x ref | repeat: s | ESS/s "
+        "| x ref | leapfrog steps/draw | max R-hat | div | same draws: process | new process |",
+        "|---|---|---|" + "---:|" * 9 + "---|---|",
+    ]
+    for name, r in rows.items():
+        lines.append(
+            f"| {name} | {r['sampler']} | {r['parametrization']}, {r['intercept']} "
+            f"| {r['first_seconds']:.1f} | {r['first_ess_per_second']:.1f} "
+            f"| {ratio(r, 'first'):.2f} | {r['repeat_seconds']:.1f} "
+            f"| {r['repeat_ess_per_second']:.1f} | {ratio(r, 'repeat'):.2f} "
+            f"| {r['mean_leapfrog_steps']:.0f} | {r['max_rhat']:.3f} | {r['divergences']} "
+            f"| {'yes' if r['same_draws_in_process'] else 'no'} "
+            f"| {'yes' if r['same_draws_new_process'] else 'no'} |"
+        )
+    out = paths.resolve(args.out)
+    with files.atomic_path(out) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

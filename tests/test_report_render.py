@@ -215,3 +215,35 @@ def test_reports_render_in_a_headless_browser(site):
                 assert state["math"] >= 10 and state["flat_math"] == 0, state["math"]
     finally:
         driver.quit()
+
+
+def test_findings_page_shows_the_metrics_numbers(tmp_path):
+    """The README's findings page: every coverage count and mean error of the synthetic metrics,
+    recomputed here from comparisons.csv, is on the page; failed fits are counted."""
+    from mmm_recovery.core import files
+    from mmm_recovery.evaluation.score import clopper_pearson
+    from mmm_recovery.reporting import findings
+
+    synthetic_metrics(tmp_path / "metrics")
+    out = tmp_path / "findings.md"
+    findings.main(
+        ["--study", str(SMOKE), "--metrics-dir", str(tmp_path / "metrics"), "--out", str(out)]
+    )
+    page = out.read_text()
+    comp = pd.read_csv(tmp_path / "metrics" / "comparisons.csv")
+    for quantity, _ in findings.HEADLINE:
+        for (scen, est), g in comp[comp["quantity"] == quantity].groupby(["scenario", "estimator"]):
+            k, n = int(g["covered"].sum()), int(g["covered"].notna().sum())
+            lo, hi = clopper_pearson(k, n)
+            cell = f"{k}/{n} = {tables.fmt(k / n, 2)} [{tables.fmt(lo, 2)}, {tables.fmt(hi, 2)}]"
+            mean = tables.fmt(g["rel_error"].abs().mean())
+            assert f"| {scen} | {est} |" in page
+            assert cell in page and mean in page, (scen, est, quantity)
+    study = files.read_json(tmp_path / "metrics" / "study.json")
+    for scen, per_est in study.items():
+        for est, v in per_est.items():
+            assert (
+                f"| {scen} | {est} | {v['fits']} | {v['failed']} | {v['not_converged']} |" in page
+            )
+    assert sum(v["failed"] for per_est in study.values() for v in per_est.values()) == 1
+    assert not list(tmp_path.glob(".findings*")), "a temporary file was left behind"

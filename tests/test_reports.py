@@ -124,6 +124,32 @@ def test_channel_errors_are_signed_means_with_coverage_counts():
     ]
 
 
+def test_lift_test_effect_sets_a_tested_channel_beside_the_untested_scenarios():
+    import pandas as pd
+
+    from mmm_recovery.reporting.tables import StudyMetrics, lift_test_effect
+
+    cols = ["scenario", "estimator", "channel", "quantity", "rel_error", "width", "truth"]
+    rows = [
+        ("lift", "bayesian", "search", "roas", 0.05, 0.2, 1.0),
+        ("lift", "bayesian", "search", "roas", -0.15, 0.4, 2.0),
+        ("lift", "bayesian", "tv", "roas", 0.9, 0.1, 1.0),  # not the tested channel
+        ("base", "bayesian", "search", "roas", 0.30, 1.0, 1.0),
+        ("noisy", "bayesian", "search", "roas", -0.50, 2.0, 1.0),
+        ("base", "bayesian", "search", "adstock.alpha", 0.7, 0.1, 0.5),
+    ]
+    comp = pd.DataFrame(rows, columns=cols).assign(covered=[1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    study = {s: {"bayesian": {}} for s in ("base", "noisy", "lift")}
+    m = StudyMetrics(study, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), comp)
+    t = lift_test_effect(m, {"lift": ["search"]}).set_index("scenario")
+    assert list(t.index) == ["lift", "without lift tests"]
+    assert t.loc["lift", "mean |rel. error| (SE)"] == "0.100 (0.050)"
+    assert t.loc["lift", "mean width / truth"] == "0.200" and t.loc["lift", "coverage"] == "1/2"
+    assert t.loc["without lift tests", "mean |rel. error| (SE)"] == "0.400 (0.100)"
+    assert t.loc["without lift tests", "coverage"] == "1/2"
+    assert lift_test_effect(m, {}).empty
+
+
 def test_offline_render_is_the_same_bytes_twice(tmp_path):
     """The offline route renders an executed notebook to the same HTML and PDF every time, and
     reads the front matter, callouts, formulas and figure captions of the Quarto source."""

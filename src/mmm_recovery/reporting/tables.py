@@ -198,6 +198,42 @@ def channel_errors(m: StudyMetrics, quantity: str = "roas") -> pd.DataFrame:
     return _per_channel(c[c["quantity"] == quantity], cell)
 
 
+def lift_test_effect(m: StudyMetrics, tested: dict[str, list[str]]) -> pd.DataFrame:
+    """What a lift test buys: for each channel a scenario's lift tests measure (``tested``:
+    scenario -> channels), its ROAS per estimator in that scenario beside the same channel in
+    the scenarios without lift tests: mean |relative error| (its standard error), mean interval
+    width relative to the truth, and coverage k/n. The datasets differ (every scenario draws its
+    own), so these are not paired differences."""
+    c = m.comparisons
+    if c.empty or not tested:
+        return pd.DataFrame()
+    c = c[c["quantity"] == "roas"]
+    untested = [s for s in m.scenarios if s not in tested]
+    rows = []
+    for scen, channels in tested.items():
+        for ch in channels:
+            for label, scens in ((scen, [scen]), ("without lift tests", untested)):
+                g = c[c["scenario"].isin(scens) & (c["channel"] == ch)]
+                for est, e in g.groupby("estimator", sort=False):
+                    err = e["rel_error"].abs().dropna()
+                    cov = e["covered"].dropna()
+                    se = err.std(ddof=1) / math.sqrt(len(err)) if len(err) > 1 else None
+                    rows.append(
+                        {
+                            "channel": ch,
+                            "scenario": label,
+                            "estimator": est,
+                            "ROAS estimates": fmt(len(err)),
+                            "mean |rel. error| (SE)": f"{fmt(err.mean())} ({fmt(se)})"
+                            if len(err)
+                            else "n/a",
+                            "mean width / truth": fmt((e["width"] / e["truth"]).mean()),
+                            "coverage": f"{int(cov.sum())}/{len(cov)}",
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
 def _per_channel(c: pd.DataFrame, cell) -> pd.DataFrame:
     """Scenario x estimator rows of comparison rows ``c``, one column per channel (in order of
     appearance) holding ``cell(rows of that scenario, estimator and channel)``."""

@@ -1,0 +1,149 @@
+"""The study's headline findings as a Markdown page (``docs/findings.md``), computed from the
+metrics files only, so the README can link to numbers that no one types.
+
+``python -m mmm_recovery.reporting.findings --study studies/recovery.yaml --metrics-dir
+reports/metrics --out docs/findings.md`` (the DVC stage ``findings``). Every number goes
+through :func:`mmm_recovery.reporting.tables.fmt`; a test writes a synthetic metrics set and
+finds its values on the page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import numpy as np
+import pandas as pd
+
+from mmm_recovery.core import files, paths
+from mmm_recovery.core.spec import Study, load_study
+from mmm_recovery.evaluation.fitting import estimator_for
+from mmm_recovery.evaluation.score import clopper_pearson
+from mmm_recovery.reporting.tables import StudyMetrics, fmt, markdown
+
+#: the quantities of the headline tables: (quantity in the metrics, what a reader calls it)
+HEADLINE = (("roas", "ROAS"), ("adstock.alpha", "adstock decay"))
+
+
+def _interval(k: int, n: int) -> str:
+    if n == 0:
+        return "n/a"
+    lo, hi = clopper_pearson(k, n)
+    return f"{k}/{n} = {fmt(k / n, 2)} [{fmt(lo, 2)}, {fmt(hi, 2)}]"
+
+
+def _mean_se(x: pd.Series) -> str:
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return "n/a"
+    se = x.std(ddof=1) / math.sqrt(len(x)) if len(x) > 1 else float("nan")
+    return f"{fmt(x.mean())} ({fmt(se)})"
+
+
+def quantity_table(m: StudyMetrics, quantity: str, nominal: dict[str, float]) -> pd.DataFrame:
+    """Per scenario and estimator: interval coverage (k/n, exact 95% CI) beside the nominal
+    level, and the mean absolute relative error with its standard error, for ``quantity``."""
+    c = m.comparisons
+    if not len(c):
+        return pd.DataFrame()
+    c = c[c["quantity"] == quantity]
+    rows = []
+    for (scen, est), g in c.groupby(["scenario", "estimator"], sort=False):
+        covered = g["covered"].dropna()
+        rows.append(
+            {
+                "scenario": scen,
+                "estimator": est,
+                "nominal": fmt(nominal.get(est), 2),
+                "coverage (95% CI)": _interval(int(covered.sum()), len(covered)),
+                "mean |rel. error| (SE)": _mean_se(g["rel_error"].abs()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def regret_table(m: StudyMetrics) -> pd.DataFrame:
+    """Per scenario and estimator: fits, failed, not converged, and the median and 90th
+    percentile of the regret as a share of the lift the true optimum achieves."""
+    rows = []
+    f = m.fits
+    for scen, per_est in m.study.items():
+        for est, v in per_est.items():
+            share = pd.Series(dtype=float)
+            if len(f):
+                sel = f[(f["scenario"] == scen) & (f["estimator"] == est)]
+                share = sel["regret_share_of_lift"].astype(float)
+                share = share[np.isfinite(share)]
+            rows.append(
+                {
+                    "scenario": scen,
+                    "estimator": est,
+                    "fits": fmt(v["fits"]),
+                    "failed": fmt(v["failed"]),
+                    "not converged": fmt(v["not_converged"]),
+                    "regret share, median": fmt(share.median() if len(share) else None, 2),
+                    "regret share, 90th pct.": fmt(share.quantile(0.9) if len(share) else None, 2),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def page(spec: Study, m: StudyMetrics, metrics_dir: str, command: str) -> str:
+    """The findings page for ``spec``'s metrics ``m``."""
+    nominal = {name: estimator_for(spec, name).interval_level for name in spec.estimators}
+    s = spec.study
+    parts = [
+        "# What the study found",
+        "",
+        f"Written by `{command}` from `{metrics_dir}/` (DVC stage `findings`); do not edit by "
+        "hand. The model card and the methodology report (`reports/_site/`) show the same "
+        "numbers with figures.",
+        "",
+        f"Study **{s.name}**: {len(spec.scenarios)} scenarios x {s.replicates} replicates x "
+        f"{len(spec.estimators)} estimators (base seed {s.base_seed}). A coverage cell is the "
+        "share of a scenario's intervals (every replicate and channel) that contain the truth, "
+        "with its exact 95% binomial interval; compare it with the estimator's nominal level. "
+        "Errors are relative to the true value, averaged over the same estimates, with their "
+        "standard error (channels of one fit are counted as independent, so it is somewhat "
+        "too small).",
+    ]
+    for quantity, label in HEADLINE:
+        table = quantity_table(m, quantity, nominal)
+        parts += ["", f"## {label}", "", markdown(table) if len(table) else "No results."]
+    parts += [
+        "",
+        "## Budget advice and convergence",
+        "",
+        "Regret: the lift the true optimum achieves minus the true lift of the model's "
+        "recommended allocation, as a share of the former (0 is perfect advice; above 1 the "
+        "advice does worse than the current allocation). Fits that failed or did not converge "
+        "are counted here and kept in every other table.",
+        "",
+        markdown(regret_table(m)),
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--study", default="studies/recovery.yaml")
+    ap.add_argument("--metrics-dir", default="reports/metrics")
+    ap.add_argument("--out", default="docs/findings.md")
+    args = ap.parse_args(argv)
+    spec = load_study(paths.resolve(args.study))
+    metrics = StudyMetrics.load(paths.resolve(args.metrics_dir))
+    command = (
+        "python -m mmm_recovery.reporting.findings "
+        f"--study {args.study} --metrics-dir {args.metrics_dir} --out {args.out}"
+    )
+    text = page(spec, metrics, args.metrics_dir, command)
+    out = paths.resolve(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with files.atomic_path(out) as tmp:
+        tmp.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
