@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export XLA_FLAGS ?= --xla_force_host_platform_device_count=4
 export MPLBACKEND ?= Agg
 
-.PHONY: help reproduce test browser test-slow lint typecheck check hooks bench bench-bayesian clean-venv
+.PHONY: help reproduce verify test browser test-slow lint typecheck check hooks bench bench-bayesian clean-venv
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 
 reproduce: $(STAMP) ## create .venv (pinned) and run the DVC pipeline (dvc repro)
 	$(BIN)/dvc repro
+
+verify: $(STAMP) ## compare reproduced metrics with the committed ones (Monte Carlo error)
+	$(BIN)/python -m mmm_recovery.evaluation.verify
 
 test: $(STAMP) browser ## create .venv (pinned) and run the fast test suite
 	$(BIN)/python -m pytest

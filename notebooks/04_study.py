@@ -28,6 +28,7 @@ metrics_dir = "reports/metrics"
 # %%
 # %matplotlib inline
 import pandas as pd
+from IPython.display import Markdown, display
 
 from mmm_recovery.core import paths
 from mmm_recovery.core.spec import load_study
@@ -50,7 +51,15 @@ fits.groupby(["scenario", "estimator"])[["converged", "regret", "holdout_mape"]]
 # ## Failures and non-converged fits (kept, never dropped)
 
 # %%
-fits[(fits["status"] != "ok") | (~fits["converged"].astype(bool))]
+failed = fits[(fits["status"] != "ok") | (~fits["converged"].astype(bool))]
+display(
+    Markdown(
+        f"{int((fits['status'] != 'ok').sum())} of {len(fits)} fits failed and "
+        f"{int(((fits['status'] == 'ok') & ~fits['converged'].astype(bool)).sum())} did not "
+        "converge; every one is counted in the metrics."
+    )
+)
+failed
 
 # %% [markdown]
 # ## Coverage of the intervals
@@ -58,23 +67,24 @@ fits[(fits["status"] != "ok") | (~fits["converged"].astype(bool))]
 # %%
 coverage = pd.read_csv(paths.resolve(metrics_dir) / "coverage.csv")
 nominal = {name: estimator_for(spec, name).interval_level for name in spec.estimators}
-plots.coverage_by_scenario(coverage, "adstock.alpha", nominal)
+NO_RESULTS = Markdown("**No fit succeeded**: nothing to show (the table above says why).")
+plots.coverage_by_scenario(coverage, "adstock.alpha", nominal) if len(coverage) else NO_RESULTS
 
 # %%
-plots.coverage_by_scenario(coverage, "roas", nominal)
+plots.coverage_by_scenario(coverage, "roas", nominal) if len(coverage) else NO_RESULTS
 
 # %% [markdown]
 # ## Bias and error by scenario
 
 # %%
 bias = pd.read_csv(paths.resolve(metrics_dir) / "bias.csv")
-plots.error_by_scenario(bias, "adstock.alpha", "bias")
+plots.error_by_scenario(bias, "adstock.alpha", "bias") if len(bias) else NO_RESULTS
 
 # %%
-plots.error_by_scenario(bias, "roas", "mean_abs_rel_error")
+plots.error_by_scenario(bias, "roas", "mean_abs_rel_error") if len(bias) else NO_RESULTS
 
 # %%
-plots.error_by_scenario(bias, "curve_error", "bias")
+plots.error_by_scenario(bias, "curve_error", "bias") if len(bias) else NO_RESULTS
 
 # %%
 bias.pivot_table(

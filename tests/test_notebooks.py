@@ -73,3 +73,38 @@ def test_reproducible_drops_console_noise_and_keeps_results():
         "input_path": "<jupytext source>",
     }
     nbformat.validate(nb)
+
+
+def test_study_notebook_reports_a_study_in_which_every_fit_fails(tmp_path):
+    """Every fit failing is a result, not a crash: the study notebook runs (real papermill
+    kernel), its metrics count every fit as failed, and no cell shows an error."""
+    import json
+    import subprocess
+    import sys
+
+    import pandas as pd
+    import yaml
+    from helpers import project_copy, project_env
+
+    project = project_copy(tmp_path / "project")
+    raw = yaml.safe_load((project / "studies" / "recovery.yaml").read_text())
+    raw["study"].update(replicates=1, workers=1)
+    # a CV test window longer than the data: every frequentist fit refuses its input
+    raw["estimators"] = {
+        "frequentist": {
+            **raw["estimators"]["frequentist"],
+            "cv": {"initial_train_weeks": 40, "test_weeks": 70, "step_weeks": 8},
+        }
+    }
+    (project / "studies" / "failing.yaml").write_text(yaml.safe_dump(raw))
+    out = project / "data" / "notebooks" / "04_study.ipynb"
+    cmd = [sys.executable, "-m", "mmm_recovery.reporting.notebook", "notebooks/04_study.py"]
+    cmd += [str(out), "-p", "study", "studies/failing.yaml", "-p", "metrics_dir", "metrics"]
+    proc = subprocess.run(cmd, cwd=project, env=project_env(project), capture_output=True)
+    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    fits = pd.read_csv(project / "metrics" / "fits.csv")
+    assert len(fits) == len(raw["scenarios"]) and (fits["status"] == "failed").all()
+    study = json.loads((project / "metrics" / "study.json").read_text())
+    assert all(v["frequentist"]["failed"] == 1 for v in study.values())
+    cells = json.loads(out.read_text())["cells"]
+    assert not [o for c in cells for o in c.get("outputs", []) if o["output_type"] == "error"]

@@ -183,6 +183,12 @@ CASES = [
         None,
         "estimators.magic: unknown estimator",
     ),
+    (
+        "no estimator",
+        lambda r: r.update(estimators={}),
+        None,
+        "estimators: names no estimator",
+    ),
 ]
 
 

@@ -359,6 +359,11 @@ def load_study(path: str | Path = paths.DEFAULT_STUDY) -> Study:
 def _validate_estimators(label: str, study: Study) -> None:
     from mmm_recovery.estimators import registry  # late import: the registry loads every estimator
 
+    if not study.estimators:
+        raise SpecError(
+            f"{label}: estimators: names no estimator, so the study would fit nothing "
+            f"(registered: {registry.names()})"
+        )
     for name, settings in study.estimators.items():
         try:
             registry.config_for(name, settings)

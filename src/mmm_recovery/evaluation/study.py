@@ -160,8 +160,39 @@ def comparisons_table(records: list[dict[str, Any]]) -> pd.DataFrame:
                     **row,
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=None if rows else COMPARISON_COLUMNS)
 
+
+#: The columns of ``comparisons.csv`` when no fit succeeded (a fit's rows carry these and more)
+COMPARISON_COLUMNS = (
+    "scenario",
+    "replicate",
+    "estimator",
+    "channel",
+    "quantity",
+    "truth",
+    "estimate",
+    "error",
+    "rel_error",
+    "lower",
+    "upper",
+    "width",
+    "covered",
+    "converged",
+)
+#: The columns every ``fits.csv`` has, whatever its fits' statuses
+FIT_COLUMNS = (
+    "scenario",
+    "replicate",
+    "estimator",
+    "status",
+    "converged",
+    "error",
+    "regret",
+    "regret_share_of_lift",
+    "true_lift_of_recommendation",
+    "holdout_mape",
+)
 
 #: Workflow diagnostics copied from a fit's results into ``fits.csv`` when the estimator has them
 DIAGNOSTIC_COLUMNS = (
@@ -204,7 +235,9 @@ def fits_table(records: list[dict[str, Any]]) -> pd.DataFrame:
             if "prior_sensitivity_skipped" in diag:  # why a fit's sensitivities are missing
                 row["prior_sensitivity_skipped"] = diag["prior_sensitivity_skipped"]
         rows.append(row)
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    extra = [c for c in df.columns if c not in FIT_COLUMNS]
+    return df.reindex(columns=[*FIT_COLUMNS, *extra])
 
 
 def metrics(study: Study, comparisons: pd.DataFrame, fits: pd.DataFrame) -> dict[str, Any]:

@@ -1,0 +1,92 @@
+"""make verify: reproduced metrics against the committed ones, within their Monte Carlo error."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmm_recovery.core import paths
+from mmm_recovery.evaluation import verify
+
+
+@pytest.fixture
+def committed(tmp_path):
+    """The metrics files as committed at HEAD, in a folder (read through git, as verify does)."""
+    folder = tmp_path / "committed"
+    folder.mkdir()
+    for name, df in verify.read_reference("HEAD").items():
+        df.to_csv(folder / name, index=False)
+    return folder
+
+
+def test_the_committed_metrics_agree_with_themselves(committed, capsys):
+    assert verify.main(["--metrics-dir", str(committed), "--reference", "HEAD"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    n = len(verify.compare(verify.read_dir(committed), verify.read_dir(committed)))
+    assert out[-1].startswith(f"{n} of {n} cells agree")
+
+
+def _shift(folder, scenario, estimator, quantity, by_se):
+    """Move one cell's errors so its mean moves by ``by_se`` of its Monte Carlo SE."""
+    comp = pd.read_csv(folder / "comparisons.csv")
+    sel = (
+        (comp["scenario"] == scenario)
+        & (comp["estimator"] == estimator)
+        & (comp["quantity"] == quantity)
+    )
+    err = comp.loc[sel, "error"]
+    se = err.std(ddof=1) / np.sqrt(err.notna().sum())
+    comp.loc[sel, "error"] = err + by_se * se
+    comp.to_csv(folder / "comparisons.csv", index=False)
+
+
+def test_a_cell_moved_beyond_its_mc_error_is_named_and_fails(committed, tmp_path, capsys):
+    moved = tmp_path / "moved"
+    shutil.copytree(committed, moved)
+    comp = pd.read_csv(committed / "comparisons.csv")
+    scenario, estimator = comp.loc[0, ["scenario", "estimator"]]
+    _shift(moved, scenario, estimator, "roas", 0.5)
+    assert verify.main(["--metrics-dir", str(moved), "--reference-dir", str(committed)]) == 0
+    _shift(moved, scenario, estimator, "roas", 3.0)
+    assert verify.main(["--metrics-dir", str(moved), "--reference-dir", str(committed)]) == 1
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert f"1 do not: {scenario}/{estimator}/roas bias" in last
+
+
+def test_coverage_outside_the_committed_exact_interval_disagrees(committed, tmp_path):
+    moved = tmp_path / "moved"
+    shutil.copytree(committed, moved)
+    comp = pd.read_csv(moved / "comparisons.csv")
+    sel = comp["covered"].notna() & (comp["scenario"] == comp.loc[0, "scenario"])
+    sel &= (comp["estimator"] == comp.loc[0, "estimator"]) & (comp["quantity"] == "roas")
+    comp.loc[sel, "covered"] = 1.0 - comp.loc[sel, "covered"].round()
+    comp.loc[sel & (comp.index == comp[sel].index[0]), "covered"] = 0.0  # not all 0 or all 1
+    comp.to_csv(moved / "comparisons.csv", index=False)
+    table = verify.compare(verify.read_dir(committed), verify.read_dir(moved))
+    row = table[
+        (table["scenario"] == comp.loc[0, "scenario"])
+        & (table["estimator"] == comp.loc[0, "estimator"])
+        & (table["quantity"] == "roas")
+        & (table["metric"] == "coverage")
+    ].iloc[0]
+    inside = row["lo"] <= row["value_new"] <= row["hi"]
+    assert row["verdict"] == ("agree" if inside else "DISAGREE")
+
+
+def test_missing_metrics_and_bad_revisions_are_one_error_line(tmp_path, capsys):
+    assert verify.main(["--metrics-dir", str(tmp_path), "--reference", "HEAD"]) == 2
+    assert "comparisons.csv: not found (run: make reproduce)" in capsys.readouterr().err
+    assert verify.main(["--reference", "no-such-revision"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: git show no-such-revision:reports/metrics/") and "\n" == err[-1]
+
+
+def test_make_verify_runs_the_module():
+    out = subprocess.run(
+        ["make", "-n", "verify"], cwd=paths.ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert "-m mmm_recovery.evaluation.verify" in out
