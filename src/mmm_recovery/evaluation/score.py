@@ -130,6 +130,17 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     return lo, hi
 
 
+def mean_se(x: pd.Series) -> tuple[float, float, int]:
+    """The mean of the finite values of ``x``, its Monte Carlo standard error (NaN below two
+    values) and their number."""
+    v = x.astype(float)
+    v = v[np.isfinite(v)]
+    n = len(v)
+    mean = float(v.mean()) if n else float("nan")
+    se = float(v.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    return mean, se, n
+
+
 def _summary(g: pd.DataFrame) -> pd.Series:
     cov = g["covered"].dropna()
     k, n = int(cov.sum()), int(cov.size)

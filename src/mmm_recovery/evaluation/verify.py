@@ -31,11 +31,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from mmm_recovery.core import paths
-from mmm_recovery.evaluation.score import clopper_pearson
+from mmm_recovery.evaluation.score import clopper_pearson, mean_se
 
 KEYS = ["scenario", "estimator", "quantity"]
 #: a mean agrees when it lies within this many Monte Carlo standard errors of the committed one
@@ -98,11 +97,7 @@ def cell_stats(comparisons: pd.DataFrame, fits: pd.DataFrame) -> pd.DataFrame:
 
 
 def _mean_se(x: pd.Series) -> dict[str, float]:
-    x = x.astype(float)
-    x = x[np.isfinite(x)]
-    n = len(x)
-    se = float(x.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
-    mean = float(x.mean()) if n else float("nan")
+    mean, se, n = mean_se(x)
     return {"value": mean, "n": n, "se": se}
 
 

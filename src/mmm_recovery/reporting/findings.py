@@ -10,7 +10,6 @@ finds its values on the page.
 from __future__ import annotations
 
 import argparse
-import math
 
 import numpy as np
 import pandas as pd
@@ -19,7 +18,7 @@ from mmm_recovery.core import files, paths
 from mmm_recovery.core.spec import Study, load_study
 from mmm_recovery.evaluation.fitting import estimator_for
 from mmm_recovery.evaluation.score import clopper_pearson
-from mmm_recovery.reporting.tables import StudyMetrics, fmt, markdown
+from mmm_recovery.reporting.tables import StudyMetrics, fmt, fmt_mean_se, markdown
 
 #: the quantities of the headline tables: (quantity in the metrics, what a reader calls it)
 HEADLINE = (("roas", "ROAS"), ("adstock.alpha", "adstock decay"))
@@ -30,14 +29,6 @@ def _interval(k: int, n: int) -> str:
         return "n/a"
     lo, hi = clopper_pearson(k, n)
     return f"{k}/{n} = {fmt(k / n, 2)} [{fmt(lo, 2)}, {fmt(hi, 2)}]"
-
-
-def _mean_se(x: pd.Series) -> str:
-    x = x[np.isfinite(x)]
-    if not len(x):
-        return "n/a"
-    se = x.std(ddof=1) / math.sqrt(len(x)) if len(x) > 1 else float("nan")
-    return f"{fmt(x.mean())} ({fmt(se)})"
 
 
 def quantity_table(m: StudyMetrics, quantity: str, nominal: dict[str, float]) -> pd.DataFrame:
@@ -56,7 +47,7 @@ def quantity_table(m: StudyMetrics, quantity: str, nominal: dict[str, float]) ->
                 "estimator": est,
                 "nominal": fmt(nominal.get(est), 2),
                 "coverage (95% CI)": _interval(int(covered.sum()), len(covered)),
-                "mean |rel. error| (SE)": _mean_se(g["rel_error"].abs()),
+                "mean |rel. error| (SE)": fmt_mean_se(g["rel_error"].abs()),
             }
         )
     return pd.DataFrame(rows)

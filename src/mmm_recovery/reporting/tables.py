@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from mmm_recovery.core import files
+from mmm_recovery.evaluation.score import mean_se
 from mmm_recovery.evaluation.sensitivity import PRIOR_KEY, diagnosis
 
 #: the ROAS recovery criterion: a posterior-mean (or point) ROAS within this relative error of
@@ -43,6 +44,12 @@ def fmt(x: Any, digits: int = 3) -> str:
     if isinstance(x, int):
         return str(x)
     return f"{x:.{digits}f}"
+
+
+def fmt_mean_se(x: pd.Series) -> str:
+    """The mean of ``x``'s finite values with its standard error, ``0.123 (0.045)``."""
+    mean, se, n = mean_se(x)
+    return f"{fmt(mean)} ({fmt(se)})" if n else "n/a"
 
 
 def markdown(df: pd.DataFrame, index: str | None = None) -> str:
@@ -215,18 +222,15 @@ def lift_test_effect(m: StudyMetrics, tested: dict[str, list[str]]) -> pd.DataFr
             for label, scens in ((scen, [scen]), ("without lift tests", untested)):
                 g = c[c["scenario"].isin(scens) & (c["channel"] == ch)]
                 for est, e in g.groupby("estimator", sort=False):
-                    err = e["rel_error"].abs().dropna()
+                    err = e["rel_error"].abs()
                     cov = e["covered"].dropna()
-                    se = err.std(ddof=1) / math.sqrt(len(err)) if len(err) > 1 else None
                     rows.append(
                         {
                             "channel": ch,
                             "scenario": label,
                             "estimator": est,
-                            "ROAS estimates": fmt(len(err)),
-                            "mean |rel. error| (SE)": f"{fmt(err.mean())} ({fmt(se)})"
-                            if len(err)
-                            else "n/a",
+                            "ROAS estimates": fmt(mean_se(err)[2]),
+                            "mean |rel. error| (SE)": fmt_mean_se(err),
                             "mean width / truth": fmt((e["width"] / e["truth"]).mean()),
                             "coverage": f"{int(cov.sum())}/{len(cov)}",
                         }
