@@ -39,6 +39,39 @@ def machine(with_jax: bool = True) -> str:
     return f"{text}; JAX {jax.__version__} on {devices}"
 
 
+def write_page(
+    out: str,
+    script: str,
+    title: str,
+    facts: list[str],
+    body: list[str],
+    argv: list[str] | None = None,
+    with_jax: bool = True,
+) -> Path:
+    """Write a benchmark's Markdown page to ``out`` (atomically): ``title``, that ``script``
+    wrote it, the command (``argv``, default the process's), the machine, ``facts`` (list
+    items) and ``body``; the other bench scripts use it too."""
+    from mmm_recovery.core import paths
+    from mmm_recovery.core.files import atomic_path
+
+    command = f"python scripts/{script} " + " ".join(argv or sys.argv[1:])
+    lines = [
+        f"# {title}",
+        "",
+        f"Written by `scripts/{script}`; do not edit by hand.",
+        "",
+        f"- Command: `{command.strip()}`",
+        f"- Machine: {machine(with_jax)}",
+        *facts,
+        "",
+        *body,
+    ]
+    path = paths.resolve(out)
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines))
+    return path
+
+
 GRAD_REPEATS = 1000
 
 
@@ -95,7 +128,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from mmm_recovery.core import paths
-    from mmm_recovery.core.files import atomic_path
     from mmm_recovery.core.results import FitInput
     from mmm_recovery.core.spec import load_study
     from mmm_recovery.estimators.bayesian.estimator import BayesianMMM
@@ -131,14 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         """The table so far (rewritten after every row, so a run stopped at a time limit
         leaves the rows it finished)."""
         cfg = est.config
-        command = "python scripts/bench_batched.py " + " ".join(argv or sys.argv[1:])
-        lines = [
-            "# Batched Bayesian fitting: fits per minute",
-            "",
-            "Written by `scripts/bench_batched.py`; do not edit by hand.",
-            "",
-            f"- Command: `{command.strip()}`",
-            f"- Machine: {machine()}",
+        facts = [
             f"- Study: `{args.study}`, scenario `{args.scenario}`: {len(inputs[0].data)} weeks, "
             f"{len(inputs[0].channels)} channels; {cfg.chains} chains x ({cfg.tune} tune + "
             f"{cfg.draws} draws), target accept {cfg.target_accept}",
@@ -150,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
                 else "- Every time includes model building, compilation, sampling and each fit's "
                 "post-processing."
             ),
-            "",
+        ]
+        lines = [
             "| path | datasets | seconds | fits / minute | x per-dataset | converged |",
             "|---|---:|---:|---:|---:|---:|",
             *(
@@ -176,9 +202,14 @@ def main(argv: list[str] | None = None) -> int:
                 ),
                 "",
             ]
-        out = paths.resolve(args.out)
-        with atomic_path(Path(out)) as tmp:
-            tmp.write_text("\n".join(lines))
+        write_page(
+            args.out,
+            "bench_batched.py",
+            "Batched Bayesian fitting: fits per minute",
+            facts,
+            lines,
+            argv,
+        )
 
     lane_rows = lane_scaling(batched, est.config, inputs[0], args.lanes) if args.lanes else []
     rows: list[tuple[str, int, float, float, float, int]] = []

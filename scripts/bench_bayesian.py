@@ -224,17 +224,9 @@ def main() -> None:
 
 def write_markdown(args: argparse.Namespace, rows: dict, ratio, data: str) -> None:
     """The table, with the command and the machine, to ``args.out`` (atomically)."""
-    from bench_batched import machine  # a sibling script: python puts scripts/ on the path
+    from bench_batched import write_page  # a sibling script: python puts scripts/ on the path
 
-    from mmm_recovery.core import files, paths
-
-    lines = [
-        "# Bayesian samplers and sampling coordinates",
-        "",
-        "Written by `scripts/bench_bayesian.py`; do not edit by hand.",
-        "",
-        f"- Command: `python {' '.join(['scripts/bench_bayesian.py', *sys.argv[1:]])}`",
-        f"- Machine: {machine()}",
+    facts = [
         f"- Study: `{args.study}`, scenario `{args.scenario}` replicate 0: {data}; "
         f"{args.chains} chains x {args.draws} draws; one model and one set of priors for "
         "every row, only the sampler and the sampling coordinates differ",
@@ -244,7 +236,8 @@ def write_markdown(args: argparse.Namespace, rows: dict, ratio, data: str) -> No
         "min ESS over bulk and tail of every reported parameter; same draws: the repeat's "
         "posterior, and a new process's (loading the compile cache), bit-identical to the "
         "first's",
-        "",
+    ]
+    lines = [
         "| configuration | sampler | coordinates | first: s | ESS/s | x ref | repeat: s | ESS/s "
         "| x ref | leapfrog steps/draw | max R-hat | div | same draws: process | new process |",
         "|---|---|---|" + "---:|" * 9 + "---|---|",
@@ -259,9 +252,13 @@ def write_markdown(args: argparse.Namespace, rows: dict, ratio, data: str) -> No
             f"| {'yes' if r['same_draws_in_process'] else 'no'} "
             f"| {'yes' if r['same_draws_new_process'] else 'no'} |"
         )
-    out = paths.resolve(args.out)
-    with files.atomic_path(out) as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
+    out = write_page(
+        args.out,
+        "bench_bayesian.py",
+        "Bayesian samplers and sampling coordinates",
+        facts,
+        [*lines, ""],
+    )
     print(f"wrote {out}")
 
 

@@ -14,7 +14,6 @@ Also writes the tables, with the command and the machine, to ``--out``.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import numpy as np
@@ -92,21 +91,14 @@ def main() -> None:
         )
     print(f"  loop objective alone would need ~{budget / loop:.1f} s for the same budget")
 
-    from bench_batched import machine  # a sibling script: python puts scripts/ on the path
+    from bench_batched import write_page  # a sibling script: python puts scripts/ on the path
 
-    from mmm_recovery.core import files, paths
-
-    lines = [
-        "# The frequentist objective: vectorised against the loop version",
-        "",
-        "Written by `scripts/bench_frequentist.py`; do not edit by hand.",
-        "",
-        f"- Command: `python {' '.join(['scripts/bench_frequentist.py', *sys.argv[1:]])}`",
-        f"- Machine: {machine(with_jax=False)}",
+    facts = [
         f"- Data: `{args.study}`, scenario `{args.scenario}` replicate 0: {len(fi.data)} weeks "
         f"x {obj.n_channels} channels, {obj.n_params} hyperparameters; the same candidates "
         f"for every row; max |vectorised - loop| over 16 candidates {max_diff:.1e}",
-        "",
+    ]
+    lines = [
         "| objective | evaluations/s | x loop |",
         "|---|---:|---:|",
         *(f"| {name} | {r:.0f} | {r / loop:.1f} |" for name, r in rows),
@@ -119,9 +111,14 @@ def main() -> None:
         *(f"| {bs} | {t:.2f} | {budget / t:.0f} |" for bs, t in timings.items()),
         "",
     ]
-    out = paths.resolve(args.out)
-    with files.atomic_path(out) as tmp:
-        tmp.write_text("\n".join(lines))
+    out = write_page(
+        args.out,
+        "bench_frequentist.py",
+        "The frequentist objective: vectorised against the loop version",
+        facts,
+        lines,
+        with_jax=False,
+    )
     print(f"wrote {out}")
 
 

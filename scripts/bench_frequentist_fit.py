@@ -20,7 +20,6 @@ import argparse
 import sys
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 
 @contextmanager
@@ -51,10 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import nevergrad as ng
-    from bench_batched import machine  # a sibling script: python puts scripts/ on the path
+    from bench_batched import write_page  # a sibling script: python puts scripts/ on the path
 
-    from mmm_recovery.core import paths
-    from mmm_recovery.core.files import atomic_path
     from mmm_recovery.core.results import FitInput
     from mmm_recovery.core.spec import load_study
     from mmm_recovery.estimators.frequentist.objective import Objective
@@ -94,14 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     nevergrad = sum(r[2] for r in rows)
     objective = sum(r[3] for r in rows)
     evaluations = cfg.trials * cfg.budget + cfg.bootstrap.replicates * cfg.bootstrap.budget
-    command = "python scripts/bench_frequentist_fit.py " + " ".join(argv or sys.argv[1:])
-    lines = [
-        "# Frequentist fits: where the time goes",
-        "",
-        "Written by `scripts/bench_frequentist_fit.py`; do not edit by hand.",
-        "",
-        f"- Command: `{command.strip()}`",
-        f"- Machine: {machine(with_jax=False)}",
+    facts = [
         f"- Study: `{args.study}`, scenario `{args.scenario}`; optimizer {cfg.optimizer}, "
         f"{cfg.trials} trials x {cfg.budget} + {cfg.bootstrap.replicates} bootstrap re-searches "
         f"x {cfg.bootstrap.budget} = {evaluations} candidates per fit, asked and told in "
@@ -111,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         "of candidates, the part that evaluating many searches in one call would share. "
         "Ceiling: the fit time over the time outside the objective, the most any batching of "
         "objective evaluations can gain while Nevergrad asks and tells each candidate.",
-        "",
+    ]
+    lines = [
         "| replicate | fit seconds | Nevergrad ask/tell | objective | rest | ceiling |",
         "|---:|---:|---:|---:|---:|---:|",
         *(
@@ -124,9 +115,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{total / (total - objective):.2f}x |",
         "",
     ]
-    out = Path(paths.resolve(args.out))
-    with atomic_path(out) as tmp:
-        tmp.write_text("\n".join(lines))
+    out = write_page(
+        args.out,
+        "bench_frequentist_fit.py",
+        "Frequentist fits: where the time goes",
+        facts,
+        lines,
+        argv,
+        with_jax=False,
+    )
     print(f"wrote {out}")
     return 0
 
