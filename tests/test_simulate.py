@@ -138,3 +138,36 @@ def test_written_values_survive_last_bit_differences(tmp_path, default_study):
     for ulps in (-4, 4):
         nudged = np.round(weekly + ulps * np.spacing(weekly), files.TRUTH_DECIMALS)
         np.testing.assert_array_equal(nudged, written)
+
+
+def test_answer_key_survives_last_bit_differences(default_study):
+    """``truth.json`` holds its floats at ``files.TRUTH_SIGNIFICANT_DIGITS`` significant digits,
+    so a few ulps' difference in the sums it is computed from does not change its bytes (exact
+    zeros, such as the response at zero spend, are zero on any machine)."""
+    from mmm_recovery.core import files
+
+    digits = files.TRUTH_SIGNIFICANT_DIGITS
+    ds = simulate(default_study.scenario("lift_tested"), default_study.rng("lift_tested", 0))
+
+    def floats(obj):
+        if isinstance(obj, dict):
+            return [f for v in obj.values() for f in floats(v)]
+        if isinstance(obj, list):
+            return [f for v in obj for f in floats(v)]
+        return [obj] if isinstance(obj, float) and np.isfinite(obj) and obj != 0 else []
+
+    values = np.array(floats(ds.truth))
+    assert values.size > 200 and "lift_tests" in ds.truth
+    assert files.round_significant(ds.truth, digits) == ds.truth
+    for ulps in (-4, 4):
+        nudged = values + ulps * np.spacing(values)
+        assert files.round_significant(list(nudged), digits) == list(values)
+
+
+def test_round_significant_keeps_structure_and_non_floats():
+    from mmm_recovery.core import files
+
+    obj = {"a": [1.23456789012, 2], "b": np.array([0.000123456789]), "c": float("nan"), "d": "x"}
+    out = files.round_significant(obj, 4)
+    assert out["a"] == [1.235, 2] and out["b"] == [0.0001235] and out["d"] == "x"
+    assert np.isnan(out["c"]) and isinstance(out["a"][1], int)

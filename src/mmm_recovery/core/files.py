@@ -29,6 +29,12 @@ INDEX_DECIMALS = 6
 #: rounded data with the truth's parameters, so often exactly on a half-cent; at 6 decimals a
 #: last-bit difference still cannot move them)
 TRUTH_DECIMALS = 6
+#: significant digits of the answer key's floats (``truth.json``: ROAS, shares, totals, curves,
+#: true lifts, the noise sd). Its values are sums over the weeks of the rounded data, so two
+#: machines can differ by ~1e-14 relative; at 8 digits a value flips only within 1e-14 of a
+#: rounding boundary spaced 1e-8 apart (odds ~2e-6 a value), and 8 digits are far finer than
+#: any estimate is scored at.
+TRUTH_SIGNIFICANT_DIGITS = 8
 
 
 @contextmanager
@@ -91,6 +97,18 @@ def _jsonable(obj: Any) -> Any:
         return None  # JSON has no NaN/inf; null means "not available"
     if isinstance(obj, Path):
         return str(obj)
+    return obj
+
+
+def round_significant(obj: Any, digits: int) -> Any:
+    """``obj`` with every float (in dicts, lists, tuples and numpy arrays, which become lists)
+    rounded to ``digits`` significant decimal digits; other values, NaN and inf unchanged."""
+    if isinstance(obj, dict):
+        return {k: round_significant(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | np.ndarray):
+        return [round_significant(v, digits) for v in obj]
+    if isinstance(obj, float | np.floating) and math.isfinite(obj):
+        return float(f"{float(obj):.{digits - 1}e}")
     return obj
 
 

@@ -184,6 +184,8 @@ def simulate(spec: ScenarioSpec, rng: np.random.Generator) -> SimulatedDataset:
     lift_tests, true_lifts = simulate_lift_tests(spec, responses, data, rng)
     if true_lifts:
         truth["lift_tests"] = true_lifts
+    # the answer key at a stated precision, in memory as in its file (files.TRUTH_SIGNIFICANT_DIGITS)
+    truth = files.round_significant(truth, files.TRUTH_SIGNIFICANT_DIGITS)
     return SimulatedDataset(data=data, truth=truth, weekly=weekly, lift_tests=lift_tests)
 
 
