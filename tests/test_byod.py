@@ -161,6 +161,67 @@ def test_an_empty_file_is_named_not_a_pandas_error(tmp_path, smoke_study):
         byod.load(_study_for(smoke_study, path), "robyn_example")
 
 
+def _write_bytes(tmp_path, data: bytes):
+    path = tmp_path / "raw.csv"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("label", "make", "message"),
+    [
+        (
+            "a spreadsheet saved as .csv",
+            lambda text: b"PK\x03\x04" + b"\x00" * 64,
+            "is a spreadsheet workbook, not CSV text; save it as 'CSV UTF-8'",
+        ),
+        (
+            "Latin-1 text",
+            lambda text: text.replace("newsletter", "newslettér").encode("latin-1"),
+            "line 1 is not UTF-8 text (byte 0xe9); save the file as 'CSV UTF-8'",
+        ),
+        (
+            "a column named twice",
+            lambda text: text.replace("newsletter", "tv_S", 1).encode(),
+            "line 1: column 'tv_S' is named twice (columns 3 and 7)",
+        ),
+        (
+            "day-first dates",
+            lambda text: _day_first_dates(text).encode(),
+            "dates are day-first",
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) and " " in v else "",
+)
+def test_unreadable_files_get_one_clear_message(
+    tmp_path, example, smoke_study, label, make, message
+):
+    path = _write_bytes(tmp_path, make(example.read_text()))
+    with pytest.raises(byod.DataError) as err:
+        byod.load(_study_for(smoke_study, path), "robyn_example")
+    assert message in str(err.value) and str(err.value).startswith(str(path)), label
+
+
+def _day_first_dates(text: str) -> str:
+    df = pd.read_csv(__import__("io").StringIO(text))
+    df["DATE"] = pd.to_datetime(df["DATE"]).dt.strftime("%d/%m/%Y")
+    return df.to_csv(index=False)
+
+
+def test_a_bom_and_windows_line_endings_are_read(tmp_path, example, smoke_study):
+    text = example.read_text().replace("\n", "\r\n")
+    path = _write_bytes(tmp_path, b"\xef\xbb\xbf" + text.encode())
+    fi = byod.load(_study_for(smoke_study, path), "robyn_example")
+    assert fi.channels == ["tv", "search"] and len(fi.data) == len(pd.read_csv(example))
+
+
+def test_a_dataset_name_cannot_reach_outside_data_byod(tmp_path):
+    for name in ("../evil", "a/b", "my brand", ".hidden", ""):
+        with pytest.raises(SpecError, match="a dataset name must be"):
+            byod.byod_dir(name, tmp_path)
+    assert byod.byod_dir("my_shop-2", tmp_path) == tmp_path / "byod" / "my_shop-2"
+
+
 def test_all_problems_are_reported_together(tmp_path, example, smoke_study):
     msg, _ = _bad(
         tmp_path,

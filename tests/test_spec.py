@@ -189,6 +189,52 @@ CASES = [
         None,
         "estimators: names no estimator",
     ),
+    (
+        "holdout leaves too few training weeks",
+        lambda r: r["study"].update(holdout_weeks=100),
+        None,
+        "scenarios.base.n_weeks: 78 weeks is too few: study.holdout_weeks (100)",
+    ),
+    (
+        "a scale prior that is not positive",
+        lambda r: r["estimators"]["bayesian"]["priors"]["likelihood_sigma"]["parameters"].update(
+            sigma=-0.25
+        ),
+        None,
+        "priors.likelihood_sigma: Value error, HalfNormal needs sigma > 0 (got sigma=-0.25)",
+    ),
+    (
+        "a shape prior at zero",
+        lambda r: r["estimators"]["bayesian"]["priors"].update(
+            adstock_alpha={"distribution": "Beta", "parameters": {"alpha": 0, "beta": 3}}
+        ),
+        None,
+        "Beta needs alpha > 0 (got alpha=0.0)",
+    ),
+    (
+        "a dataset name that leaves data/byod",
+        lambda r: r["datasets"].update({"../evil": r["datasets"]["robyn_example"]}),
+        None,
+        "datasets.../evil: a dataset name must be letters, digits",
+    ),
+    (
+        "a dataset name with a space",
+        lambda r: r["datasets"].update({"my brand": r["datasets"]["robyn_example"]}),
+        None,
+        "datasets.my brand: a dataset name must be",
+    ),
+    (
+        "one column in two roles",
+        lambda r: r["datasets"]["robyn_example"]["channels"].update(search="tv_S"),
+        None,
+        "channels.tv and channels.search both map column 'tv_S'",
+    ),
+    (
+        "the target also a channel",
+        lambda r: r["datasets"]["robyn_example"].update(target="tv_S"),
+        None,
+        "channels.tv and target both map column 'tv_S'",
+    ),
 ]
 
 
@@ -260,8 +306,22 @@ def test_deep_merge_rules():
 
 def test_study_readme_schema_is_generated_from_the_models():
     """studies/README.md embeds schema_markdown() verbatim (docs cannot drift from the code)."""
-    from mmm_recovery.core.spec import schema_markdown
+    from mmm_recovery.core.schema import schema_markdown
 
     readme = (paths.STUDIES / "README.md").read_text()
     embedded = readme.split("<!-- schema:start -->\n", 1)[1].split("<!-- schema:end -->", 1)[0]
-    assert embedded == schema_markdown(), "regenerate: python -m mmm_recovery.core.spec --write"
+    assert embedded == schema_markdown(), "regenerate: python -m mmm_recovery.core.schema --write"
+
+
+def test_a_study_file_is_validated_on_the_command_line(tmp_path):
+    """``python -m mmm_recovery.core.spec FILE``: OK per file, or the problems and exit 2."""
+    import subprocess
+    import sys
+
+    bad = _write(tmp_path, lambda r: r["study"].update(replicates=0))
+    cmd = [sys.executable, "-m", "mmm_recovery.core.schema"]
+    ok = subprocess.run([*cmd, "studies/smoke.yaml"], capture_output=True, text=True, check=False)
+    assert ok.returncode == 0 and "studies/smoke.yaml: OK" in ok.stdout
+    out = subprocess.run([*cmd, str(bad)], capture_output=True, text=True, check=False)
+    assert out.returncode == 2 and "study.replicates" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -90,3 +90,21 @@ def test_make_verify_runs_the_module():
         ["make", "-n", "verify"], cwd=paths.ROOT, capture_output=True, text=True, check=True
     ).stdout
     assert "-m mmm_recovery.evaluation.verify" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "comparisons.csv: not a readable metrics CSV"),
+        ("scenario,estimator,quantity\nbase,bayesian,roas\n", "missing column(s) covered"),
+    ],
+    ids=["empty", "a column missing"],
+)
+def test_a_broken_reference_file_is_named_not_a_traceback(tmp_path, capsys, content, message):
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    (ref / "comparisons.csv").write_text(content)
+    (ref / "fits.csv").write_text((paths.ROOT / "reports/metrics/fits.csv").read_text())
+    assert verify.main(["--reference-dir", str(ref)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err

@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mmm_recovery.byod_validate import DataError, read_csv, validate
 from mmm_recovery.core import files, paths
 from mmm_recovery.core.results import FitInput
-from mmm_recovery.core.spec import CsvDatasetSpec, Study
+from mmm_recovery.core.spec import CsvDatasetSpec, SpecError, Study
 
 ROBYN_COLUMNS = {
     "tv": "tv_S",
@@ -40,187 +41,6 @@ ROBYN_COLUMNS = {
     "facebook": "facebook_S",
     "search": "search_S",
 }
-
-
-#: pandera's built-in check names -> the words of our messages
-_CHECK_TEXT = {"not_nullable": "has a missing (NaN) value"}
-
-
-class DataError(ValueError):
-    """A bring-your-own CSV that cannot be fitted; the message lists every problem found."""
-
-
-def _lines(index: pd.Index | np.ndarray | list[int], limit: int = 10) -> str:
-    rows = sorted({int(i) + 2 for i in index})  # +1 for the header, +1 for 1-based lines
-    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
-    return f"line{'s' if len(rows) > 1 else ''} {', '.join(map(str, rows[:limit]))}{more}"
-
-
-def schema(spec: CsvDatasetSpec, present: set[str]):
-    """The pandera schema of a dataset's ``present`` columns (dates are checked separately)."""
-    import pandera.pandas as pa
-
-    def numeric(s: pd.Series) -> bool:
-        return pd.api.types.is_numeric_dtype(s)
-
-    def each(test: Any, error: str) -> Any:
-        """A check of every value of a numeric column (a non-numeric one fails ``is_numeric``)."""
-        return pa.Check(
-            lambda s: test(s.astype(float)) if numeric(s) else pd.Series(True, index=s.index),
-            element_wise=False,
-            error=error,
-        )
-
-    finite = each(np.isfinite, "is NaN or infinite")
-    is_numeric = pa.Check(numeric, element_wise=False, error="is not numeric")
-    columns: dict[str, Any] = {
-        spec.target: pa.Column(
-            nullable=False,
-            checks=[
-                is_numeric,
-                finite,
-                each(
-                    lambda v: v >= 0,
-                    "is negative (revenue is a positive quantity; the models' attribution "
-                    "and budget advice assume it)",
-                ),
-                pa.Check(
-                    lambda s: not numeric(s) or bool((s.astype(float) > 0).any()),
-                    element_wise=False,
-                    error="is zero in every week: there is nothing to attribute",
-                ),
-            ],
-        )
-    }
-    for col in spec.channels.values():
-        columns[col] = pa.Column(
-            nullable=False,
-            checks=[
-                is_numeric,
-                finite,
-                each(lambda v: v >= 0, "has negative spend"),
-                pa.Check(
-                    lambda s: not numeric(s) or not bool((s.fillna(0) == 0).all()),
-                    element_wise=False,
-                    error="is all zero: its effect cannot be estimated",
-                ),
-                pa.Check(
-                    lambda s: (
-                        not numeric(s)
-                        or s.nunique(dropna=True) > 1
-                        or bool((s.fillna(0) == 0).all())
-                    ),
-                    element_wise=False,
-                    error="is constant: its effect is not identified",
-                ),
-                pa.Check(
-                    lambda s: (
-                        not numeric(s)
-                        or bool((s.fillna(0) == 0).all())
-                        or int((s.fillna(0) > 0).sum()) >= spec.min_active_weeks
-                    ),
-                    element_wise=False,
-                    error=f"spends in fewer than min_active_weeks ({spec.min_active_weeks}) "
-                    "weeks: its curve and ROAS are not identified",
-                ),
-            ],
-        )
-    for col in spec.controls.values():
-        columns[col] = pa.Column(checks=[is_numeric, finite], nullable=False)
-    for col in spec.events.values():
-        columns[col] = pa.Column(nullable=False)
-    return pa.DataFrameSchema({c: v for c, v in columns.items() if c in present}, strict=False)
-
-
-def validate(df: pd.DataFrame, spec: CsvDatasetSpec, label: str, min_weeks: int) -> pd.DataFrame:
-    """Check ``df`` (as read from the CSV) against the dataset's column map; return it with a
-    parsed date column. Raises :class:`DataError` listing every problem."""
-    import pandera.pandas as pa
-
-    problems: list[str] = []
-    mapped = [
-        spec.date,
-        spec.target,
-        *spec.channels.values(),
-        *spec.controls.values(),
-        *spec.events.values(),
-    ]
-    missing = [c for c in mapped if c not in df.columns]
-    for c in missing:
-        problems.append(
-            f"{label}: column {c!r} is named in the column map but absent (columns: {list(df.columns)})"
-        )
-    if not len(df):
-        raise DataError(f"{label}: has a header but no data rows")
-    if spec.date not in missing:
-        try:
-            dates = pd.to_datetime(df[spec.date], errors="coerce")
-            zoned = getattr(dates.dtype, "tz", None) is not None
-        except ValueError:  # mixed UTC offsets (e.g. across daylight saving) do not parse
-            dates, zoned = pd.Series(pd.NaT, index=df.index), True
-        bad = df.index[dates.isna()]
-        if zoned:
-            problems.append(
-                f"{label}: column {spec.date!r}: dates carry a time zone (line 2: "
-                f"{df[spec.date].iloc[0]!r}); give calendar dates without one, e.g. 2024-01-07"
-            )
-        elif len(bad):
-            problems.append(
-                f"{label}: column {spec.date!r}: missing or unparseable date at {_lines(bad)}"
-            )
-        else:
-            dup = df.index[dates.duplicated(keep="first")]
-            if len(dup):
-                problems.append(f"{label}: column {spec.date!r}: duplicated date at {_lines(dup)}")
-            step = dates.diff().dt.days.iloc[1:]
-            back = step.index[step <= 0].difference(dup)
-            if len(back):
-                problems.append(
-                    f"{label}: column {spec.date!r}: dates not sorted ascending at {_lines(back)}"
-                )
-            gaps = step.index[step > 7]
-            if len(gaps):
-                problems.append(
-                    f"{label}: column {spec.date!r}: gap (more than 7 days since the previous row) at {_lines(gaps)}"
-                )
-            odd = step.index[(step > 0) & (step < 7)]
-            if len(odd):
-                problems.append(
-                    f"{label}: column {spec.date!r}: not weekly (less than 7 days since the previous row) at {_lines(odd)}"
-                )
-            df = df.assign(**{spec.date: dates})
-
-    try:
-        schema(spec, set(df.columns)).validate(df, lazy=True)
-    except pa.errors.SchemaErrors as err:
-        fc = err.failure_cases
-        for (col, check), g in fc.groupby(["column", "check"], sort=False, dropna=False):
-            if col == spec.date:
-                continue
-            idx = g["index"].dropna()
-            if check == "is not numeric" and col in df.columns:  # the rows that are not numbers
-                values = df[col]
-                idx = values.index[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
-            where = f" at {_lines(idx.astype(int))}" if len(idx) else ""
-            problems.append(f"{label}: column {col!r} {_CHECK_TEXT.get(check, check)}{where}")
-    indicators = {
-        col: df[col].astype(str).nunique() - 1 for col in spec.events.values() if col in df.columns
-    }
-    if sum(indicators.values()) > spec.max_event_share * len(df):
-        listed = ", ".join(f"{c!r} {n}" for c, n in indicators.items())
-        problems.append(
-            f"{label}: event columns give {sum(indicators.values())} indicators ({listed}) for "
-            f"{len(df)} weeks, more than max_event_share ({spec.max_event_share:g}) of them: "
-            "the fit could explain every week by its own event"
-        )
-    if len(df) < min_weeks:
-        problems.append(
-            f"{label}: {len(df)} weeks is too few: the estimators need at least {min_weeks} "
-            f"(l_max + holdout_weeks + a CV test window)"
-        )
-    if problems:
-        raise DataError("\n".join(problems))
-    return df
 
 
 def min_weeks(study: Study, spec: CsvDatasetSpec) -> int:
@@ -246,13 +66,12 @@ def load(study: Study, name: str) -> FitInput:
     label = spec.path
     if not file.is_file():
         raise DataError(f"{label}: file not found (datasets.{name}.path)")
-    try:
-        raw = pd.read_csv(file)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{label}: the file is empty (no header, no rows)") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{label}: not a readable CSV: {exc}") from exc
-    df = validate(raw, spec, label, min_weeks(study, spec))
+    df = validate(read_csv(file, label), spec, label, min_weeks(study, spec))
+    return _fit_input(df, spec)
+
+
+def _fit_input(df: pd.DataFrame, spec: CsvDatasetSpec) -> FitInput:
+    """A validated frame mapped to canonical column names."""
     data = pd.DataFrame(
         {files.DATE_COLUMN: df[spec.date], files.TARGET_COLUMN: df[spec.target].astype(float)}
     )
@@ -282,6 +101,11 @@ def load(study: Study, name: str) -> FitInput:
 
 
 def byod_dir(name: str, data_root: Path | None = None) -> Path:
+    """``data/byod/<name>``; a name that could reach outside it (``../x``) is refused."""
+    from mmm_recovery.core.spec_checks import DATASET_NAME_RULE, dataset_name_ok
+
+    if not dataset_name_ok(name):
+        raise SpecError(f"datasets.{name}: {DATASET_NAME_RULE}")
     return (data_root or paths.DATA) / "byod" / name
 
 
@@ -366,6 +190,9 @@ def check(study_path: str | None, names: list[str]) -> list[str]:
                 "python -m mmm_recovery.byod add --study <file> --dataset <name>)"
             )
         todo = [(index[n]["study"], n) for n in (names or list(index))]
+    if not todo:
+        where = study_path or "studies/datasets.yaml"
+        return [f"{where}: no datasets to check (declare one under datasets:, see the README)"]
     lines: list[str] = []
     studies: dict[str, Study] = {}
     for path, name in todo:

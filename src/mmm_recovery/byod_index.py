@@ -20,6 +20,7 @@ import yaml
 
 from mmm_recovery.core import files, paths
 from mmm_recovery.core.spec import Study, load_study
+from mmm_recovery.core.spec_checks import DATASET_NAME_RULE, dataset_name_ok
 
 INDEX = paths.STUDIES / "datasets.yaml"
 _HEADER = """\
@@ -56,6 +57,8 @@ def read_index(index: Path = INDEX) -> dict[str, dict[str, str]]:
     if not isinstance(entries, dict) or set(raw) != {"datasets"}:
         raise DatasetIndexError(f"{label}: expected one key `datasets:` mapping names to entries")
     for name, entry in entries.items():
+        if not dataset_name_ok(str(name)):
+            raise DatasetIndexError(f"{label}: datasets.{name}: {DATASET_NAME_RULE}")
         if not isinstance(entry, dict) or set(entry) != {"study", "csv"}:
             raise DatasetIndexError(
                 f"{label}: datasets.{name}: expected the keys study and csv, got {entry!r}"

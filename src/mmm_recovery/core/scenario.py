@@ -190,7 +190,9 @@ class ScenarioSpec(Frozen):
 
     n_weeks: int = Field(208, ge=26, le=2000, description="Number of weeks. Default 208.")
     start_date: dt.date = Field(
-        dt.date(2015, 11, 23), description="First week (a Monday). Default 2015-11-23."
+        dt.date(2015, 11, 23),
+        description="Date of the first week; the weeks step by 7 days from it, on its weekday. "
+        "Default 2015-11-23 (a Monday).",
     )
     intercept: float = Field(
         100000.0, ge=0.0, description="Baseline revenue per week. Default 100000."

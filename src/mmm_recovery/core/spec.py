@@ -22,7 +22,6 @@ observed range, so all replicates of a scenario share one truth.
 
 from __future__ import annotations
 
-import re
 import zlib
 from pathlib import Path
 from typing import Any, cast
@@ -34,6 +33,7 @@ from pydantic import BaseModel, Field, StrictInt, ValidationError, model_validat
 from mmm_recovery.core import paths
 from mmm_recovery.core.files import MAX_LIFT_TEST_WEEKS
 from mmm_recovery.core.merge import UniqueKeyLoader, deep_merge
+from mmm_recovery.core.sbc_spec import SBCSettings
 from mmm_recovery.core.scenario import (
     ChannelSpec,
     CompetitorSpec,
@@ -44,6 +44,7 @@ from mmm_recovery.core.scenario import (
     ScenarioSpec,
     SpecError,
 )
+from mmm_recovery.core.spec_checks import check_study, format_errors
 from mmm_recovery.families import registry as families
 
 __all__ = [
@@ -200,6 +201,20 @@ class CsvDatasetSpec(Frozen):
     )
 
     @model_validator(mode="after")
+    def _one_role_per_column(self) -> CsvDatasetSpec:
+        roles = [("date", self.date), ("target", self.target)]
+        for section in ("channels", "controls", "events"):
+            roles += [(f"{section}.{k}", v) for k, v in getattr(self, section).items()]
+        seen: dict[str, str] = {}
+        for key, column in roles:
+            if column in seen:
+                raise ValueError(
+                    f"{key} and {seen[column]} both map column {column!r}: each column has one role"
+                )
+            seen[column] = key
+        return self
+
+    @model_validator(mode="after")
     def _lift_tests_name_channels(self) -> CsvDatasetSpec:
         for i, test in enumerate(self.lift_tests):
             if test.channel not in self.channels:
@@ -225,6 +240,9 @@ class Study(Frozen):
         default_factory=dict,
         description="Bring-your-own data: name -> CSV dataset (no ground truth).",
     )
+    sbc: SBCSettings | None = Field(
+        None, description="Simulation-based calibration of the Bayesian estimator (optional)."
+    )
     source: Path | None = Field(
         None, description="File the study was read from (set by load_study)."
     )
@@ -234,6 +252,8 @@ class Study(Frozen):
         for name in self.scenarios:
             if not name.replace("-", "_").isidentifier():
                 raise ValueError(f"scenario name {name!r} must be letters, digits, '_' or '-'")
+        if self.sbc is not None:
+            self.sbc.check(self.scenarios)
         return self
 
     def scenario(self, name: str) -> ScenarioSpec:
@@ -286,20 +306,6 @@ class Study(Frozen):
         return np.random.default_rng(seq.spawn(stream + 1)[stream])
 
 
-def _format_errors(source: str, err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
-        got = e.get("input")
-        got_txt = "" if isinstance(got, dict) or e["type"] == "missing" else f" (got {got!r})"
-        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
-        lines.append(f"{source}: {loc or '<top>'}: {msg}{got_txt}")
-    return "\n".join(lines)
-
-
-_UNION_TAGS = {*families.adstock_names(), *families.saturation_names()}
-
-
 def load_study(path: str | Path = paths.DEFAULT_STUDY) -> Study:
     """Read and validate a study YAML (relative paths are relative to the project root).
 
@@ -323,10 +329,11 @@ def load_study(path: str | Path = paths.DEFAULT_STUDY) -> Study:
         raise SpecError(
             f"{label}: top level must be a mapping with keys study, defaults, scenarios, estimators"
         )
-    unknown = set(raw) - {"study", "defaults", "scenarios", "estimators", "datasets"}
+    allowed = ("study", "defaults", "scenarios", "estimators", "datasets", "sbc")
+    unknown = set(raw) - set(allowed)
     if unknown:
         raise SpecError(
-            f"{label}: {sorted(unknown)[0]}: unknown key (allowed: study, defaults, scenarios, estimators, datasets)"
+            f"{label}: {sorted(unknown)[0]}: unknown key (allowed: {', '.join(allowed)})"
         )
     defaults = raw.get("defaults") or {}
     scenarios = raw.get("scenarios")
@@ -347,32 +354,14 @@ def load_study(path: str | Path = paths.DEFAULT_STUDY) -> Study:
         "scenarios": merged,
         "estimators": raw.get("estimators") or {},
         "datasets": raw.get("datasets") or {},
+        "sbc": raw.get("sbc"),
     }
     try:
         study = Study.model_validate({**payload, "source": file})
     except ValidationError as exc:
-        raise SpecError(_format_errors(label, exc)) from None
-    _validate_estimators(label, study)
+        raise SpecError(format_errors(label, exc)) from None
+    check_study(label, study)
     return study
-
-
-def _validate_estimators(label: str, study: Study) -> None:
-    from mmm_recovery.estimators import registry  # late import: the registry loads every estimator
-
-    if not study.estimators:
-        raise SpecError(
-            f"{label}: estimators: names no estimator, so the study would fit nothing "
-            f"(registered: {registry.names()})"
-        )
-    for name, settings in study.estimators.items():
-        try:
-            registry.config_for(name, settings)
-        except KeyError:
-            raise SpecError(
-                f"{label}: estimators.{name}: unknown estimator (registered: {registry.names()})"
-            ) from None
-        except ValidationError as exc:
-            raise SpecError(_format_errors(f"{label}: estimators.{name}", exc)) from None
 
 
 SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
@@ -380,6 +369,7 @@ SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
     StudySettings,
     ScenarioSpec,
     CsvDatasetSpec,
+    SBCSettings,
     ChannelSpec,
     *families.adstock_specs(),
     *families.saturation_specs(),
@@ -389,55 +379,3 @@ SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
     LiftTestSpec,
     MeasuredLiftTest,
 )
-
-
-def schema_markdown(models: tuple[type[BaseModel], ...] | None = None) -> str:
-    """Markdown tables of every field (name, type, description with default) of the spec models
-    and of every registered estimator's settings (``estimators.<name>``). ``studies/README.md``
-    embeds this text; a test keeps the two identical."""
-    if models is None:
-        from mmm_recovery.estimators import registry
-
-        models = (*SCHEMA_MODELS, *registry.config_models())
-    out = []
-    for model in models:
-        out.append(f"### `{model.__name__}`\n\n{(model.__doc__ or '').strip().splitlines()[0]}\n")
-        out.append("| key | type | meaning (default) |\n|---|---|---|")
-        for name, field in model.model_fields.items():
-            if name == "source":
-                continue
-            ann = getattr(field.annotation, "__name__", None) or re.sub(
-                r"\b(?:[A-Za-z_]\w*\.)+", "", str(field.annotation)
-            ).replace(" | ", " or ")
-            desc = (field.description or "").replace("|", "\\|")
-            out.append(f"| `{name}` | `{ann}` | {desc} |")
-        out.append("")
-    return "\n".join(out)
-
-
-SCHEMA_START, SCHEMA_END = "<!-- schema:start -->\n", "<!-- schema:end -->"
-
-
-def write_schema_readme(readme: Path | None = None) -> bool:
-    """Rewrite the schema section of ``studies/README.md`` from :func:`schema_markdown`; return
-    whether the file changed (the pre-commit hook fails on a change, so it is committed)."""
-    from mmm_recovery.core.files import atomic_path
-
-    readme = readme or paths.STUDIES / "README.md"
-    text = readme.read_text()
-    head, rest = text.split(SCHEMA_START, 1)
-    tail = rest.split(SCHEMA_END, 1)[1]
-    new = f"{head}{SCHEMA_START}{schema_markdown()}{SCHEMA_END}{tail}"
-    if new == text:
-        return False
-    with atomic_path(readme) as tmp:
-        tmp.write_text(new)
-    return True
-
-
-if __name__ == "__main__":
-    import sys
-
-    if sys.argv[1:] == ["--write"]:
-        sys.exit(1 if write_schema_readme() else 0)
-    print(schema_markdown(), end="")

@@ -56,17 +56,37 @@ def read_reference(rev: str, metrics_dir: str = "reports/metrics") -> dict[str, 
         )
         if proc.returncode != 0:
             raise VerifyError(f"git show {spec}: {proc.stderr.strip() or 'failed'}")
-        out[name] = pd.read_csv(io.StringIO(proc.stdout))
+        out[name] = _frame(io.StringIO(proc.stdout), spec, name)
     return out
 
 
-def read_dir(folder: Path) -> dict[str, pd.DataFrame]:
+#: columns each metrics file must have for the comparison
+REQUIRED = {
+    "comparisons.csv": (*KEYS, "covered", "error", "rel_error"),
+    "fits.csv": ("scenario", "estimator", "regret_share_of_lift"),
+}
+
+
+def _frame(source: Path | io.StringIO, label: object, name: str) -> pd.DataFrame:
+    """A metrics file read and checked for the columns the comparison needs."""
+    try:
+        df = pd.read_csv(source)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+        raise VerifyError(f"{label}: not a readable metrics CSV ({exc})") from None
+    missing = [c for c in REQUIRED[name] if c not in df.columns]
+    if missing:
+        raise VerifyError(f"{label}: missing column(s) {', '.join(missing)}")
+    return df
+
+
+def read_dir(folder: Path, hint: str = "") -> dict[str, pd.DataFrame]:
+    """The metrics files in ``folder``; ``hint`` follows a not-found message."""
     out = {}
     for name in FILES:
         path = folder / name
         if not path.is_file():
-            raise VerifyError(f"{path}: not found (run: make reproduce)")
-        out[name] = pd.read_csv(path)
+            raise VerifyError(f"{path}: not found{hint}")
+        out[name] = _frame(path, path, name)
     return out
 
 
@@ -170,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     ref.add_argument("--reference-dir", help="or a folder holding them")
     args = ap.parse_args(argv)
     try:
-        reproduced = read_dir(paths.resolve(args.metrics_dir))
+        reproduced = read_dir(paths.resolve(args.metrics_dir), " (run: make reproduce)")
         reference = (
             read_dir(paths.resolve(args.reference_dir))
             if args.reference_dir

@@ -89,7 +89,35 @@ def pymc_prior_problem(distribution: str, parameters: Mapping[str, object]) -> s
     unknown = [p for p in parameters if p not in named]
     if unknown:
         return f"{distribution} has no parameter {', '.join(unknown)}; its parameters: {', '.join(named)}"
+    bad = [p for p in POSITIVE_PARAMETERS.get(distribution, ()) if _not_positive(parameters.get(p))]
+    if bad:
+        got = ", ".join(f"{p}={parameters[p]!r}" for p in bad)
+        return f"{distribution} needs {' and '.join(bad)} > 0 (got {got})"
     return None
+
+
+#: parameters that must be positive, per distribution (scales, shapes, rates, degrees of freedom;
+#: PyMC would build such a prior and fail, or draw from an impossible one, only at fit time)
+POSITIVE_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "Normal": ("sigma", "tau"),
+    "HalfNormal": ("sigma", "tau"),
+    "TruncatedNormal": ("sigma", "tau"),
+    "LogNormal": ("sigma", "tau"),
+    "StudentT": ("nu", "sigma", "lam"),
+    "HalfStudentT": ("nu", "sigma", "lam"),
+    "Laplace": ("b",),
+    "Cauchy": ("beta",),
+    "HalfCauchy": ("beta",),
+    "Exponential": ("lam", "scale"),
+    "Gamma": ("alpha", "beta", "mu", "sigma"),
+    "InverseGamma": ("alpha", "beta", "mu", "sigma"),
+    "Beta": ("alpha", "beta", "mu", "sigma", "nu"),
+    "Weibull": ("alpha", "beta"),
+}
+
+
+def _not_positive(value: object) -> bool:
+    return isinstance(value, int | float) and not value > 0
 
 
 class PriorSpec(EstimatorConfig):

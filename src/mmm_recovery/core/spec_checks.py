@@ -1,0 +1,81 @@
+"""Checks of a loaded study that span sections (:func:`check_study`, run by
+:func:`~mmm_recovery.core.spec.load_study`): every estimator's settings, each scenario's weeks
+against the holdout and the estimators' training minimum, and bring-your-own dataset names."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from mmm_recovery.core.scenario import SpecError
+from mmm_recovery.families import registry as families
+
+
+def check_study(label: str, study: Any) -> None:
+    """Raise :class:`SpecError` naming the file and key of the first problem found."""
+    from mmm_recovery.estimators import registry  # late import: the registry loads every estimator
+
+    if not study.estimators:
+        raise SpecError(
+            f"{label}: estimators: names no estimator, so the study would fit nothing "
+            f"(registered: {registry.names()})"
+        )
+    need, needed_by = 0, ""
+    for name, settings in study.estimators.items():
+        try:
+            config = registry.config_for(name, settings)
+        except KeyError:
+            raise SpecError(
+                f"{label}: estimators.{name}: unknown estimator (registered: {registry.names()})"
+            ) from None
+        except ValidationError as exc:
+            raise SpecError(format_errors(f"{label}: estimators.{name}", exc)) from None
+        weeks = registry.get(name)(config).min_train_weeks()
+        if weeks > need:
+            need, needed_by = weeks, name
+    holdout = study.study.holdout_weeks
+    for scenario, spec in study.scenarios.items():
+        if spec.n_weeks < need + holdout:
+            raise SpecError(
+                f"{label}: scenarios.{scenario}.n_weeks: {spec.n_weeks} weeks is too few: "
+                f"study.holdout_weeks ({holdout}) + the {need} training weeks estimator "
+                f"{needed_by!r} needs (its l_max and test window) = {need + holdout}"
+            )
+    if study.sbc is not None and study.sbc.estimator not in study.estimators:
+        raise SpecError(
+            f"{label}: sbc.estimator: {study.sbc.estimator!r} is not in estimators "
+            f"({sorted(study.estimators)})"
+        )
+    for name in study.datasets:
+        if not dataset_name_ok(name):
+            raise SpecError(f"{label}: datasets.{name}: {DATASET_NAME_RULE}")
+
+
+#: the rule a bring-your-own dataset's name must follow (it names a folder under data/byod/)
+DATASET_NAME_RULE = (
+    "a dataset name must be letters, digits, '_' or '-', starting with a letter or digit "
+    "(it names the folder data/byod/<name> and the DVC stage fit_byod@<name>)"
+)
+
+
+def dataset_name_ok(name: str) -> bool:
+    """Whether ``name`` can name a dataset: no path separators, dots, spaces or a leading '-'."""
+    return re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name) is not None
+
+
+def format_errors(source: str, err: ValidationError) -> str:
+    """One line per validation error: the file, the dotted key (without union tags), the
+    message and the value given."""
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in UNION_TAGS))
+        got = e.get("input")
+        got_txt = "" if isinstance(got, dict) or e["type"] == "missing" else f" (got {got!r})"
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        lines.append(f"{source}: {loc or '<top>'}: {msg}{got_txt}")
+    return "\n".join(lines)
+
+
+UNION_TAGS = {*families.adstock_names(), *families.saturation_names()}
