@@ -166,17 +166,28 @@ def pymc_jax_seed(random_seed: int, chains: int) -> int:
 
 
 def compile_batched(
-    cfg: BayesianConfig, fit_inputs: Sequence[FitInput], seeds: Sequence[int]
+    cfg: BayesianConfig,
+    fit_inputs: Sequence[FitInput],
+    seeds: Sequence[int],
+    mmms: Sequence[Any] | None = None,
 ) -> BatchedModel:
     """Build each dataset's model, compile the first one's graph once with the data as inputs
     (jaxified), and draw each dataset's jittered initial points (``cfg.chains`` per dataset) as
-    ``pm.sample(random_seed=seeds[k])`` draws them. The datasets must share their shape."""
+    ``pm.sample(random_seed=seeds[k])`` draws them. The datasets must share their shape.
+
+    ``mmms``: the datasets' models already built by :func:`build_model` (``x0_shared=True``), whose
+    shared variables hold the data to sample with (simulation-based calibration sets the
+    target it drew there); built here from ``fit_inputs`` if None."""
     from pymc.sampling.jax import _get_batched_jittered_initial_points, get_jaxified_graph
     from pytensor.graph.replace import graph_replace
 
     if not fit_inputs:
         raise ValueError("compile_batched needs at least one dataset")
-    mmms = [build_model(cfg, fi, x0_shared=True) for fi in fit_inputs]
+    if mmms is None:
+        mmms = [build_model(cfg, fi, x0_shared=True) for fi in fit_inputs]
+    elif len(mmms) != len(fit_inputs):
+        raise ValueError(f"{len(mmms)} models for {len(fit_inputs)} datasets")
+    mmms = list(mmms)
     template = mmms[0].model
     shared = _shared_inputs(template)
     inputs = [v.type(name=v.name) for v in shared]
@@ -352,15 +363,19 @@ def _run_chains(bm: BatchedModel, cfg: BayesianConfig, seeds: Sequence[int]) -> 
 
 
 def sample(
-    cfg: BayesianConfig, fit_inputs: Sequence[FitInput], seeds: Sequence[int]
+    cfg: BayesianConfig,
+    fit_inputs: Sequence[FitInput],
+    seeds: Sequence[int],
+    mmms: Sequence[Any] | None = None,
 ) -> tuple[list[Any], BatchedModel]:
     """Sample the posterior of every dataset in ``fit_inputs`` (same shape) in one call.
 
     ``seeds[k]`` plays the role of ``pm.sample``'s ``random_seed`` for dataset ``k`` (its initial
     points and chain keys). Returns one inference data per dataset, with the groups, names,
     dimensions and sampler statistics that ``pm.sample`` with NumPyro gives (``posterior``,
-    ``sample_stats``, ``observed_data``, ``constant_data``), and the compiled model."""
-    bm = compile_batched(cfg, fit_inputs, seeds)
+    ``sample_stats``, ``observed_data``, ``constant_data``), and the compiled model. ``mmms``: as
+    in :func:`compile_batched`."""
+    bm = compile_batched(cfg, fit_inputs, seeds, mmms)
     out = _run_chains(bm, cfg, seeds)
     return [_inference_data(bm, cfg, out, k) for k in range(bm.n_datasets)], bm
 
