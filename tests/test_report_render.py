@@ -86,6 +86,39 @@ def synthetic_metrics(out_dir: Path) -> None:
                         )
     fits.append({**fits[0], "replicate": 2, "status": "failed", "error": "synthetic failure"})
     write_metrics(spec, out_dir, pd.DataFrame(comp), pd.DataFrame(fits))
+    synthetic_sbc(spec, out_dir, rng)
+
+
+#: the quantity the synthetic SBC makes fail (its ranks pile up low)
+SBC_FAILING = "roas[tv]"
+
+
+def synthetic_sbc(spec, out_dir: Path, rng: np.random.Generator) -> None:
+    """SBC metrics of the smoke design: uniform ranks, but for :data:`SBC_FAILING`."""
+    from mmm_recovery.core import files
+    from mmm_recovery.evaluation import sbc
+
+    settings = spec.sbc.model_copy(update={"simulations": 100})
+    n = settings.ranks
+    rows, fits = [], []
+    for i in range(settings.simulations):
+        fits.append({"simulation": i, "converged": i % 10 != 0, "divergences": int(i % 25 == 0)})
+        for q in ("adstock_alpha[tv]", SBC_FAILING, "log_likelihood"):
+            rank = rng.integers(0, n // 3) if q == SBC_FAILING else rng.integers(0, n + 1)
+            rows.append(
+                {
+                    "simulation": i,
+                    "quantity": q,
+                    "rank": int(rank),
+                    "truth": 1.0,
+                    "posterior_mean": 1.0,
+                    "converged": i % 10 != 0,
+                }
+            )
+    ranks, fits_df = pd.DataFrame(rows), pd.DataFrame(fits)
+    files.write_csv(out_dir / sbc.RANKS_FILE, ranks)
+    files.write_csv(out_dir / sbc.FITS_FILE, fits_df)
+    files.write_json(out_dir / sbc.METRICS_FILE, sbc.metrics(ranks, fits_df, settings, 1))
 
 
 @pytest.fixture(scope="module")
@@ -247,3 +280,37 @@ def test_findings_page_shows_the_metrics_numbers(tmp_path):
             )
     assert sum(v["failed"] for per_est in study.values() for v in per_est.values()) == 1
     assert not list(tmp_path.glob(".findings*")), "a temporary file was left behind"
+
+
+def test_methodology_states_the_sbc_verdicts_from_its_metrics(site):
+    """The SBC section's sentence and table come from sbc.json: the failing quantity is named,
+    the counts are the metrics' own, and both figures are in the HTML."""
+    from mmm_recovery.core import files
+
+    metrics = files.read_json(site / "metrics" / "sbc.json")
+    assert metrics["failed"] == [SBC_FAILING]
+    page = html.unescape((site / "_site" / "methodology.html").read_text())
+    assert f"{metrics['simulations']} simulations" in page
+    assert f"{metrics['converged']} fits met every convergence threshold" in page
+    assert f"1 fails</strong>: {SBC_FAILING}" in page
+    cells = set(re.findall(r"<td[^>]*>([^<]*)</td>", page))
+    for name, q in metrics["quantities"].items():
+        assert name in cells and f"{q['p_value']:.3g}" in cells and q["verdict"] in cells
+    assert "SBC: ECDF of each quantity" in page and "SBC rank histograms" in page
+    assert SBC_FAILING in pdf_text(site / "_site" / "methodology.pdf")
+
+
+def test_findings_page_states_the_sbc_verdicts(tmp_path):
+    from mmm_recovery.core import files
+    from mmm_recovery.reporting import findings
+
+    synthetic_metrics(tmp_path / "metrics")
+    out = tmp_path / "findings.md"
+    findings.main(
+        ["--study", str(SMOKE), "--metrics-dir", str(tmp_path / "metrics"), "--out", str(out)]
+    )
+    page = out.read_text()
+    metrics = files.read_json(tmp_path / "metrics" / "sbc.json")
+    assert f"**1 fail**: `{SBC_FAILING}`" in page
+    for name, q in metrics["quantities"].items():
+        assert f"| {name} | {tables.fmt(q['p_value'], 3)} |" in page

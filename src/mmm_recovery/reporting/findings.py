@@ -10,6 +10,7 @@ finds its values on the page.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -79,8 +80,45 @@ def regret_table(m: StudyMetrics) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def page(spec: Study, m: StudyMetrics, metrics_dir: str, command: str) -> str:
-    """The findings page for ``spec``'s metrics ``m``."""
+def sbc_section(sbc: dict[str, Any] | None) -> list[str]:
+    """The simulation-based calibration's verdicts (``sbc.json``), or a line saying it is absent."""
+    head = ["", "## Is the Bayesian inference calibrated? (simulation-based calibration)", ""]
+    if sbc is None:
+        return [*head, "No simulation-based calibration in these metrics (`sbc.json`)."]
+    d, failed = sbc["design"], sbc["failed"]
+    verdict = (
+        "**no quantity fails**"
+        if not failed
+        else f"**{fmt(len(failed))} fail**: {', '.join(f'`{q}`' for q in failed)}"
+    )
+    rows = [
+        {
+            "quantity": name,
+            "p-value": fmt(q["p_value"], 3),
+            "mean rank / ranks": fmt(q["mean_rank_share"], 2),
+            "verdict": q["verdict"],
+        }
+        for name, q in sbc["quantities"].items()
+    ]
+    return [
+        *head,
+        f"{fmt(sbc['simulations'])} simulations ({fmt(d['n_weeks'])} weeks, channels "
+        f"{', '.join(d['channels'])}), parameters and data drawn from the estimator's own model; "
+        f"{fmt(sbc['converged'])} fits met every convergence threshold (all are kept). Uniformity "
+        f"of each quantity's rank, family-wise level {fmt(d['alpha'], 2)} (Bonferroni): {verdict}.",
+        "",
+        markdown(pd.DataFrame(rows)),
+    ]
+
+
+def page(
+    spec: Study,
+    m: StudyMetrics,
+    metrics_dir: str,
+    command: str,
+    sbc: dict[str, Any] | None = None,
+) -> str:
+    """The findings page for ``spec``'s metrics ``m`` (and the SBC metrics ``sbc``, if any)."""
     nominal = {name: estimator_for(spec, name).interval_level for name in spec.estimators}
     s = spec.study
     parts = [
@@ -111,6 +149,7 @@ def page(spec: Study, m: StudyMetrics, metrics_dir: str, command: str) -> str:
         "are counted here and kept in every other table.",
         "",
         markdown(regret_table(m)),
+        *sbc_section(sbc),
         "",
     ]
     return "\n".join(parts)
@@ -128,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         "python -m mmm_recovery.reporting.findings "
         f"--study {args.study} --metrics-dir {args.metrics_dir} --out {args.out}"
     )
-    text = page(spec, metrics, args.metrics_dir, command)
+    sbc_file = paths.resolve(args.metrics_dir) / "sbc.json"
+    sbc = files.read_json(sbc_file) if sbc_file.is_file() else None
+    text = page(spec, metrics, args.metrics_dir, command, sbc)
     out = paths.resolve(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with files.atomic_path(out) as tmp:
