@@ -186,6 +186,11 @@ def _write_bytes(tmp_path, data: bytes):
             "line 1: column 'tv_S' is named twice (columns 3 and 7)",
         ),
         (
+            "semicolons for commas",
+            lambda text: text.replace(",", ";").encode(),
+            "line 1: columns are separated by ';', not commas",
+        ),
+        (
             "day-first dates",
             lambda text: _day_first_dates(text).encode(),
             "dates are day-first",

@@ -240,8 +240,15 @@ def read_csv(file: Path, label: str) -> pd.DataFrame:
             )
         seen[name] = i
     try:
-        return pd.read_csv(file)
+        df = pd.read_csv(file)
     except pd.errors.EmptyDataError:
         raise DataError(f"{label}: the file is empty (no header, no rows)") from None
     except pd.errors.ParserError as exc:
         raise DataError(f"{label}: not a readable CSV: {exc}") from exc
+    for sep in (";", "\t"):
+        if len(df.columns) == 1 and sep in str(df.columns[0]):
+            raise DataError(
+                f"{label}: line 1: columns are separated by {sep!r}, not commas; save the file "
+                "as comma-separated CSV"
+            )
+    return df
