@@ -145,3 +145,12 @@ def test_aggregate_bias_rmse_coverage():
     assert agg["rmse"] == pytest.approx(np.sqrt((errs**2).mean()))
     assert agg["coverage"] == pytest.approx(0.5)  # 0.5 and 0.6 cover 0.55
     assert (agg["coverage_lo"], agg["coverage_hi"]) == pytest.approx(score.clopper_pearson(2, 4))
+    # every aggregate carries its Monte Carlo standard error
+    n = len(errs)
+    assert agg["bias_se"] == pytest.approx(errs.std(ddof=1) / np.sqrt(n))
+    assert agg["mean_abs_rel_error_se"] == pytest.approx(
+        np.abs(errs / 0.55).std(ddof=1) / np.sqrt(n)
+    )
+    assert agg["coverage_se"] == pytest.approx(np.sqrt(0.5 * 0.5 / n))
+    mse_se = (errs**2).std(ddof=1) / np.sqrt(n)
+    assert agg["rmse_se"] == pytest.approx(mse_se / (2 * np.sqrt((errs**2).mean())))

@@ -179,7 +179,8 @@ def pdf_text(path: Path) -> str:
     from pypdf import PdfReader
 
     text = " ".join(page.extract_text() for page in PdfReader(path).pages)
-    return text.replace("\u2212", "-")  # Typst sets a minus sign before a digit
+    text = text.replace("\u2212", "-")  # Typst sets a minus sign before a digit
+    return re.sub(r"\s+", " ", text)  # a table cell may wrap inside its column
 
 
 def test_pdf_has_pages_text_and_figures(site):

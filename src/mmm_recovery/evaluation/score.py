@@ -141,23 +141,41 @@ def mean_se(x: pd.Series) -> tuple[float, float, int]:
     return mean, se, n
 
 
+def _se(v: pd.Series) -> float:
+    """Monte Carlo standard error of the mean of the finite values of ``v`` (NaN below two)."""
+    return mean_se(v)[1]
+
+
 def _summary(g: pd.DataFrame) -> pd.Series:
+    """One cell's aggregates, each with its Monte Carlo standard error (``<name>_se``): of a mean
+    the sample sd over root n; of coverage the binomial ``sqrt(p (1 - p) / n)`` (beside the
+    exact 95% interval); of the RMSE the delta method, ``se(mean squared error) / (2 RMSE)``.
+    Estimates of one fit's channels are counted as independent, so the SEs are somewhat small."""
     cov = g["covered"].dropna()
     k, n = int(cov.sum()), int(cov.size)
     lo, hi = clopper_pearson(k, n)
     err = g["error"].astype(float)
+    rel = g["rel_error"].astype(float)
+    rmse = float(np.sqrt((err**2).mean()))
+    p = k / n if n else np.nan
     return pd.Series(
         {
             "n": len(g),
             "bias": err.mean(),
-            "rmse": float(np.sqrt((err**2).mean())),
-            "mean_rel_error": g["rel_error"].astype(float).mean(),
-            "mean_abs_rel_error": g["rel_error"].astype(float).abs().mean(),
-            "coverage": k / n if n else np.nan,
+            "bias_se": _se(err),
+            "rmse": rmse,
+            "rmse_se": _se(err**2) / (2 * rmse) if rmse > 0 else np.nan,
+            "mean_rel_error": rel.mean(),
+            "mean_rel_error_se": _se(rel),
+            "mean_abs_rel_error": rel.abs().mean(),
+            "mean_abs_rel_error_se": _se(rel.abs()),
+            "coverage": p,
+            "coverage_se": float(np.sqrt(p * (1 - p) / n)) if n else np.nan,
             "coverage_lo": lo,
             "coverage_hi": hi,
             "n_intervals": n,
             "mean_width": g["width"].astype(float).mean(),
+            "mean_width_se": _se(g["width"]),
         }
     )
 

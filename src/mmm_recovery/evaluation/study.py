@@ -34,21 +34,18 @@ from mmm_recovery.evaluation.tasks import Task, batches, is_done, read_record, r
 SCHEDULER_ENV = "MMM_RECOVERY_SCHEDULER"
 
 
+#: the aggregates of one cell (``score.aggregate``), each but ``n`` with its MC-SE ``<name>_se``
+AGG_STATS = ("bias", "rmse", "mean_rel_error", "mean_abs_rel_error", "coverage", "mean_width")
 AGG_COLUMNS = [
     "scenario",
     "estimator",
     "quantity",
     "channel",
     "n",
-    "bias",
-    "rmse",
-    "mean_rel_error",
-    "mean_abs_rel_error",
-    "coverage",
+    *(c for stat in AGG_STATS for c in (stat, f"{stat}_se")),
     "coverage_lo",
     "coverage_hi",
     "n_intervals",
-    "mean_width",
 ]
 
 
@@ -259,29 +256,32 @@ def metrics(study: Study, comparisons: pd.DataFrame, fits: pd.DataFrame) -> dict
                 "fits": int(len(f)),
                 "failed": int((f["status"] != "ok").sum()) if len(f) else 0,
                 "not_converged": int((~ok["converged"].astype(bool)).sum()) if len(ok) else 0,
-                "regret_mean": _mean(ok, "regret"),
-                "regret_share_of_lift_mean": _mean(ok, "regret_share_of_lift"),
-                "holdout_mape_mean": _mean(ok, "holdout_mape"),
             }
-            sel = (agg["scenario"] == scen) & (agg["estimator"] == est) & (agg["channel"] == "all")
-            for _, row in agg[sel].iterrows():
+            for col in ("regret", "regret_share_of_lift", "holdout_mape"):
+                mean, se, _ = score.mean_se(ok[col]) if len(ok) and col in ok else (np.nan,) * 3
+                m[f"{col}_mean"], m[f"{col}_mean_se"] = mean, se
+            cell = agg[(agg["scenario"] == scen) & (agg["estimator"] == est)]
+            for _, row in cell[cell["channel"] == "all"].iterrows():
+                per_channel = cell[
+                    (cell["quantity"] == row["quantity"]) & (cell["channel"] != "all")
+                ]
                 m[row["quantity"]] = {
-                    "bias": row["bias"],
-                    "rmse": row["rmse"],
-                    "mean_abs_rel_error": row["mean_abs_rel_error"],
-                    "coverage": row["coverage"],
-                    "coverage_ci95": [row["coverage_lo"], row["coverage_hi"]],
-                    "mean_width": row["mean_width"],
-                    "n": int(row["n"]),
+                    **_cell(row),
+                    "channels": {r["channel"]: _cell(r) for _, r in per_channel.iterrows()},
                 }
             out[scen][est] = m
     return out
 
 
-def _mean(df: pd.DataFrame, col: str) -> float:
-    if not len(df) or col not in df:
-        return float("nan")
-    return float(np.nanmean(df[col].astype(float))) if df[col].notna().any() else float("nan")
+def _cell(row: pd.Series) -> dict[str, Any]:
+    """One aggregate cell of ``study.json``: every statistic with its MC-SE, coverage's exact 95%
+    interval, and the number of estimates and of intervals."""
+    out: dict[str, Any] = {}
+    for stat in AGG_STATS:
+        out[stat], out[f"{stat}_se"] = row[stat], row[f"{stat}_se"]
+    out["coverage_ci95"] = [row["coverage_lo"], row["coverage_hi"]]
+    out["n"], out["n_intervals"] = int(row["n"]), int(row["n_intervals"])
+    return out
 
 
 def write_outputs(study: Study, out_dir: Path, data_root: Path | None = None) -> dict[str, Any]:
@@ -315,12 +315,19 @@ def write_metrics(
         "estimator",
         "quantity",
         "coverage",
+        "coverage_se",
         "coverage_lo",
         "coverage_hi",
     ]
     cov = pooled[pooled["n_intervals"] > 0][cov_cols]
     files.write_csv(out_dir / "coverage.csv", _round_frame(cov))
-    bias_cols = ["label", "scenario", "estimator", "quantity", "bias", "rmse", "mean_abs_rel_error"]
+    bias_cols = [
+        "label",
+        "scenario",
+        "estimator",
+        "quantity",
+        *(c for stat in ("bias", "rmse", "mean_abs_rel_error") for c in (stat, f"{stat}_se")),
+    ]
     files.write_csv(out_dir / "bias.csv", _round_frame(pooled[bias_cols]))
     return m
 

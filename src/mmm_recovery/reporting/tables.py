@@ -46,6 +46,13 @@ def fmt(x: Any, digits: int = 3) -> str:
     return f"{x:.{digits}f}"
 
 
+def fmt_with_se(value: Any, se: Any, digits: int = 3) -> str:
+    """``value (se)``, or the value alone where its standard error is missing."""
+    if fmt(se, digits) == "n/a" or fmt(value, digits) == "n/a":
+        return fmt(value, digits)
+    return f"{fmt(value, digits)} ({fmt(se, digits)})"
+
+
 def fmt_mean_se(x: pd.Series) -> str:
     """The mean of ``x``'s finite values with its standard error, ``0.123 (0.045)``."""
     mean, se, n = mean_se(x)
@@ -123,7 +130,8 @@ class StudyMetrics:
 
 def summary_table(m: StudyMetrics) -> pd.DataFrame:
     """Scenario x estimator rows: fits, failures, non-converged, decay bias/RMSE/coverage, ROAS and
-    mROAS errors, ROAS coverage, curve error, regret share of lift, holdout MAPE."""
+    mROAS errors, ROAS coverage, curve error, regret share of lift, holdout MAPE; each aggregate
+    with its Monte Carlo standard error in parentheses."""
     rows = []
     for scen, per_est in m.study.items():
         for est, v in per_est.items():
@@ -136,9 +144,13 @@ def summary_table(m: StudyMetrics) -> pd.DataFrame:
                 "nominal level": fmt(v.get("interval_level"), 2),
             }
             for quantity, stat, label in SUMMARY_COLUMNS:
-                q = v.get(quantity)
-                row[label] = fmt(q.get(stat) if q else None)
-            row["regret (% of lift)"] = fmt(_pct(v.get("regret_share_of_lift_mean")), 1)
+                q = v.get(quantity) or {}
+                row[label] = fmt_with_se(q.get(stat), q.get(f"{stat}_se"))
+            row["regret (% of lift)"] = fmt_with_se(
+                _pct(v.get("regret_share_of_lift_mean")),
+                _pct(v.get("regret_share_of_lift_mean_se")),
+                1,
+            )
             row["holdout MAPE (%)"] = fmt(_pct(v.get("holdout_mape_mean")), 1)
             rows.append(row)
     return pd.DataFrame(rows)
