@@ -251,11 +251,8 @@ def test_reports_render_in_a_headless_browser(site):
         driver.quit()
 
 
-def test_findings_page_shows_the_metrics_numbers(tmp_path):
-    """The README's findings page: every coverage count and mean error of the synthetic metrics,
-    recomputed here from comparisons.csv, is on the page; failed fits are counted."""
-    from mmm_recovery.core import files
-    from mmm_recovery.evaluation.score import clopper_pearson
+def findings_page(tmp_path: Path) -> str:
+    """The findings page written by its command from :func:`synthetic_metrics` in ``tmp_path``."""
     from mmm_recovery.reporting import findings
 
     synthetic_metrics(tmp_path / "metrics")
@@ -263,7 +260,17 @@ def test_findings_page_shows_the_metrics_numbers(tmp_path):
     findings.main(
         ["--study", str(SMOKE), "--metrics-dir", str(tmp_path / "metrics"), "--out", str(out)]
     )
-    page = out.read_text()
+    return out.read_text()
+
+
+def test_findings_page_shows_the_metrics_numbers(tmp_path):
+    """The README's findings page: every coverage count and mean error of the synthetic metrics,
+    recomputed here from comparisons.csv, is on the page; failed fits are counted."""
+    from mmm_recovery.core import files
+    from mmm_recovery.evaluation.score import clopper_pearson
+    from mmm_recovery.reporting import findings
+
+    page = findings_page(tmp_path)
     comp = pd.read_csv(tmp_path / "metrics" / "comparisons.csv")
     for quantity, _ in findings.HEADLINE:
         for (scen, est), g in comp[comp["quantity"] == quantity].groupby(["scenario", "estimator"]):
@@ -303,14 +310,8 @@ def test_methodology_states_the_sbc_verdicts_from_its_metrics(site):
 
 def test_findings_page_states_the_sbc_verdicts(tmp_path):
     from mmm_recovery.core import files
-    from mmm_recovery.reporting import findings
 
-    synthetic_metrics(tmp_path / "metrics")
-    out = tmp_path / "findings.md"
-    findings.main(
-        ["--study", str(SMOKE), "--metrics-dir", str(tmp_path / "metrics"), "--out", str(out)]
-    )
-    page = out.read_text()
+    page = findings_page(tmp_path)
     metrics = files.read_json(tmp_path / "metrics" / "sbc.json")
     assert f"**1 fail**: `{SBC_FAILING}`" in page
     for name, q in metrics["quantities"].items():

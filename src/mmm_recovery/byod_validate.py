@@ -3,6 +3,7 @@ problem is reported at once, each naming the file, the column and the lines."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -240,7 +241,7 @@ def read_csv(file: Path, label: str) -> pd.DataFrame:
             )
         seen[name] = i
     try:
-        df = pd.read_csv(file)
+        df = pd.read_csv(io.StringIO(text))  # the text checked above, read once
     except pd.errors.EmptyDataError:
         raise DataError(f"{label}: the file is empty (no header, no rows)") from None
     except pd.errors.ParserError as exc:

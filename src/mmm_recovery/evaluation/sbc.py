@@ -86,7 +86,7 @@ class PriorDraw:
             model=model,
         )
         self.rngs = [v for v in self.fn.get_shared() if isinstance(v.type, RandomGeneratorType)]
-        self.shared = {v.name: v for v in batched._shared_inputs(model)}
+        self.shared = {v.name: v for v in batched.shared_inputs(model)}
         self.observed = model.observed_RVs[0].name
         #: the sampled parameters with one value per channel
         self.channel_vars = [
@@ -101,7 +101,7 @@ class PriorDraw:
 
         from mmm_recovery.estimators.bayesian import batched
 
-        own = {v.name: v for v in batched._shared_inputs(mmm.model)}
+        own = {v.name: v for v in batched.shared_inputs(mmm.model)}
         for name, var in self.shared.items():
             var.set_value(own[name].get_value())
         reseed_rngs(self.rngs, seed)
@@ -203,7 +203,7 @@ def run(
         truths, designs = [], []
         for fi, mmm, (_, prior_seed, _) in zip(inputs, mmms, seeds, strict=True):
             truth = prior(mmm, prior_seed)
-            own = {v.name: v for v in batched._shared_inputs(mmm.model)}
+            own = {v.name: v for v in batched.shared_inputs(mmm.model)}
             scale = float(own["target_scale"].get_value())
             y = truth[prior.observed]
             own["target_data"].set_value(np.asarray(y * scale, dtype=own["target_data"].dtype))

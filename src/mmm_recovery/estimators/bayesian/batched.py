@@ -76,7 +76,7 @@ def build_model(cfg: BayesianConfig, fit_input: FitInput, x0_shared: bool = Fals
     return mmm
 
 
-def _shared_inputs(model: Any) -> list[Any]:
+def shared_inputs(model: Any) -> list[Any]:
     """The model's per-dataset shared variables, in :data:`DATA_VARIABLES` order (then ``x0``)."""
     from pytensor.compile.sharedvalue import SharedVariable
     from pytensor.graph.traversal import graph_inputs
@@ -189,7 +189,7 @@ def compile_batched(
         raise ValueError(f"{len(mmms)} models for {len(fit_inputs)} datasets")
     mmms = list(mmms)
     template = mmms[0].model
-    shared = _shared_inputs(template)
+    shared = shared_inputs(template)
     inputs = [v.type(name=v.name) for v in shared]
     replace = dict(zip(shared, inputs, strict=True))
     logp = graph_replace([template.logp()], replace, strict=False)
@@ -199,7 +199,7 @@ def compile_batched(
     values_fn = get_jaxified_graph(inputs=[*value_vars, *inputs], outputs=values_out)
 
     data: list[np.ndarray] = []
-    own_shared = [{v.name: v for v in _shared_inputs(m.model)} for m in mmms]
+    own_shared = [{v.name: v for v in shared_inputs(m.model)} for m in mmms]
     for v in shared:
         per: list[np.ndarray] = []
         for k, by_name in enumerate(own_shared):
