@@ -154,6 +154,15 @@ def test_bad_input_is_one_clear_message(tmp_path, example, smoke_study, label, m
     assert msg.startswith(path), "every line names the file"
 
 
+def test_swapped_rows_are_one_ordering_problem_not_false_gaps(tmp_path, example, smoke_study):
+    def swap(df):
+        return df.iloc[[0, 1, 3, 2, *range(4, len(df))]].reset_index(drop=True)
+
+    msg, _ = _bad(tmp_path, example, smoke_study, swap)
+    assert "not sorted ascending at line 5" in msg
+    assert "gap" not in msg and "not weekly" not in msg
+
+
 def test_an_empty_file_is_named_not_a_pandas_error(tmp_path, smoke_study):
     path = tmp_path / "empty.csv"
     path.write_bytes(b"")

@@ -52,81 +52,68 @@ CASES = [
         "decay >= 1",
         lambda r: r["defaults"]["channels"]["tv"]["adstock"].update(alpha=1.2),
         "defaults.channels.tv.adstock.alpha",
-        "scenarios.base.channels.tv.adstock.alpha",
     ),
     (
         "negative decay",
         lambda r: r["defaults"]["channels"]["tv"]["adstock"].update(alpha=-0.1),
-        None,
-        "scenarios.base.channels.tv.adstock.alpha",
+        "defaults.channels.tv.adstock.alpha",
     ),
     (
         "l_max < 1",
         lambda r: r["defaults"]["channels"]["tv"]["adstock"].update(l_max=0),
-        None,
-        "scenarios.base.channels.tv.adstock.l_max",
+        "defaults.channels.tv.adstock.l_max",
     ),
     (
         "negative spend",
         lambda r: r["defaults"]["channels"]["tv"].update(mean_spend=-5.0),
-        None,
-        "scenarios.base.channels.tv.mean_spend",
+        "defaults.channels.tv.mean_spend",
     ),
     (
         "share > 1",
         lambda r: r["defaults"]["channels"]["tv"].update(active_share=1.5),
-        None,
-        "scenarios.base.channels.tv.active_share",
+        "defaults.channels.tv.active_share",
     ),
     (
         "unknown key",
         lambda r: r["defaults"]["channels"]["tv"]["adstock"].update(decay=0.5),
-        None,
-        "scenarios.base.channels.tv.adstock.decay: unknown key",
+        "defaults.channels.tv.adstock.decay: unknown key",
     ),
     (
         "typo in scenario",
         lambda r: r["scenarios"]["base"].update(n_weeeks=100),
-        None,
         "scenarios.base.n_weeeks: unknown key",
     ),
     (
         "unknown family",
         lambda r: r["defaults"]["channels"]["tv"]["adstock"].update(family="delayed"),
-        None,
-        "scenarios.base.channels.tv.adstock",
+        "defaults.channels.tv.adstock",
     ),
     (
         "missing beta",
         lambda r: r["defaults"]["channels"]["tv"].pop("beta"),
-        None,
         "scenarios.base.channels.tv.beta: Field required",
     ),
-    ("seed negative", lambda r: r["study"].update(base_seed=-1), None, "study.base_seed"),
-    ("no replicates", lambda r: r["study"].update(replicates=0), None, "study.replicates"),
-    ("snr zero", lambda r: r["defaults"]["noise"].update(snr=0), None, "scenarios.base.noise.snr"),
+    ("seed negative", lambda r: r["study"].update(base_seed=-1), "study.base_seed"),
+    ("no replicates", lambda r: r["study"].update(replicates=0), "study.replicates"),
+    ("snr zero", lambda r: r["defaults"]["noise"].update(snr=0), "defaults.noise.snr"),
     (
         "bad noise",
         lambda r: r["defaults"]["noise"].update(kind="poisson"),
-        None,
-        "scenarios.base.noise.kind",
+        "defaults.noise.kind",
     ),
     (
         "l_max >= weeks",
         lambda r: r["defaults"]["channels"]["tv"]["adstock"].update(l_max=90),
-        None,
         "channels.tv.adstock.l_max=90 must be < n_weeks=78",
     ),
     (
         "lift test on an unknown channel",
         _lift_test("radio", -1.0),
-        None,
         "lift_tests[0].channel='radio' is not a channel",
     ),
     (
         "lift test without a spend change",
         _lift_test("tv", 0.0),
-        None,
         "lift test on tv: spend_change must not be 0",
     ),
     (
@@ -135,19 +122,16 @@ CASES = [
             r["defaults"]["channels"]["tv"].update(beta=0.0),
             _lift_test("tv", 0.5)(r),
         ),
-        None,
         "lift_tests[0]: channel 'tv' has beta 0",
     ),
     (
         "lift test cutting spend below zero",
         _lift_test("tv", -1.5),
-        None,
-        "scenarios.base.lift_tests.0.spend_change",
+        "defaults.lift_tests.0.spend_change",
     ),
     (
         "prior distribution typo",
         lambda r: r["estimators"]["bayesian"]["priors"]["intercept"].update(distribution="Normall"),
-        None,
         "priors.intercept: Value error, distribution 'Normall' is not a PyMC",
     ),
     (
@@ -155,44 +139,37 @@ CASES = [
         lambda r: r["estimators"]["bayesian"]["priors"]["intercept"]["parameters"].update(
             sgima=0.3
         ),
-        None,
         "priors.intercept: Value error, Normal has no parameter sgima; its parameters: mu, sigma",
     ),
     (
         "null removing a key that is not there",
         lambda r: r["scenarios"].update(base={"channels": {"tvv": None}}),
-        None,
         "scenarios.base.channels.tvv: null removes a key, but there is no 'tvv' to remove",
     ),
     (
         "boolean for a count",
         lambda r: r["study"].update(replicates=True),
-        None,
         "study.replicates: Value error, expected a number, got true",
     ),
     (
         "boolean for a setting's number",
         lambda r: r["estimators"]["frequentist"].update(budget=True),
-        None,
         "estimators.frequentist: budget: Value error, expected a number, got true",
     ),
-    ("top-level typo", lambda r: r.update(scenarioz={}), None, "scenarioz: unknown key"),
+    ("top-level typo", lambda r: r.update(scenarioz={}), "scenarioz: unknown key"),
     (
         "unknown estimator",
         lambda r: r.update(estimators={"magic": {}}),
-        None,
         "estimators.magic: unknown estimator",
     ),
     (
         "no estimator",
         lambda r: r.update(estimators={}),
-        None,
         "estimators: names no estimator",
     ),
     (
         "holdout leaves too few training weeks",
         lambda r: r["study"].update(holdout_weeks=100),
-        None,
         "scenarios.base.n_weeks: 78 weeks is too few: study.holdout_weeks (100)",
     ),
     (
@@ -200,7 +177,6 @@ CASES = [
         lambda r: r["estimators"]["bayesian"]["priors"]["likelihood_sigma"]["parameters"].update(
             sigma=-0.25
         ),
-        None,
         "priors.likelihood_sigma: Value error, HalfNormal needs sigma > 0 (got sigma=-0.25)",
     ),
     (
@@ -208,38 +184,35 @@ CASES = [
         lambda r: r["estimators"]["bayesian"]["priors"].update(
             adstock_alpha={"distribution": "Beta", "parameters": {"alpha": 0, "beta": 3}}
         ),
-        None,
         "Beta needs alpha > 0 (got alpha=0.0)",
     ),
     (
         "a dataset name that leaves data/byod",
         lambda r: r["datasets"].update({"../evil": r["datasets"]["robyn_example"]}),
-        None,
         "datasets.../evil: a dataset name must be letters, digits",
     ),
     (
         "a dataset name with a space",
         lambda r: r["datasets"].update({"my brand": r["datasets"]["robyn_example"]}),
-        None,
         "datasets.my brand: a dataset name must be",
     ),
     (
         "one column in two roles",
         lambda r: r["datasets"]["robyn_example"]["channels"].update(search="tv_S"),
-        None,
         "channels.tv and channels.search both map column 'tv_S'",
     ),
     (
         "the target also a channel",
         lambda r: r["datasets"]["robyn_example"].update(target="tv_S"),
-        None,
         "channels.tv and target both map column 'tv_S'",
     ),
 ]
 
 
-@pytest.mark.parametrize(("label", "mutate", "_unused", "key"), CASES, ids=[c[0] for c in CASES])
-def test_bad_values_name_file_and_key(tmp_path, label, mutate, _unused, key):
+@pytest.mark.parametrize(("label", "mutate", "key"), CASES, ids=[c[0] for c in CASES])
+def test_bad_values_name_file_and_key(tmp_path, label, mutate, key):
+    """Every problem names the file and the key where it is written (an inherited default
+    as ``defaults.<key>``, not once per scenario)."""
     f = _write(tmp_path, mutate)
     with pytest.raises(SpecError) as err:
         load_study(f)

@@ -161,8 +161,12 @@ def validate(df: pd.DataFrame, spec: CsvDatasetSpec, label: str, min_weeks: int)
             back = step.index[step <= 0].difference(dup)
             if len(back):
                 problems.append(
-                    f"{label}: column {spec.date!r}: dates not sorted ascending at {_lines(back)}"
+                    f"{label}: column {spec.date!r}: dates not sorted ascending at {_lines(back)} "
+                    "(sort the rows by date)"
                 )
+            # gaps and short steps on the calendar, not the file order: two swapped rows are
+            # one ordering problem, not two false gaps
+            step = dates.drop(dup).sort_values().diff().dt.days.iloc[1:]
             gaps = step.index[step > 7]
             if len(gaps):
                 problems.append(

@@ -8,6 +8,7 @@ temporary copy of the project.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 
@@ -17,7 +18,10 @@ def find_root(start: Path | None = None) -> Path:
     if env:
         root = Path(env).resolve()
         if not (root / "dvc.yaml").is_file():
-            raise FileNotFoundError(f"MMM_RECOVERY_ROOT={env!r} has no dvc.yaml")
+            raise FileNotFoundError(
+                f"MMM_RECOVERY_ROOT={env!r} has no dvc.yaml: point it at a checkout of this "
+                "project, or unset it to use the checkout the package is installed from"
+            )
         return root
     here = (start or Path(__file__)).resolve()
     for candidate in (here, *here.parents):
@@ -28,7 +32,35 @@ def find_root(start: Path | None = None) -> Path:
     )
 
 
+def _checkout_of(folder: Path) -> Path | None:
+    """The project checkout (a dvc.yaml beside ``src/mmm_recovery``) holding ``folder``."""
+    for candidate in (folder, *folder.parents):
+        if (candidate / "dvc.yaml").is_file() and (candidate / "src" / "mmm_recovery").is_dir():
+            return candidate
+    return None
+
+
+def warn_other_checkout(root: Path, cwd: Path) -> str | None:
+    """Warn (and return the message) when ``cwd`` is inside another checkout of the project than
+    ``root``: a virtual environment shared between two checkouts would otherwise read and write
+    the one it was installed from without a word."""
+    here = _checkout_of(cwd.resolve())
+    if here is None or here == root or os.environ.get("MMM_RECOVERY_ROOT"):
+        return None
+    message = (
+        f"mmm_recovery is installed from {root} but you are working in {here}; every path "
+        f"(studies, data, reports) points to {root}. Use {here}'s own environment "
+        f"({here / '.venv'}), or set MMM_RECOVERY_ROOT={here}"
+    )
+    warnings.warn(message, stacklevel=2)
+    return message
+
+
 ROOT = find_root()
+try:
+    warn_other_checkout(ROOT, Path.cwd())
+except OSError:  # the working directory was removed: nothing to compare
+    pass
 #: The ``mmm_recovery`` package folder (``src/mmm_recovery`` in a checkout).
 PACKAGE = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"

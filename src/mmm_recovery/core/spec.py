@@ -359,7 +359,8 @@ def load_study(path: str | Path = paths.DEFAULT_STUDY) -> Study:
     try:
         study = Study.model_validate({**payload, "source": file})
     except ValidationError as exc:
-        raise SpecError(format_errors(label, exc)) from None
+        written = {str(k): v for k, v in scenarios.items() if isinstance(v, dict)}
+        raise SpecError(format_errors(label, exc, written, defaults)) from None
     check_study(label, study)
     return study
 

@@ -65,17 +65,53 @@ def dataset_name_ok(name: str) -> bool:
     return re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name) is not None
 
 
-def format_errors(source: str, err: ValidationError) -> str:
+def format_errors(
+    source: str,
+    err: ValidationError,
+    overrides: dict[str, Any] | None = None,
+    defaults: dict[str, Any] | None = None,
+) -> str:
     """One line per validation error: the file, the dotted key (without union tags), the
-    message and the value given."""
-    lines = []
+    message and the value given.
+
+    ``overrides`` (each scenario's own mapping, as written) and ``defaults`` let an error in a
+    value that a scenario inherits name where it is written, ``defaults.<key>``, once for all the scenarios
+    that inherit it, instead of once per scenario under a key the file does not have.
+    """
+    lines: list[str] = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in UNION_TAGS))
+        loc = [p for p in e["loc"] if not (isinstance(p, str) and p in UNION_TAGS)]
         got = e.get("input")
         got_txt = "" if isinstance(got, dict) or e["type"] == "missing" else f" (got {got!r})"
         msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
-        lines.append(f"{source}: {loc or '<top>'}: {msg}{got_txt}")
+        if overrides is not None and _inherited(loc, overrides, defaults or {}):
+            line = f"{source}: defaults.{'.'.join(map(str, loc[2:]))}: {msg}{got_txt}"
+            line += " (inherited by every scenario that does not set it)"
+        else:
+            line = f"{source}: {'.'.join(map(str, loc)) or '<top>'}: {msg}{got_txt}"
+        if line not in lines:
+            lines.append(line)
     return "\n".join(lines)
+
+
+def _inherited(loc: list[Any], overrides: dict[str, Any], defaults: dict[str, Any]) -> bool:
+    """Whether ``loc`` (``scenarios.<name>.<key>...``) is a value the scenario does not write
+    and ``defaults`` does."""
+    if len(loc) < 3 or loc[0] != "scenarios":
+        return False
+    return not _has(overrides.get(str(loc[1])) or {}, loc[2:]) and _has(defaults, loc[2:])
+
+
+def _has(node: Any, keys: list[Any]) -> bool:
+    """Whether ``node`` holds the nested key path ``keys`` (list positions included)."""
+    for key in keys:
+        if isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+            node = node[key]
+        elif isinstance(node, dict) and key in node:
+            node = node[key]
+        else:
+            return False
+    return True
 
 
 UNION_TAGS = {*families.adstock_names(), *families.saturation_names()}
