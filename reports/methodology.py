@@ -264,6 +264,26 @@ plots.error_by_scenario(m.bias, "roas", "mean_abs_rel_error") if len(m.bias) els
     "No results."
 )
 
+# %% [markdown]
+# ### Calibration at several levels
+#
+# Every fit reports its intervals (of its own kind: posterior HDIs, bootstrap percentile
+# intervals) at the study's `calibration_levels` as well as at its own level, so one set of fits
+# gives a calibration curve: the share of intervals that cover the truth against their nominal
+# level. Calibrated intervals lie on the diagonal, within their binomial error.
+
+# %%
+#| label: fig-calibration
+#| fig-cap: "Empirical coverage of the ROAS intervals against their nominal level, per estimator and scenario, with exact 95% binomial intervals; dashed: calibrated (metrics: reports/metrics/calibration.csv; code: mmm_recovery.reporting.plots.calibration_curves)."
+plots.calibration_curves(m.calibration, "roas") if len(m.calibration) else Markdown(
+    "No calibration levels in this study."
+)
+
+# %%
+Markdown(
+    tables.calibration_verdict(m, "roas") + " " + tables.calibration_verdict(m, "adstock.alpha")
+)
+
 # %%
 Markdown(
     tables.worst_case(m, "adstock.alpha", "rmse")

@@ -86,6 +86,12 @@ else:
 if len(m.coverage) and len(m.comparisons):
     display(plots.headline(m.coverage, m.comparisons, "adstock.alpha", nominal))
 
+# %%
+# calibration at several levels: the share of points within 2 Monte Carlo SE of nominal
+Markdown(
+    tables.calibration_verdict(m, "roas") + " " + tables.calibration_verdict(m, "adstock.alpha")
+)
+
 # %% [markdown]
 # ## Estimators and their settings
 #

@@ -81,7 +81,8 @@ def _estimates(obj: Any, where: str = ""):
 @pytest.fixture(scope="module")
 def smoke_data(smoke_study):
     ds = simulate(smoke_study.scenario(SCENARIO), smoke_study.rng(SCENARIO, 0))
-    return ds, FitInput.from_simulated(ds, smoke_study.study.holdout_weeks)
+    settings = smoke_study.study
+    return ds, FitInput.from_simulated(ds, settings.holdout_weeks, settings.calibration_levels)
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +177,7 @@ def test_configured_interval_level_is_used(name, smoke_study):
 
 
 @pytest.mark.parametrize("name", NAMES, ids=NAMES)
-def test_honours_its_interval_level(name, fits, tmp_path):
+def test_honours_its_interval_level(name, fits, tmp_path, smoke_study):
     est, result = fits(name)
     assert est.interval_level == CONFIGURED_LEVEL
     assert result.interval["level"] == CONFIGURED_LEVEL
@@ -191,11 +192,26 @@ def test_honours_its_interval_level(name, fits, tmp_path):
         if lo is not None:
             n_intervals += 1
             assert lo <= hi, f"{name}{where}: lower {lo} > upper {hi}"
+            _check_levels(f"{name}{where}", e, lo, hi, smoke_study.study.calibration_levels)
     assert n_intervals > 0, f"{name} reports no intervals at all"
     for ch, c in loaded["channels"].items():
         lo, hi = c["curve"]["lower"], c["curve"]["upper"]
         assert lo is not None and hi is not None, f"{name}: {ch} curve has no band"
         assert np.all(np.asarray(lo) <= np.asarray(hi)), f"{name}: {ch} curve band"
+
+
+def _check_levels(where: str, e: dict[str, Any], lo: float, hi: float, wanted) -> None:
+    """An estimate with an interval also has one at every calibration level of the study, the
+    same as its own at its own level, and a higher level is never narrower (true of
+    equal-tailed and of narrowest intervals alike)."""
+    levels = {float(k): v for k, v in e["levels"].items()}
+    assert sorted(levels) == sorted(wanted), where
+    if CONFIGURED_LEVEL in levels:
+        assert levels[CONFIGURED_LEVEL] == pytest.approx([lo, hi]), where
+    levels[CONFIGURED_LEVEL] = [lo, hi]
+    widths = [levels[q][1] - levels[q][0] for q in sorted(levels)]
+    assert all(w >= 0 for w in widths), where
+    assert widths == sorted(widths), f"{where}: widths {widths} shrink with the level"
 
 
 # ------------------------------------------------------------------ (c) same seed, same summary

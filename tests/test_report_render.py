@@ -54,6 +54,7 @@ def synthetic_metrics(out_dir: Path) -> None:
                         "regret": rng.uniform(10, 500),
                         "regret_share_of_lift": rng.uniform(0.01, 0.6),
                         "true_lift_of_recommendation": rng.uniform(100, 900),
+                        "predicted_lift": rng.uniform(100, 1500),
                         "holdout_mape": rng.uniform(0.01, 0.1),
                     }
                 )
@@ -82,6 +83,12 @@ def synthetic_metrics(out_dir: Path) -> None:
                                 "covered": float(lower <= truth <= lower + width)
                                 if interval
                                 else np.nan,
+                                **{
+                                    f"covered@{q:g}": float(rng.uniform() < q)
+                                    if interval
+                                    else np.nan
+                                    for q in spec.study.calibration_levels
+                                },
                             }
                         )
     fits.append({**fits[0], "replicate": 2, "status": "failed", "error": "synthetic failure"})
@@ -287,6 +294,17 @@ def test_findings_page_shows_the_metrics_numbers(tmp_path):
                 f"| {scen} | {est} | {v['fits']} | {v['failed']} | {v['not_converged']} |" in page
             )
     assert sum(v["failed"] for per_est in study.values() for v in per_est.values()) == 1
+    # the optimizer's curse: mean predicted and true lift of the advice, recomputed from fits.csv
+    fits = pd.read_csv(tmp_path / "metrics" / "fits.csv")
+    for (scen, est), g in fits[fits["status"] == "ok"].groupby(["scenario", "estimator"]):
+        v = study[scen][est]
+        assert v["predicted_lift_mean"] == pytest.approx(g["predicted_lift"].mean(), rel=1e-5)
+        assert v["true_lift_mean"] == pytest.approx(
+            g["true_lift_of_recommendation"].mean(), rel=1e-5
+        )
+        predicted = tables.fmt_with_se(v["predicted_lift_mean"], v["predicted_lift_mean_se"])
+        true = tables.fmt_with_se(v["true_lift_mean"], v["true_lift_mean_se"])
+        assert f"| {predicted} | {true} |" in page, (scen, est)
     assert not list(tmp_path.glob(".findings*")), "a temporary file was left behind"
 
 
@@ -306,6 +324,20 @@ def test_methodology_states_the_sbc_verdicts_from_its_metrics(site):
         assert name in cells and f"{q['p_value']:.3g}" in cells and q["verdict"] in cells
     assert "SBC: ECDF of each quantity" in page and "SBC rank histograms" in page
     assert SBC_FAILING in pdf_text(site / "_site" / "methodology.pdf")
+
+
+def test_methodology_states_the_calibration_curve_from_its_metrics(site):
+    """The calibration section's figure is in the report and its sentence quotes the furthest
+    point of calibration.csv, with its number of intervals."""
+    cal = pd.read_csv(site / "metrics" / "calibration.csv")
+    page = html.unescape((site / "_site" / "methodology.html").read_text())
+    assert "Empirical coverage of the ROAS intervals against their nominal level" in page
+    roas = cal[cal["quantity"] == "roas"]
+    for est, g in roas.groupby("estimator"):
+        worst = g.loc[(g["coverage"] - g["nominal"]).abs().idxmax()]
+        assert f"{est}: " in page
+        assert f"the furthest, {worst['scenario']} at {worst['nominal']:g}, covers" in page
+        assert f"{int(worst['n_intervals'])} intervals)" in page
 
 
 def test_findings_page_states_the_sbc_verdicts(tmp_path):

@@ -158,6 +158,16 @@ CASES = [
     ),
     ("top-level typo", lambda r: r.update(scenarioz={}), "scenarioz: unknown key"),
     (
+        "calibration levels out of order",
+        lambda r: r["study"].update(calibration_levels=[0.9, 0.5]),
+        "calibration_levels must be increasing and strictly between 0 and 1; got [0.9, 0.5]",
+    ),
+    (
+        "a calibration level of 1",
+        lambda r: r["study"].update(calibration_levels=[0.5, 1.0]),
+        "calibration_levels must be increasing and strictly between 0 and 1",
+    ),
+    (
         "unknown estimator",
         lambda r: r.update(estimators={"magic": {}}),
         "estimators.magic: unknown estimator",

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -60,6 +61,19 @@ def test_runs_every_task_then_nothing(tmp_path):
         p.name for p in (tmp_path / "metrics").iterdir()
     }
     assert not list((tmp_path / "data").rglob("*.tmp-*")), "no temp files left"
+    # the calibration curve: coverage at every calibration level and the estimator's own
+    cal = pd.read_csv(tmp_path / "metrics" / "calibration.csv")
+    own = m["base"]["frequentist"]["interval_level"]
+    wanted = sorted({*study.study.calibration_levels, own})
+    roas = cal[(cal["quantity"] == "roas") & (cal["scenario"] == "base")]
+    assert sorted(roas["nominal"]) == pytest.approx(wanted)
+    assert (roas["n_intervals"] > 0).all()
+    # the study's own coverage cell is the curve's point at the estimator's own level
+    at_own = roas[np.isclose(roas["nominal"], own)].iloc[0]
+    assert at_own["coverage"] == pytest.approx(
+        m["base"]["frequentist"]["roas"]["coverage"], abs=1e-6
+    )
+    assert set(m["base"]["frequentist"]["roas"]["calibration"]) == {f"{q:g}" for q in wanted}
 
 
 def test_changed_settings_make_records_stale(tmp_path):

@@ -82,6 +82,7 @@ class FitInput:
     target: str = files.TARGET_COLUMN
     date: str = files.DATE_COLUMN
     lift_tests: pd.DataFrame = field(default_factory=files.empty_lift_tests)
+    levels: tuple[float, ...] = ()
 
     @property
     def n_train(self) -> int:
@@ -97,7 +98,9 @@ class FitInput:
         return self.data[self.channels].to_numpy(dtype=float)
 
     @classmethod
-    def from_simulated(cls, dataset: Any, holdout_weeks: int) -> FitInput:
+    def from_simulated(
+        cls, dataset: Any, holdout_weeks: int, levels: tuple[float, ...] = ()
+    ) -> FitInput:
         truth = dataset.truth
         return cls(
             data=dataset.data,
@@ -109,7 +112,13 @@ class FitInput:
                 for c in truth["channel_names"]
             },
             lift_tests=dataset.lift_tests,
+            levels=tuple(levels),
         )
+
+
+def level_key(level: float) -> str:
+    """How an interval level names its entry in an estimate's ``levels`` (``0.5`` -> ``"0.5"``)."""
+    return f"{level:g}"
 
 
 def estimate(
@@ -117,26 +126,38 @@ def estimate(
     level: float,
     kind: str = "percentile",
     point: float | None = None,
-) -> dict[str, float | None]:
+    levels: Sequence[float] = (),
+) -> dict[str, Any]:
     """Summarise draws as ``{"estimate", "lower", "upper"}`` with a central interval of ``level``.
 
     ``estimate`` is ``point`` when given (e.g. the fit on the original data), else the draws' mean.
 
     ``kind="percentile"``: equal-tailed quantiles; ``kind="hdi"``: the narrowest interval
     containing ``level`` of the draws (highest density for unimodal draws).
+
+    ``levels`` adds ``"levels": {"<level>": [lower, upper], ...}``, intervals of the same kind at
+    further nominal levels (:func:`level_key` names them), for calibration curves.
     """
     x = np.asarray(draws, dtype=float).ravel()
     x = x[np.isfinite(x)]
     centre = float(point) if point is not None else (float(x.mean()) if x.size else float("nan"))
+    if kind not in ("percentile", "hdi"):
+        raise ValueError(f"interval kind must be 'percentile' or 'hdi'; got {kind!r}")
     if x.size < 2:
         return {"estimate": centre, "lower": None, "upper": None}
-    if kind == "percentile":
-        lo, hi = np.quantile(x, [(1 - level) / 2, (1 + level) / 2])
-    elif kind == "hdi":
+    lo, hi = _interval(x, level, kind)
+    out: dict[str, Any] = {"estimate": centre, "lower": lo, "upper": hi}
+    if levels:
+        out["levels"] = {level_key(q): list(_interval(x, q, kind)) for q in levels}
+    return out
+
+
+def _interval(x: np.ndarray, level: float, kind: str) -> tuple[float, float]:
+    if kind == "hdi":
         lo, hi = hdi(x, level)
     else:
-        raise ValueError(f"interval kind must be 'percentile' or 'hdi'; got {kind!r}")
-    return {"estimate": centre, "lower": float(lo), "upper": float(hi)}
+        lo, hi = np.quantile(x, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
 
 
 def hdi(x: np.ndarray, level: float) -> tuple[float, float]:
@@ -159,6 +180,7 @@ def channel_estimates(
     point: ChannelResponse | None = None,
     point_media_total: float | None = None,
     annotate: DrawsAnnotator | None = None,
+    levels: Sequence[float] = (),
 ) -> dict[str, Any]:
     """Summaries for one channel from its response draws (see module docstring).
 
@@ -179,6 +201,9 @@ def channel_estimates(
     annotate
         Called once with every quantity's draws; what it returns for a quantity is added to that
         quantity's estimate (e.g. its prior sensitivity).
+    levels
+        Further nominal levels at which every quantity also reports its interval
+        (:func:`estimate`).
     """
     spend_total = float(spend.sum())
     mean_weekly = float(spend.mean())
@@ -202,7 +227,7 @@ def channel_estimates(
         extra = annotate({k: np.array([r[k] for r in rows]) for k in rows[0]})
 
     def est(key: str) -> dict[str, float | None]:
-        out = estimate([r[key] for r in rows], level, kind, None if pt is None else pt[key])
+        out = estimate([r[key] for r in rows], level, kind, None if pt is None else pt[key], levels)
         return {**out, **extra.get(key, {})}
 
     first = point or draws[0]
@@ -268,6 +293,7 @@ def summarize_draws(
             None if point is None else point[c],
             point_total,
             annotate,
+            fit_input.levels,
         )
         for i, c in enumerate(fit_input.channels)
     }

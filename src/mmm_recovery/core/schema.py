@@ -61,11 +61,25 @@ def write_schema_readme(readme: Path | None = None) -> bool:
     return True
 
 
+USAGE = """usage: python -m mmm_recovery.core.schema [STUDY.yaml ...] | --write
+
+  STUDY.yaml ...  validate each study file (one line per file; exit 2 if one is refused)
+  --write         regenerate the schema section of studies/README.md (exit 1 if it changed)
+  (nothing)       print the study-file schema as markdown"""
+
+
 def main(argv: list[str]) -> int:
     """``--write``: regenerate the schema in ``studies/README.md``; study files: validate each
     (one line per file, exit 2 if one is refused); nothing: print the schema."""
     if argv == ["--write"]:
         return 1 if write_schema_readme() else 0
+    if any(a in ("-h", "--help") for a in argv):
+        print(USAGE)
+        return 0
+    unknown = [a for a in argv if a.startswith("-")]
+    if unknown:
+        print(f"error: unknown option {unknown[0]}\n{USAGE}", file=sys.stderr)
+        return 2
     if not argv:
         print(schema_markdown(), end="")
         return 0

@@ -111,6 +111,23 @@ class StudySettings(Frozen):
         "Bayesian one) fits in one call; each still gets its own record. 1: one at a time (the "
         "per-dataset path). Default 1.",
     )
+    calibration_levels: tuple[float, ...] = Field(
+        (),
+        max_length=19,
+        description="Nominal levels (strictly between 0 and 1, increasing) at which every "
+        "estimator also reports its intervals (of its own kind), for calibration curves: "
+        "empirical coverage against nominal. The estimator's own level is always included. "
+        "Default none.",
+    )
+
+    @model_validator(mode="after")
+    def _check_levels(self) -> StudySettings:
+        levels = self.calibration_levels
+        if any(not 0.0 < x < 1.0 for x in levels) or list(levels) != sorted(set(levels)):
+            raise ValueError(
+                f"calibration_levels must be increasing and strictly between 0 and 1; got {list(levels)}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_scheduler(self) -> StudySettings:

@@ -34,7 +34,9 @@ def fit_dataset(
     arguments go to the estimator's constructor (e.g. ``artifacts_dir``, where the Bayesian one writes its posterior)."""
     if dataset is None:
         dataset = SimulatedDataset.load(paths.replicate_dir(scenario, replicate, data_root))
-    fit_input = FitInput.from_simulated(dataset, study.study.holdout_weeks)
+    fit_input = FitInput.from_simulated(
+        dataset, study.study.holdout_weeks, study.study.calibration_levels
+    )
     result = estimator_for(study, estimator, **estimator_kwargs).fit(
         fit_input, study.estimator_rng(scenario, replicate, estimator)
     )

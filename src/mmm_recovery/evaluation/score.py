@@ -37,6 +37,9 @@ from mmm_recovery.evaluation.sensitivity import LIKELIHOOD_KEY, PRIOR_KEY
 
 #: an estimate's sensitivity keys, copied into the comparison rows
 SENSITIVITY_KEYS = (PRIOR_KEY, LIKELIHOOD_KEY)
+#: prefix of a comparison column saying whether the interval at a further nominal level covers
+#: the truth (``covered@0.5``; the levels are the study's ``calibration_levels``)
+COVERED_AT = "covered@"
 
 
 def curve_error(
@@ -95,6 +98,10 @@ def compare(
                     "covered": np.nan if lo is None else float(lo <= true <= hi),
                     "width": np.nan if lo is None else hi - lo,
                     **{k: e.get(k, np.nan) for k in SENSITIVITY_KEYS},
+                    **{
+                        f"{COVERED_AT}{q}": float(b[0] <= true <= b[1])
+                        for q, b in e.get("levels", {}).items()
+                    },
                 }
             )
         ce = curve_error(
@@ -189,6 +196,35 @@ def aggregate(comparisons: pd.DataFrame) -> pd.DataFrame:
     pooled = comparisons.groupby(keys).apply(_summary, include_groups=False).reset_index()
     pooled["channel"] = "all"
     return pd.concat([pooled, per_channel], ignore_index=True)
+
+
+def calibration(comparisons: pd.DataFrame, own_level: Mapping[str, float]) -> pd.DataFrame:
+    """Empirical coverage against nominal level, per scenario x estimator x quantity, pooled
+    over channels: one row per nominal level (the study's ``calibration_levels`` and each
+    estimator's own level, ``own_level[estimator]``) with the coverage, its binomial MC-SE and
+    exact 95% interval, and the number of intervals. Empty without any further level."""
+    at = sorted(
+        (c for c in comparisons.columns if c.startswith(COVERED_AT)),
+        key=lambda c: float(c[len(COVERED_AT) :]),
+    )
+    columns = ["scenario", "estimator", "quantity", "nominal", "coverage", "coverage_se"]
+    columns += ["coverage_lo", "coverage_hi", "n_intervals"]
+    if not at or comparisons.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for (scenario, est, quantity), g in comparisons.groupby(["scenario", "estimator", "quantity"]):
+        levels = {float(c[len(COVERED_AT) :]): g[c] for c in at}
+        if est in own_level:
+            levels[float(own_level[est])] = g["covered"]
+        for nominal, hits in sorted(levels.items()):
+            hits = hits.dropna()
+            k, n = int(hits.sum()), int(hits.size)
+            if n == 0:
+                continue
+            p = k / n
+            lo, hi = clopper_pearson(k, n)
+            rows.append([scenario, est, quantity, nominal, p, np.sqrt(p * (1 - p) / n), lo, hi, n])
+    return pd.DataFrame(rows, columns=columns)
 
 
 @dataclass(frozen=True)

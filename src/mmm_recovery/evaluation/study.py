@@ -188,6 +188,7 @@ FIT_COLUMNS = (
     "regret",
     "regret_share_of_lift",
     "true_lift_of_recommendation",
+    "predicted_lift",
     "holdout_mape",
 )
 
@@ -224,6 +225,7 @@ def fits_table(records: list[dict[str, Any]]) -> pd.DataFrame:
             row["regret"] = r["regret"]["regret"]
             row["regret_share_of_lift"] = r["regret"]["regret_share_of_lift"]
             row["true_lift_of_recommendation"] = r["regret"]["true_lift_of_recommendation"]
+            row["predicted_lift"] = r["regret"].get("predicted_lift")
             row["holdout_mape"] = r["result"]["fit"].get("holdout", {}).get("mape")
             diag = r["result"].get("diagnostics", {})
             for key in DIAGNOSTIC_COLUMNS:
@@ -240,11 +242,13 @@ def fits_table(records: list[dict[str, Any]]) -> pd.DataFrame:
 def metrics(study: Study, comparisons: pd.DataFrame, fits: pd.DataFrame) -> dict[str, Any]:
     """Nested ``scenario -> estimator -> {...}`` metrics for ``dvc metrics show``: per quantity
     (pooled over channels) bias, RMSE, coverage (+ exact 95% CI) and interval width; plus the
-    nominal interval level, fits, failed fits, non-converged (but kept) fits and regret."""
+    nominal interval level, fits, failed fits, non-converged (but kept) fits and regret; with the
+    study's ``calibration_levels``, each quantity's coverage at every nominal level."""
     from mmm_recovery.evaluation.fitting import estimator_for
 
     agg = score.aggregate(comparisons) if len(comparisons) else pd.DataFrame(columns=AGG_COLUMNS)
     levels = {name: estimator_for(study, name).interval_level for name in study.estimators}
+    cal = score.calibration(comparisons, levels)
     out: dict[str, Any] = {}
     for scen in study.scenarios:
         out[scen] = {}
@@ -260,7 +264,9 @@ def metrics(study: Study, comparisons: pd.DataFrame, fits: pd.DataFrame) -> dict
             for col in ("regret", "regret_share_of_lift", "holdout_mape"):
                 mean, se, _ = score.mean_se(ok[col]) if len(ok) and col in ok else (np.nan,) * 3
                 m[f"{col}_mean"], m[f"{col}_mean_se"] = mean, se
+            m.update(_decision_quality(ok))
             cell = agg[(agg["scenario"] == scen) & (agg["estimator"] == est)]
+            curve = cal[(cal["scenario"] == scen) & (cal["estimator"] == est)]
             for _, row in cell[cell["channel"] == "all"].iterrows():
                 per_channel = cell[
                     (cell["quantity"] == row["quantity"]) & (cell["channel"] != "all")
@@ -269,7 +275,36 @@ def metrics(study: Study, comparisons: pd.DataFrame, fits: pd.DataFrame) -> dict
                     **_cell(row),
                     "channels": {r["channel"]: _cell(r) for _, r in per_channel.iterrows()},
                 }
+                points = curve[curve["quantity"] == row["quantity"]]
+                if len(points):  # empirical coverage at each nominal level (calibration curve)
+                    m[row["quantity"]]["calibration"] = {
+                        f"{r['nominal']:g}": {
+                            k: r[k] for k in ("coverage", "coverage_se", "n_intervals")
+                        }
+                        for _, r in points.iterrows()
+                    }
             out[scen][est] = m
+    return out
+
+
+def _decision_quality(ok: pd.DataFrame) -> dict[str, float]:
+    """The regret distribution (median, 90th percentile) and the optimizer's curse: the lift an
+    estimator predicts for its own advice beside the lift that advice truly earns, and their
+    paired mean difference (its "optimism") with its MC-SE."""
+    out: dict[str, float] = {}
+    for col in ("regret", "regret_share_of_lift"):
+        v = ok[col].astype(float).dropna() if len(ok) and col in ok else pd.Series(dtype=float)
+        out[f"{col}_median"] = float(v.median()) if len(v) else np.nan
+        out[f"{col}_p90"] = float(v.quantile(0.9)) if len(v) else np.nan
+    cols = ("predicted_lift", "true_lift_of_recommendation")
+    pair = ok[list(cols)].astype(float) if len(ok) and set(cols) <= set(ok) else None
+    for name, series in (
+        ("predicted_lift", None if pair is None else pair[cols[0]]),
+        ("true_lift", None if pair is None else pair[cols[1]]),
+        ("lift_optimism", None if pair is None else pair[cols[0]] - pair[cols[1]]),
+    ):
+        mean, se, _ = score.mean_se(series) if series is not None else (np.nan,) * 3
+        out[f"{name}_mean"], out[f"{name}_mean_se"] = mean, se
     return out
 
 
@@ -286,7 +321,8 @@ def _cell(row: pd.Series) -> dict[str, Any]:
 
 def write_outputs(study: Study, out_dir: Path, data_root: Path | None = None) -> dict[str, Any]:
     """Aggregate the records into ``out_dir``: ``study.json`` (DVC metrics), ``coverage.csv`` and
-    ``bias.csv`` (DVC plots; one point per quantity x scenario x estimator), ``fits.csv`` and
+    ``bias.csv`` (DVC plots; one point per quantity x scenario x estimator), ``calibration.csv``
+    (coverage at every nominal level, :func:`~.score.calibration`), ``fits.csv`` and
     ``comparisons.csv`` (tables). Committed files hold reproducible numbers only, rounded to
     :data:`METRIC_DIGITS`; wall times are in ``data/timing/`` (see :func:`runtime_table`).
     Returns the metrics."""
@@ -329,6 +365,9 @@ def write_metrics(
         *(c for stat in ("bias", "rmse", "mean_abs_rel_error") for c in (stat, f"{stat}_se")),
     ]
     files.write_csv(out_dir / "bias.csv", _round_frame(pooled[bias_cols]))
+    levels = {e: m[s][e]["interval_level"] for s in m for e in m[s]}
+    cal = score.calibration(comparisons, levels)
+    files.write_csv(out_dir / "calibration.csv", _round_frame(cal))
     return m
 
 

@@ -135,7 +135,11 @@ def run_batch(
     datasets = [
         simulate(study.scenario(t.scenario), study.rng(t.scenario, t.replicate)) for t in batch
     ]
-    inputs = [FitInput.from_simulated(ds, study.study.holdout_weeks) for ds in datasets]
+    settings = study.study
+    inputs = [
+        FitInput.from_simulated(ds, settings.holdout_weeks, settings.calibration_levels)
+        for ds in datasets
+    ]
     rngs = [study.estimator_rng(t.scenario, t.replicate, t.estimator) for t in batch]
     done: list[dict[str, Any]] = []
     try:
@@ -226,7 +230,8 @@ def fingerprint(study: Study, task: Task) -> str:
         "estimator": study.estimators[task.estimator],
         "replicate": task.replicate,
         "study": study.study.model_dump(
-            mode="json", include={"base_seed", "holdout_weeks", "budget_bound"}
+            mode="json",
+            include={"base_seed", "holdout_weeks", "budget_bound", "calibration_levels"},
         ),
         "code": code_hash(),
     }

@@ -305,6 +305,45 @@ def coverage_by_scenario(
     return fig
 
 
+def calibration_curves(calibration: pd.DataFrame, quantity: str) -> Figure:
+    """Empirical coverage of ``quantity``'s intervals against their nominal level, one panel per
+    estimator and one line per scenario, each point with its exact 95% binomial interval
+    (``calibration.csv``). On the diagonal an estimator's intervals are calibrated; below it
+    they are too narrow, above it too wide."""
+    d = calibration[calibration["quantity"] == quantity]
+    ests = list(dict.fromkeys(d["estimator"]))
+    scen = list(dict.fromkeys(d["scenario"]))
+    fig = Figure(figsize=(4 * max(len(ests), 1) + 1.5, 4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, max(len(ests), 1), sharey=True))
+    for ax, est in zip(axes, ests, strict=False):
+        ax.plot([0, 1], [0, 1], color="0.5", lw=1, ls="--")
+        for k, sc in enumerate(scen):
+            e = d[(d["estimator"] == est) & (d["scenario"] == sc)].sort_values("nominal")
+            jitter = (k - (len(scen) - 1) / 2) * 0.004
+            ax.errorbar(
+                e["nominal"] + jitter,
+                e["coverage"],
+                yerr=[e["coverage"] - e["coverage_lo"], e["coverage_hi"] - e["coverage"]],
+                fmt="o-",
+                ms=3,
+                lw=1,
+                color=f"C{k % 10}",
+                label=sc,
+            )
+        ax.set(
+            title=est,
+            xlim=(0.4, 1.0),
+            ylim=(-0.02, 1.02),
+            xlabel="nominal level",
+            ylabel=f"empirical coverage of {quantity}",
+        )
+    if ests:
+        fig.legend(
+            *axes[0].get_legend_handles_labels(), loc="outside right center", fontsize="small"
+        )
+    return fig
+
+
 def error_by_scenario(bias: pd.DataFrame, quantity: str, column: str = "bias") -> Figure:
     """Bias (or RMSE / mean abs relative error) of ``quantity`` per scenario and estimator."""
     d = bias[bias["quantity"] == quantity]

@@ -8,7 +8,7 @@ say from the same files and check that the rendered report says it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,7 @@ class StudyMetrics:
     coverage: pd.DataFrame
     bias: pd.DataFrame
     comparisons: pd.DataFrame
+    calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @classmethod
     def load(cls, metrics_dir: str | Path) -> StudyMetrics:
@@ -117,6 +118,7 @@ class StudyMetrics:
             csv("coverage.csv"),
             csv("bias.csv"),
             csv("comparisons.csv"),
+            csv("calibration.csv"),
         )
 
     @property
@@ -200,6 +202,29 @@ def worst_case(m: StudyMetrics, quantity: str = "adstock.alpha", stat: str = "rm
     if best is None:
         return f"No {quantity} {stat} is available."
     return f"The largest {stat} of {quantity} is {fmt(best[2])}, for the {best[1]} estimator in scenario {best[0]}."
+
+
+def calibration_verdict(m: StudyMetrics, quantity: str = "roas", z: float = 2.0) -> str:
+    """Per estimator, how many of its (scenario, nominal level) coverage points of ``quantity``
+    lie within ``z`` Monte Carlo standard errors of nominal, and the furthest point (in MC-SE;
+    a point with coverage 0 or 1 has SE 0 and is judged by its exact 95% interval instead)."""
+    c = m.calibration
+    if c.empty or quantity not in set(c["quantity"]):
+        return f"No calibration levels were computed for {quantity}."
+    out = []
+    for est, g in c[c["quantity"] == quantity].groupby("estimator", sort=False):
+        dev = g["coverage"] - g["nominal"]
+        inside_ci = (g["coverage_lo"] <= g["nominal"]) & (g["nominal"] <= g["coverage_hi"])
+        score = (dev / g["coverage_se"]).where(g["coverage_se"] > 0)
+        ok = score.abs().le(z).where(score.notna(), inside_ci)
+        worst = g.loc[(dev.abs()).idxmax()]
+        out.append(
+            f"{est}: {int(ok.sum())} of {len(g)} points within {z:g} MC-SE of nominal; the "
+            f"furthest, {worst['scenario']} at {worst['nominal']:g}, covers "
+            f"{fmt(worst['coverage'])} (SE {fmt(worst['coverage_se'])}, "
+            f"{int(worst['n_intervals'])} intervals)."
+        )
+    return f"Calibration of {quantity}: " + " ".join(out)
 
 
 def channel_errors(m: StudyMetrics, quantity: str = "roas") -> pd.DataFrame:
