@@ -265,3 +265,21 @@ def test_fits_table_carries_the_workflow_diagnostics():
     assert t.loc[0, "max_rhat"] == 1.02 and t.loc[0, "divergences"] == 3
     assert t.loc[0, "prior_predictive_share_in_range"] == 0.6 and "failures" not in t
     assert t.loc[1, "error"] == "boom" and pd.isna(t.loc[1, "max_rhat"])
+
+
+def test_the_scheduler_check_works_inside_a_running_event_loop():
+    """The study stage runs in a notebook kernel, which already runs an event loop; the check
+    must still answer with the address (not asyncio's 'cannot be called from a running event
+    loop'), for a closed port and for an address without a port."""
+    import asyncio
+
+    from mmm_recovery.evaluation.study import SchedulerUnavailable, check_scheduler
+
+    async def inside(address: str) -> str:
+        with pytest.raises(SchedulerUnavailable) as err:
+            check_scheduler(address, 2.0, "study.yaml: study.scheduler")
+        return str(err.value)
+
+    for address in ("tcp://127.0.0.1:9", "tcp://localhost"):
+        msg = asyncio.run(inside(address))
+        assert address in msg and "study.yaml: study.scheduler" in msg

@@ -74,9 +74,15 @@ def check_scheduler(address: str, timeout: float, source: str = "") -> None:
         finally:
             comm.abort()
 
+    def ask() -> Any:  # in its own thread: a notebook kernel already runs an event loop
+        return asyncio.run(asyncio.wait_for(identity(), timeout))
+
+    from concurrent.futures import ThreadPoolExecutor
+
     try:
-        reply = asyncio.run(asyncio.wait_for(identity(), timeout))
-    except (TimeoutError, OSError) as exc:
+        with ThreadPoolExecutor(1) as pool:
+            reply = pool.submit(ask).result()
+    except (TimeoutError, OSError, ValueError) as exc:  # ValueError: e.g. no port
         raise SchedulerUnavailable(
             f"{source}: no Dask scheduler answered at {address} within {timeout:g} s "
             f"({type(exc).__name__}: {exc or 'no answer'}); start one (`dask scheduler`) or "
