@@ -283,3 +283,11 @@ def test_the_scheduler_check_works_inside_a_running_event_loop():
     for address in ("tcp://127.0.0.1:9", "tcp://localhost"):
         msg = asyncio.run(inside(address))
         assert address in msg and "study.yaml: study.scheduler" in msg
+
+
+def test_a_scheduler_variable_that_is_no_address_is_named(tmp_path, monkeypatch):
+    from mmm_recovery.evaluation.study import SchedulerUnavailable, scheduler_for
+
+    monkeypatch.setenv(SCHEDULER_ENV, "nonsense")
+    with pytest.raises(SchedulerUnavailable, match=f"{SCHEDULER_ENV}='nonsense'"):
+        scheduler_for(load_study(_study(tmp_path)))

@@ -50,7 +50,13 @@ AGG_COLUMNS = [
 
 
 def scheduler_for(study: Study) -> str:
-    return os.environ.get(SCHEDULER_ENV) or study.study.scheduler
+    """The study's scheduler, or the environment's (which must follow the same rule)."""
+    env = os.environ.get(SCHEDULER_ENV)
+    if env and env != "processes" and not env.startswith(("tcp://", "tls://", "inproc://")):
+        raise SchedulerUnavailable(
+            f"{SCHEDULER_ENV}={env!r}: must be 'processes' or a Dask address like tcp://host:port"
+        )
+    return env or study.study.scheduler
 
 
 class SchedulerUnavailable(RuntimeError):
