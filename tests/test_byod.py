@@ -74,6 +74,12 @@ CASES = [
         _set("revenue", 10, np.nan),
         "column 'revenue' has a missing (NaN) value at line 12",
     ),
+    (
+        "astronomical spend",
+        _set("tv_S", 12, 1e300),
+        "column 'tv_S' is larger than 1e+12 in magnitude (a unit mistake? rescale the column, "
+        "e.g. to thousands) at line 14",
+    ),
     ("negative spend", _set("search_S", 3, -5.0), "column 'search_S' has negative spend at line 5"),
     (
         "non-numeric",
@@ -377,6 +383,20 @@ def test_check_reports_every_dataset_one_line_per_problem(tmp_path, example, cap
     assert all("bad.csv" in line for line in lines[:-1]), "every problem names the file"
     assert "Traceback" not in out.out + out.err
     assert byod.main(["check", "--study", str(study), "--dataset", "good_one"]) == 0
+
+
+def test_add_refuses_a_dataset_that_fails_check(tmp_path, example, capsys):
+    """`byod add` listed a dataset whose fit stage could only fail; now it says why, and the
+    index is left as it was."""
+    from mmm_recovery import byod_index
+
+    study = _two_dataset_study(tmp_path, example)
+    before = byod_index.INDEX.read_bytes()
+    assert byod.main(["add", "--study", str(study), "--dataset", "bad_one"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "column 'tv_S' has negative spend" in err
+    assert "Traceback" not in err
+    assert byod_index.INDEX.read_bytes() == before
 
 
 def test_check_of_a_bad_study_file_is_one_error_line(tmp_path, capsys):

@@ -156,6 +156,23 @@ CASES = [
         lambda r: r["estimators"]["frequentist"].update(budget=True),
         "estimators.frequentist: budget: Value error, expected a number, got true",
     ),
+    (
+        "an infinite effect",
+        lambda r: r["defaults"]["channels"]["tv"].update(beta=float("inf")),
+        "defaults.channels.tv.beta: Input should be a finite number",
+    ),
+    (
+        "a NaN setting",
+        lambda r: r["study"].update(budget_bound=float("nan")),
+        "study.budget_bound: Input should be a finite number",
+    ),
+    (
+        "an infinite prior scale",
+        lambda r: r["estimators"]["bayesian"]["priors"]["intercept"]["parameters"].update(
+            sigma=float("inf")
+        ),
+        "priors.intercept.parameters.sigma: Input should be a finite number",
+    ),
     ("top-level typo", lambda r: r.update(scenarioz={}), "scenarioz: unknown key"),
     (
         "calibration levels out of order",

@@ -123,8 +123,23 @@ def test_failed_fit_is_recorded_and_the_study_goes_on(tmp_path):
         lambda r: {**r, "replicate": "0"},
         lambda r: {**r, "estimator": "bayesian"},
         lambda r: {**r, "fingerprint": "0" * 16},
+        lambda r: {
+            **r,
+            "comparison": [{**r["comparison"][0], "estimate": 1.0}, *r["comparison"][1:]],
+        },
+        lambda r: {k: v for k, v in r.items() if k != "checksum"},
     ],
-    ids=["list", "status", "no-comparison", "regret-null", "replicate-str", "other-task", "stale"],
+    ids=[
+        "list",
+        "status",
+        "no-comparison",
+        "regret-null",
+        "replicate-str",
+        "other-task",
+        "stale",
+        "edited-number",
+        "no-checksum",
+    ],
 )
 def test_a_record_that_is_not_well_formed_is_fitted_again(tmp_path, edit):
     """A hand-edited or damaged record is never used: the next run fits the task again (a

@@ -40,7 +40,9 @@ def _shift(folder, scenario, estimator, quantity, by_se):
     )
     err = comp.loc[sel, "error"]
     se = err.std(ddof=1) / np.sqrt(err.notna().sum())
-    comp.loc[sel, "error"] = err + by_se * se
+    comp.loc[sel, "estimate"] += by_se * se  # and what follows from it, as the study writes it
+    comp.loc[sel, "error"] = comp.loc[sel, "estimate"] - comp.loc[sel, "truth"]
+    comp.loc[sel, "rel_error"] = comp.loc[sel, "error"] / comp.loc[sel, "truth"].abs()
     comp.to_csv(folder / "comparisons.csv", index=False)
 
 
@@ -65,6 +67,10 @@ def test_coverage_outside_the_committed_exact_interval_disagrees(committed, tmp_
     sel &= (comp["estimator"] == comp.loc[0, "estimator"]) & (comp["quantity"] == "roas")
     comp.loc[sel, "covered"] = 1.0 - comp.loc[sel, "covered"].round()
     comp.loc[sel & (comp.index == comp[sel].index[0]), "covered"] = 0.0  # not all 0 or all 1
+    # move each interval to match, as a study with those intervals would have written it
+    truth, inside = comp.loc[sel, "truth"], comp.loc[sel, "covered"] == 1
+    comp.loc[sel, "lower"] = np.where(inside, truth - 1, truth + 1)
+    comp.loc[sel, "upper"] = np.where(inside, truth + 1, truth + 2)
     comp.to_csv(moved / "comparisons.csv", index=False)
     table = verify.compare(verify.read_dir(committed), verify.read_dir(moved))
     row = table[
@@ -96,7 +102,7 @@ def test_make_verify_runs_the_module():
     ("content", "message"),
     [
         ("", "comparisons.csv: not a readable metrics CSV"),
-        ("scenario,estimator,quantity\nbase,bayesian,roas\n", "missing column(s) covered"),
+        ("scenario,estimator,quantity\nbase,bayesian,roas\n", "missing column(s) estimate, truth"),
     ],
     ids=["empty", "a column missing"],
 )
@@ -108,3 +114,21 @@ def test_a_broken_reference_file_is_named_not_a_traceback(tmp_path, capsys, cont
     assert verify.main(["--reference-dir", str(ref)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("column", ["estimate", "error", "covered"])
+def test_a_hand_edited_comparison_is_refused_with_its_line(committed, tmp_path, capsys, column):
+    """verify judged the derived columns only, so an edited estimate passed unseen; now any
+    column that no longer follows from the others is named with its line."""
+    edited = tmp_path / "edited"
+    shutil.copytree(committed, edited)
+    comp = pd.read_csv(edited / "comparisons.csv")
+    row = int(comp.index[comp["covered"].notna() & (comp["truth"].abs() > 0)][3])
+    if column == "covered":
+        comp.loc[row, "covered"] = 1.0 - comp.loc[row, "covered"]
+    else:
+        comp.loc[row, column] += 0.1 * (abs(comp.loc[row, column]) + 1)
+    comp.to_csv(edited / "comparisons.csv", index=False)
+    assert verify.main(["--metrics-dir", str(edited), "--reference-dir", str(committed)]) == 2
+    err = capsys.readouterr().err
+    assert f"comparisons.csv: line {row + 2}: column" in err and "was the file edited?" in err

@@ -237,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "example":
             print(write_example(load_study(args.study), args.out))
             return 0
-        if args.cmd == "add":
+        if args.cmd == "add":  # only a dataset that passes check: its fit stage would fail
+            load(load_study(args.study), args.dataset)
             entry = byod_index.add(args.study, args.dataset)
             print(
                 f"studies/datasets.yaml: {args.dataset} -> {entry}; fit with: "

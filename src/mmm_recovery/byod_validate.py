@@ -16,6 +16,13 @@ from mmm_recovery.core.spec import CsvDatasetSpec
 _CHECK_TEXT = {"not_nullable": "has a missing (NaN) value"}
 
 
+#: the largest weekly value (in magnitude) accepted in a numeric column. Every value is written to
+#: the cent (core.files), float64 holds cents exactly only below about 9e13, and the models sum
+#: and square these values (1e300 overflowed to inf in the fit); real weekly revenue and spend
+#: are far below it, so a larger value is a unit mistake: rescale the column (e.g. to thousands).
+MAX_ABS_VALUE = 1e12
+
+
 class DataError(ValueError):
     """A bring-your-own CSV that cannot be fitted; the message lists every problem found."""
 
@@ -42,6 +49,11 @@ def schema(spec: CsvDatasetSpec, present: set[str]):
         )
 
     finite = each(np.isfinite, "is NaN or infinite")
+    bounded = each(
+        lambda v: ~np.isfinite(v) | (v.abs() <= MAX_ABS_VALUE),
+        f"is larger than {MAX_ABS_VALUE:.0e} in magnitude (a unit mistake? rescale the column, "
+        "e.g. to thousands)",
+    )
     is_numeric = pa.Check(numeric, element_wise=False, error="is not numeric")
     columns: dict[str, Any] = {
         spec.target: pa.Column(
@@ -49,6 +61,7 @@ def schema(spec: CsvDatasetSpec, present: set[str]):
             checks=[
                 is_numeric,
                 finite,
+                bounded,
                 each(
                     lambda v: v >= 0,
                     "is negative (revenue is a positive quantity; the models' attribution "
@@ -68,6 +81,7 @@ def schema(spec: CsvDatasetSpec, present: set[str]):
             checks=[
                 is_numeric,
                 finite,
+                bounded,
                 each(lambda v: v >= 0, "has negative spend"),
                 pa.Check(
                     lambda s: not numeric(s) or not bool((s.fillna(0) == 0).all()),
@@ -96,7 +110,7 @@ def schema(spec: CsvDatasetSpec, present: set[str]):
             ],
         )
     for col in spec.controls.values():
-        columns[col] = pa.Column(checks=[is_numeric, finite], nullable=False)
+        columns[col] = pa.Column(checks=[is_numeric, finite, bounded], nullable=False)
     for col in spec.events.values():
         columns[col] = pa.Column(nullable=False)
     return pa.DataFrameSchema({c: v for c, v in columns.items() if c in present}, strict=False)

@@ -56,7 +56,10 @@ def warn_other_checkout(root: Path, cwd: Path) -> str | None:
     return message
 
 
-ROOT = find_root()
+try:
+    ROOT = find_root()
+except FileNotFoundError as exc:  # nothing can run without it: one line, not a traceback
+    raise SystemExit(f"error: {exc}") from None
 try:
     warn_other_checkout(ROOT, Path.cwd())
 except OSError:  # the working directory was removed: nothing to compare

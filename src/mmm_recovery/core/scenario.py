@@ -31,7 +31,10 @@ class SpecError(ValueError):
 
 class NumbersNotBooleans(BaseModel):
     """Refuses ``true``/``false`` where a number is expected (pydantic would read ``replicates:
-    true`` as 1 and ``snr: false`` as 0)."""
+    true`` as 1 and ``snr: false`` as 0), and ``.inf``/``.nan`` anywhere a number is (``beta:
+    .inf`` simulated an empty target)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod

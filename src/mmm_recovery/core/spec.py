@@ -336,12 +336,17 @@ def load_study(path: str | Path = paths.DEFAULT_STUDY) -> Study:
         label = str(file.relative_to(paths.ROOT))
     except ValueError:
         label = str(file)
+    if file.is_dir():
+        found = ", ".join(sorted(f.name for f in file.glob("*.yaml"))) or "none"
+        raise SpecError(f"{label}: is a folder; name a study file in it (YAML files: {found})")
     if not file.is_file():
         raise SpecError(f"{label}: study file not found")
     try:
         raw = yaml.load(file.read_text(), Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         raise SpecError(f"{label}: not valid YAML: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{label}: cannot be read: {exc}") from exc
     if not isinstance(raw, dict):
         raise SpecError(
             f"{label}: top level must be a mapping with keys study, defaults, scenarios, estimators"

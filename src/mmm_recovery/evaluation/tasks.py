@@ -174,8 +174,16 @@ def _scored(study: Study, ds: Any, result: Any) -> dict[str, Any]:
     }
 
 
+def checksum(record: dict[str, Any]) -> str:
+    """SHA-256 of ``record`` as written (sorted keys, NaN as null), less its own ``checksum``: a
+    record edited by hand after it was written no longer matches it."""
+    body = {k: v for k, v in record.items() if k != "checksum"}
+    text = json.dumps(files._jsonable(body), sort_keys=True, allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _write(task: Task, record: dict[str, Any], root: Path | None, runtime: float) -> dict[str, Any]:
-    files.write_json(task.path(root), record)
+    files.write_json(task.path(root), record | {"checksum": checksum(record)})
     files.write_timing(task.path(root), {"runtime_seconds": runtime})  # machine-dependent
     return {
         **{k: record[k] for k in ("scenario", "replicate", "estimator", "status")},
@@ -241,7 +249,13 @@ def fingerprint(study: Study, task: Task) -> str:
 
 
 #: what every record holds, and what a record of each status adds
-RECORD_KEYS = {"scenario": str, "replicate": int, "estimator": str, "fingerprint": str}
+RECORD_KEYS = {
+    "scenario": str,
+    "replicate": int,
+    "estimator": str,
+    "fingerprint": str,
+    "checksum": str,
+}
 STATUS_KEYS = {
     "ok": {"converged": bool, "result": dict, "comparison": list, "regret": dict},
     "failed": {"error": str, "attempts": int},
@@ -250,7 +264,8 @@ STATUS_KEYS = {
 
 def record_problem(record: Any, study: Study, task: Task) -> str | None:
     """Why ``record`` cannot stand as ``task``'s result (not a record, a key missing or of the
-    wrong type, another task's, made from other inputs), or None if it can."""
+    wrong type, another task's, made from other inputs, edited since it was written), or None if
+    it can."""
     if not isinstance(record, dict):
         return f"not a JSON object but {type(record).__name__}"
     status = record.get("status")
@@ -268,6 +283,8 @@ def record_problem(record: Any, study: Study, task: Task) -> str | None:
         return "it is another task's record"
     if record["fingerprint"] != fingerprint(study, task):
         return "it was made from other inputs (its fingerprint differs)"
+    if record["checksum"] != checksum(record):
+        return "its content was changed after it was written (its checksum differs)"
     return None
 
 

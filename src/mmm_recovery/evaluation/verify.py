@@ -62,7 +62,16 @@ def read_reference(rev: str, metrics_dir: str = "reports/metrics") -> dict[str, 
 
 #: columns each metrics file must have for the comparison
 REQUIRED = {
-    "comparisons.csv": (*KEYS, "covered", "error", "rel_error"),
+    "comparisons.csv": (
+        *KEYS,
+        "estimate",
+        "truth",
+        "lower",
+        "upper",
+        "covered",
+        "error",
+        "rel_error",
+    ),
     "fits.csv": ("scenario", "estimator", "regret_share_of_lift"),
 }
 
@@ -76,7 +85,42 @@ def _frame(source: Path | io.StringIO, label: object, name: str) -> pd.DataFrame
     missing = [c for c in REQUIRED[name] if c not in df.columns]
     if missing:
         raise VerifyError(f"{label}: missing column(s) {', '.join(missing)}")
+    if name == "comparisons.csv":
+        _check_derived(df, label)
     return df
+
+
+#: relative slack for the derived columns: metrics are written to 6 significant digits
+ROUNDING = 1e-5
+
+
+def _check_derived(df: pd.DataFrame, label: object) -> None:
+    """Refuse a comparisons file whose ``error``, ``rel_error`` or ``covered`` do not follow from
+    its ``estimate``, ``truth``, ``lower`` and ``upper`` (a hand edit of one of them): the
+    verdicts use the derived columns, so an edited estimate would otherwise pass unseen."""
+    est, truth, lo, hi = (
+        pd.to_numeric(df[c], errors="coerce") for c in ("estimate", "truth", "lower", "upper")
+    )
+    scale = est.abs() + truth.abs()
+    slack = ROUNDING * scale + 1e-12
+    error = est - truth
+    bad = {
+        "error": (df["error"] - error).abs() > slack,
+        "rel_error": truth.ne(0)
+        & ((df["rel_error"] - error / truth.abs()).abs() > ROUNDING * (1 + (scale / truth.abs()))),
+        "covered": df["covered"].notna()
+        & (
+            ((df["covered"] == 1) & ((truth < lo - slack) | (truth > hi + slack)))
+            | ((df["covered"] == 0) & (truth > lo + slack) & (truth < hi - slack))
+        ),
+    }
+    for col, rows in bad.items():
+        if rows.any():
+            line = int(rows.to_numpy().nonzero()[0][0]) + 2  # header, 1-based
+            raise VerifyError(
+                f"{label}: line {line}: column {col!r} does not follow from estimate, truth, "
+                f"lower and upper ({int(rows.sum())} row(s)); was the file edited?"
+            )
 
 
 def read_dir(folder: Path, hint: str = "") -> dict[str, pd.DataFrame]:

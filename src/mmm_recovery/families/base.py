@@ -26,7 +26,7 @@ Params = Mapping[str, Any]
 class FamilySpec(BaseModel):
     """Base of a family's YAML block: frozen, unknown keys are errors, ``family`` is the tag."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     family: str
 

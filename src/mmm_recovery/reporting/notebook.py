@@ -130,7 +130,27 @@ def main(argv: list[str] | None = None) -> int:
         help="parameter passed as a string (repeatable)",
     )
     args = parser.parse_args(argv)
-    execute(args.source, args.output, dict(args.parameter))
+    from papermill.exceptions import PapermillExecutionError
+
+    from mmm_recovery.core.spec import SpecError, load_study
+
+    params = dict(args.parameter)
+    try:
+        if "study" in params:  # a bad study file is named here, not in a kernel's traceback
+            load_study(params["study"])
+        execute(args.source, args.output, params)
+    except PapermillExecutionError as exc:  # the cell's output and traceback were streamed above
+        out = paths.resolve(args.output)
+        kept = out.with_name(out.stem + ".failed.ipynb")
+        print(
+            f"error: {args.source}: cell {exc.exec_count} raised {exc.ename}: {exc.evalue}\n"
+            f"(the executed notebook is kept at {kept})",
+            file=sys.stderr,
+        )
+        return 1
+    except (SpecError, ValueError, OSError) as exc:  # no such source, parameter or folder
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"executed {args.source} -> {args.output}", file=sys.stderr)
     return 0
 

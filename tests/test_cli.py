@@ -1,0 +1,94 @@
+"""The command-line tools answer a bad invocation with one ``error:`` line and a non-zero exit,
+never a traceback: ``python -m mmm_recovery`` lists them, and each runs under it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from mmm_recovery import __main__ as cli
+from mmm_recovery.core import paths
+from mmm_recovery.reporting import notebook
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=paths.ROOT, capture_output=True, text=True, check=False
+    )
+
+
+def test_the_package_lists_its_commands_and_dispatches(capsys):
+    assert cli.main([]) == 2
+    listing = capsys.readouterr().out
+    for name, (module, _) in cli.COMMANDS.items():
+        assert f"  {name} " in listing and module in listing
+    assert cli.main(["schema", "studies/smoke.yaml"]) == 0
+    assert "studies/smoke.yaml: OK" in capsys.readouterr().out
+    assert cli.main(["verfiy"]) == 2
+    assert capsys.readouterr().err.startswith("error: unknown command 'verfiy'")
+
+
+@pytest.mark.parametrize("module", sorted({m for m, _ in cli.COMMANDS.values()}))
+def test_every_listed_command_has_a_main(module):
+    import importlib
+
+    assert callable(importlib.import_module(module).main)
+
+
+def test_python_m_mmm_recovery_and_the_short_verify_name_run():
+    listed = _run("mmm_recovery")
+    assert listed.returncode == 2 and "commands:" in listed.stdout
+    short = _run("mmm_recovery.verify", "--help")
+    assert short.returncode == 0 and "--reference-dir" in short.stdout
+
+
+def test_a_folder_for_a_study_file_names_the_files_in_it(capsys):
+    from mmm_recovery.core import schema
+
+    assert schema.main(["studies"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: studies: is a folder; name a study file in it")
+    assert "smoke.yaml" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["notebooks/nope.py", "OUT"], "notebook source not found"),
+        (["notebooks/01_simulate.py", "OUT", "-p", "bogus", "1"], "no parameter(s) ['bogus']"),
+        (
+            ["notebooks/01_simulate.py", "OUT", "-p", "study", "studies/none.yaml"],
+            "studies/none.yaml: study file not found",
+        ),
+        (["notebooks/01_simulate.py", "FILE/out.ipynb", "-p", "study", "studies/smoke.yaml"], ""),
+    ],
+    ids=["no source", "unknown parameter", "no study file", "output under a file"],
+)
+def test_a_bad_notebook_run_is_one_error_line(tmp_path, capsys, argv, message):
+    """Each is refused before a kernel starts; an output folder that cannot be made (here: a
+    file in its place, as a read-only folder would) is named, and nothing is left behind."""
+    (tmp_path / "FILE").write_text("")
+    argv = [a.replace("OUT", str(tmp_path / "out.ipynb")) for a in argv]
+    argv = [a.replace("FILE", str(tmp_path / "FILE")) for a in argv]
+    assert notebook.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["FILE"]
+
+
+def test_a_failing_cell_is_named_with_its_error_and_the_kept_notebook(tmp_path, capsys):
+    """A notebook that raises (e.g. the bring-your-own notebook on a dataset that fails its
+    check) ends in one line with the cell, the error and where the executed notebook is."""
+    src = tmp_path / "boom.py"
+    src.write_text(
+        '# %% tags=["parameters"]\nline = 1\n\n'
+        "# %%\nraise ValueError(f\"x.csv: column 'tv_S' has negative spend at line {line}\")\n"
+    )
+    out = tmp_path / "out" / "boom.ipynb"
+    assert notebook.main([str(src), str(out), "-p", "line", "5"]) == 1
+    last = capsys.readouterr().err.strip().splitlines()
+    assert last[-2].endswith("raised ValueError: x.csv: column 'tv_S' has negative spend at line 5")
+    assert last[-1] == f"(the executed notebook is kept at {out.with_name('boom.failed.ipynb')})"
+    assert not out.exists()
