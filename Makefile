@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export XLA_FLAGS ?= --xla_force_host_platform_device_count=4
 export MPLBACKEND ?= Agg
 
-.PHONY: help reproduce verify test browser test-slow lint typecheck check hooks bench bench-bayesian clean-venv
+.PHONY: help reproduce reproduce-full verify test browser test-slow lint typecheck check hooks bench bench-bayesian clean-venv
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -25,6 +25,11 @@ $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 
 reproduce: $(STAMP) ## create .venv (pinned) and run the DVC pipeline (dvc repro)
 	$(BIN)/dvc repro
+
+reproduce-full: $(STAMP) ## the full study (studies/full.yaml; hours): reports/metrics/full/
+	$(BIN)/python -m mmm_recovery.reporting.notebook notebooks/04_study.py \
+		data/full/notebooks/04_study.ipynb -p study studies/full.yaml \
+		-p metrics_dir reports/metrics/full -p data_root data/full
 
 verify: $(STAMP) ## compare reproduced metrics with the committed ones (Monte Carlo error)
 	$(BIN)/python -m mmm_recovery.evaluation.verify

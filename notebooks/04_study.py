@@ -24,6 +24,7 @@
 # %% tags=["parameters"]
 study = "studies/recovery.yaml"
 metrics_dir = "reports/metrics"
+data_root = "data"  # records go to <data_root>/study/ (the full study keeps its own)
 
 # %%
 # %matplotlib inline
@@ -37,8 +38,9 @@ from mmm_recovery.evaluation.study import run_study, write_outputs
 from mmm_recovery.reporting import plots
 
 spec = load_study(study)
-run_study(spec, progress=False)  # a progress bar would put timings into this notebook
-metrics = write_outputs(spec, paths.resolve(metrics_dir))
+root = paths.resolve(data_root)
+run_study(spec, data_root=root, progress=False)  # a progress bar would put timings in here
+metrics = write_outputs(spec, paths.resolve(metrics_dir), root)
 fits = pd.read_csv(paths.resolve(metrics_dir) / "fits.csv")
 fits.groupby(["scenario", "estimator"])[["converged", "regret", "holdout_mape"]].mean()
 

@@ -306,6 +306,40 @@ tested = {
 tables.show(tables.lift_test_effect(m, tested), empty="No scenario has lift tests.")
 
 # %% [markdown]
+# ### Does DECOMP.RSSD pull effect shares toward spend shares?
+#
+# Robyn's search also minimises DECOMP.RSSD, the distance between a model's effect shares and
+# the spend shares, on the premise that spend follows effect. Where it does not (the
+# `spend_not_effect` scenario), the objective can pull the estimates toward the spend shares.
+# The *pull* is the projection of (estimated - true shares) on (spend - true shares), over the
+# squared length of the latter: 0 when the errors point nowhere in particular, 1 when the
+# estimates sit at the spend shares. `frequentist_nrmse` is the same estimator with NRMSE alone
+# (metrics: reports/metrics/fits.csv; code: mmm_recovery.evaluation.score.share_pull).
+
+# %%
+display(tables.show(tables.share_pull_table(m), empty="No fit reports effect shares."))
+Markdown(tables.share_pull_note(m))
+
+# %% [markdown]
+# ### Seed stability: how much of an estimate is the seed?
+#
+# Robyn and Meridian users report results that change with the seed. The study refits its
+# first datasets of some scenarios (`study.seed_stability`) with further estimator seeds, so each
+# estimator's seed-to-seed spread (the root mean variance of an estimate across seeds on the same
+# data) stands beside its error against the truth (RMSE over the same fits). A spread near the
+# RMSE means a rerun alone moves the answer by as much as it misses.
+
+# %%
+#| label: fig-seed-stability
+#| fig-cap: "Seed-to-seed sd of each channel's ROAS beside its RMSE against the truth, +-2 MC-SE (metrics: reports/metrics/stability.csv; code: mmm_recovery.reporting.plots.seed_stability)."
+plots.seed_stability(m.stability, "roas") if len(m.stability) else Markdown(
+    "This study refits no dataset with further seeds."
+)
+
+# %%
+Markdown(tables.seed_stability_note(m, "roas"))
+
+# %% [markdown]
 # ### The posterior's own warning
 #
 # Mean prior sensitivity of each channel's ROAS over replicates, and in how many replicates it

@@ -55,6 +55,9 @@ def synthetic_metrics(out_dir: Path) -> None:
                         "regret_share_of_lift": rng.uniform(0.01, 0.6),
                         "true_lift_of_recommendation": rng.uniform(100, 900),
                         "predicted_lift": rng.uniform(100, 1500),
+                        "decomp_rssd_true": 0.1 + 0.2 * (scen == "base"),
+                        "decomp_rssd": rng.uniform(0.05, 0.3),
+                        "spend_share_pull": rng.normal(0.3, 0.2),
                         "holdout_mape": rng.uniform(0.01, 0.1),
                     }
                 )
@@ -92,8 +95,34 @@ def synthetic_metrics(out_dir: Path) -> None:
                             }
                         )
     fits.append({**fits[0], "replicate": 2, "status": "failed", "error": "synthetic failure"})
-    write_metrics(spec, out_dir, pd.DataFrame(comp), pd.DataFrame(fits))
+    write_metrics(spec, out_dir, pd.DataFrame(comp), pd.DataFrame(fits), synthetic_stability(rng))
     synthetic_sbc(spec, out_dir, rng)
+
+
+def synthetic_stability(rng: np.random.Generator) -> pd.DataFrame:
+    """A seed-stability summary: 2 datasets x 3 seeds of the smoke study's first scenario."""
+    from mmm_recovery.evaluation import stability
+
+    spec = load_study(SMOKE)
+    scen = next(iter(spec.scenarios))
+    rows = [
+        {
+            "scenario": scen,
+            "replicate": rep,
+            "estimator": est,
+            "seed": seed,
+            "status": "ok",
+            "channel": channel,
+            "quantity": "roas",
+            "truth": 1.0 + k,
+            "estimate": (1.0 + k) * (1 + rng.normal(0, 0.2)),
+        }
+        for est in spec.estimators
+        for rep in range(2)
+        for seed in range(3)
+        for k, channel in enumerate(("tv", "search"))
+    ]
+    return stability.summarize(pd.DataFrame(rows))
 
 
 #: the quantity the synthetic SBC makes fail (its ranks pile up low)
@@ -338,6 +367,44 @@ def test_methodology_states_the_calibration_curve_from_its_metrics(site):
         assert f"{est}: " in page
         assert f"the furthest, {worst['scenario']} at {worst['nominal']:g}, covers" in page
         assert f"{int(worst['n_intervals'])} intervals)" in page
+
+
+def test_methodology_states_the_share_pull_from_fits_csv(site):
+    """The DECOMP.RSSD section quotes each estimator's mean pull toward spend shares in the
+    scenario farthest from them, recomputed here from fits.csv."""
+    from mmm_recovery.evaluation.score import mean_se
+
+    fits = pd.read_csv(site / "metrics" / "fits.csv")
+    ok = fits[fits["status"] == "ok"]
+    far = ok.groupby("scenario")["decomp_rssd_true"].mean().idxmax()
+    page = html.unescape((site / "_site" / "methodology.html").read_text())
+    assert f"Where effect shares lie farthest from spend shares ({far})" in page
+    for est, g in ok[ok["scenario"] == far].groupby("estimator"):
+        mean, se, n = mean_se(g["spend_share_pull"])
+        assert f"{est} {tables.fmt_with_se(mean, se, 2)} (n = {n})" in page
+
+
+def test_methodology_states_the_seed_stability_from_its_metrics(site):
+    """The seed-stability figure is in the report and its sentence quotes study.json's
+    seed_stability blocks, which equal stability.csv's pooled rows."""
+    study = json.loads((site / "metrics" / "study.json").read_text())
+    stab = pd.read_csv(site / "metrics" / "stability.csv")
+    page = html.unescape((site / "_site" / "methodology.html").read_text())
+    assert "Seed-to-seed sd of each channel" in page
+    quoted = 0
+    for scen, per_est in study.items():
+        for est, v in per_est.items():
+            if "seed_stability" not in v:
+                continue
+            c = v["seed_stability"]["roas"]
+            row = stab[(stab["scenario"] == scen) & (stab["estimator"] == est)]
+            row = row[(row["quantity"] == "roas") & (row["channel"] == "all")].iloc[0]
+            assert c["seed_sd"] == pytest.approx(row["seed_sd"], rel=1e-5)
+            assert (
+                f"{est} in {scen}: sd {tables.fmt_with_se(c['seed_sd'], c['seed_sd_se'])}" in page
+            )
+            quoted += 1
+    assert quoted == len(load_study(SMOKE).estimators)
 
 
 def test_findings_page_states_the_sbc_verdicts(tmp_path):

@@ -325,3 +325,56 @@ def test_a_study_file_is_validated_on_the_command_line(tmp_path):
     out = subprocess.run([*cmd, str(bad)], capture_output=True, text=True, check=False)
     assert out.returncode == 2 and "study.replicates" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_study_extends_another_restating_only_what_differs(tmp_path):
+    """``extends:`` deep-merges a study over another: its keys win, null removes one."""
+    child = tmp_path / "child.yaml"
+    child.write_text(
+        "extends: studies/smoke.yaml\n"
+        "study: {name: child, replicates: 5}\n"
+        "scenarios:\n  longer: {n_weeks: 104}\n"
+    )
+    base, study = load_study("studies/smoke.yaml"), load_study(child)
+    assert (study.study.name, study.study.replicates) == ("child", 5)
+    assert study.study.base_seed == base.study.base_seed
+    assert list(study.scenarios) == [*base.scenarios, "longer"]
+    assert study.scenario("longer").n_weeks == 104
+    assert study.scenario("longer").channels == base.scenario(next(iter(base.scenarios))).channels
+    assert study.estimators == base.estimators
+    name = list(base.scenarios)[-1]  # not the one sbc: names
+    child.write_text(f"extends: studies/smoke.yaml\nscenarios:\n  {name}: null\n  x: {{}}\n")
+    assert name not in load_study(child).scenarios
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("extends: studies/nope.yaml\n", "studies/nope.yaml (extended by"),
+        ("extends: {child}\n", "extends this file again (a cycle)"),
+        (
+            "extends: studies/smoke.yaml\nscenarios: {{nope: null}}\n",
+            "scenarios.nope: null removes",
+        ),
+        ("extends: studies/smoke.yaml\nstudy: {{replicates: 0}}\n", "study.replicates"),
+    ],
+    ids=["missing parent", "cycle", "bad removal", "bad value"],
+)
+def test_a_bad_extends_is_named(tmp_path, text, message):
+    child = tmp_path / "child.yaml"
+    child.write_text(text.format(child=child))
+    with pytest.raises(SpecError) as err:
+        load_study(child)
+    assert message in str(err.value) and str(child) in str(err.value)
+
+
+def test_the_full_study_is_the_default_with_more_replicates_and_a_length_axis():
+    default, full = load_study("studies/recovery.yaml"), load_study("studies/full.yaml")
+    assert full.study.replicates >= 100
+    lengths = {s.n_weeks for n, s in full.scenarios.items() if n.startswith("weeks_")}
+    assert lengths == {52, 104, 156, 208, 260}
+    assert set(default.scenarios) < set(full.scenarios)
+    for name, spec in default.scenarios.items():
+        assert full.scenario(name) == spec, name
+    assert full.study.base_seed == default.study.base_seed
+    assert full.estimators["bayesian"] == default.estimators["bayesian"]

@@ -76,6 +76,40 @@ def test_runs_every_task_then_nothing(tmp_path):
     assert set(m["base"]["frequentist"]["roas"]["calibration"]) == {f"{q:g}" for q in wanted}
 
 
+def test_seed_stability_refits_the_subset_and_keeps_it_out_of_the_study(tmp_path):
+    """study.seed_stability adds further-seed fits of the first datasets; they reach
+    stability.csv and study.json's seed_stability block, never the study's own metrics."""
+    f = _study(tmp_path, replicates=2)
+    raw = yaml.safe_load(f.read_text())
+    raw["study"]["seed_stability"] = {"scenarios": ["base"], "replicates": 1, "seeds": 3}
+    f.write_text(yaml.safe_dump(raw))
+    study = load_study(f)
+    extra = [t for t in tasks(study) if t.seed]
+    assert [(t.scenario, t.replicate, t.seed) for t in extra] == [("base", 0, 1), ("base", 0, 2)]
+    assert len({t.path() for t in tasks(study)}) == len(tasks(study))
+    draws = [t.rng(study).random() for t in [Task("base", 0, "frequentist"), *extra]]
+    assert len(set(draws)) == 3, "each seed is its own stream"
+    run_study(study, data_root=tmp_path / "data", progress=False)
+    m = write_outputs(study, tmp_path / "metrics", tmp_path / "data")
+    assert m["base"]["frequentist"]["fits"] == 2, "further seeds are not study fits"
+    fits = pd.read_csv(tmp_path / "metrics" / "fits.csv")
+    assert len(fits) == 2 * len(study.scenarios)
+    stab = pd.read_csv(tmp_path / "metrics" / "stability.csv")
+    cell = stab[(stab["quantity"] == "roas") & (stab["channel"] == "all")].iloc[0]
+    assert (cell["n_fits"], cell["failed"]) == (3 * 2, 0)  # 3 seeds x 2 channels
+    assert cell["n_datasets"] == 2  # one dataset x 2 channels, each with 3 seeds
+    assert cell["seed_sd"] >= 0 and cell["rmse"] > 0
+    block = m["base"]["frequentist"]["seed_stability"]["roas"]
+    assert block["seed_sd"] == pytest.approx(cell["seed_sd"], rel=1e-5)
+    assert "seed_stability" not in m[next(s for s in study.scenarios if s != "base")]["frequentist"]
+    # a study without it writes an empty table with the same columns (a DVC output)
+    (tmp_path / "plain").mkdir()
+    plain = load_study(_study(tmp_path / "plain", replicates=1))
+    write_outputs(plain, tmp_path / "plain_metrics", tmp_path / "data")
+    empty = pd.read_csv(tmp_path / "plain_metrics" / "stability.csv")
+    assert empty.empty and list(empty.columns) == list(stab.columns)
+
+
 def test_changed_settings_make_records_stale(tmp_path):
     f = _study(tmp_path, replicates=1)
     study = load_study(f)
@@ -204,7 +238,7 @@ def test_an_unanswering_scheduler_stops_the_study_with_its_address(tmp_path, mon
     import socket
     import threading
 
-    from mmm_recovery.evaluation.study import SchedulerUnavailable
+    from mmm_recovery.evaluation.scheduler import SchedulerUnavailable
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -252,6 +286,7 @@ def test_fits_table_carries_the_workflow_diagnostics():
         "status": "ok",
         "converged": False,
         "regret": {"regret": 1.0, "regret_share_of_lift": 0.1, "true_lift_of_recommendation": 9.0},
+        "shares": {"decomp_rssd_true": 0.2, "decomp_rssd": 0.1, "spend_share_pull": 0.5},
         "result": {
             "fit": {"holdout": {"mape": 0.05}},
             "diagnostics": {
@@ -280,6 +315,7 @@ def test_fits_table_carries_the_workflow_diagnostics():
     assert t.loc[0, "max_rhat"] == 1.02 and t.loc[0, "divergences"] == 3
     assert t.loc[0, "prior_predictive_share_in_range"] == 0.6 and "failures" not in t
     assert t.loc[1, "error"] == "boom" and pd.isna(t.loc[1, "max_rhat"])
+    assert t.loc[0, "spend_share_pull"] == 0.5 and pd.isna(t.loc[1, "spend_share_pull"])
 
 
 def test_the_scheduler_check_works_inside_a_running_event_loop():
@@ -288,7 +324,7 @@ def test_the_scheduler_check_works_inside_a_running_event_loop():
     loop'), for a closed port and for an address without a port."""
     import asyncio
 
-    from mmm_recovery.evaluation.study import SchedulerUnavailable, check_scheduler
+    from mmm_recovery.evaluation.scheduler import SchedulerUnavailable, check_scheduler
 
     async def inside(address: str) -> str:
         with pytest.raises(SchedulerUnavailable) as err:
@@ -301,7 +337,7 @@ def test_the_scheduler_check_works_inside_a_running_event_loop():
 
 
 def test_a_scheduler_variable_that_is_no_address_is_named(tmp_path, monkeypatch):
-    from mmm_recovery.evaluation.study import SchedulerUnavailable, scheduler_for
+    from mmm_recovery.evaluation.scheduler import SchedulerUnavailable, scheduler_for
 
     monkeypatch.setenv(SCHEDULER_ENV, "nonsense")
     with pytest.raises(SchedulerUnavailable, match=f"{SCHEDULER_ENV}='nonsense'"):

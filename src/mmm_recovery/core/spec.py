@@ -45,6 +45,7 @@ from mmm_recovery.core.scenario import (
     SpecError,
 )
 from mmm_recovery.core.spec_checks import check_study, format_errors
+from mmm_recovery.core.stability_spec import SeedStability
 from mmm_recovery.families import registry as families
 
 __all__ = [
@@ -118,6 +119,12 @@ class StudySettings(Frozen):
         "estimator also reports its intervals (of its own kind), for calibration curves: "
         "empirical coverage against nominal. The estimator's own level is always included. "
         "Default none.",
+    )
+
+    seed_stability: SeedStability | None = Field(
+        None,
+        description="Refit a fixed subset of datasets with further estimator seeds: each "
+        "estimator's seed-to-seed spread beside its error (see SeedStability). Default none.",
     )
 
     @model_validator(mode="after")
@@ -271,6 +278,8 @@ class Study(Frozen):
                 raise ValueError(f"scenario name {name!r} must be letters, digits, '_' or '-'")
         if self.sbc is not None:
             self.sbc.check(self.scenarios)
+        if self.study.seed_stability is not None:
+            self.study.seed_stability.check(self.scenarios, self.study.replicates)
         return self
 
     def scenario(self, name: str) -> ScenarioSpec:
@@ -292,13 +301,17 @@ class Study(Frozen):
             [self.study.base_seed, zlib.crc32(scenario.encode()), replicate]
         )
 
-    def estimator_rng(self, scenario: str, replicate: int, estimator: str) -> np.random.Generator:
+    def estimator_rng(
+        self, scenario: str, replicate: int, estimator: str, seed: int = 0
+    ) -> np.random.Generator:
         """The Generator of one estimator's fit of one (scenario, replicate): independent of the
-        simulation's draws and of other estimators (keyed by the estimator's name)."""
+        simulation's draws and of other estimators (keyed by the estimator's name); ``seed``
+        above 0 gives a further independent stream (``study.seed_stability``)."""
         seq = self.seed_sequence(scenario, replicate)
+        more = [seed] if seed else []
         return np.random.default_rng(
             np.random.SeedSequence(
-                [*cast("list[int]", seq.entropy), zlib.crc32(estimator.encode())]
+                [*cast("list[int]", seq.entropy), zlib.crc32(estimator.encode()), *more]
             )
         )
 
@@ -323,19 +336,10 @@ class Study(Frozen):
         return np.random.default_rng(seq.spawn(stream + 1)[stream])
 
 
-def load_study(path: str | Path = paths.DEFAULT_STUDY) -> Study:
-    """Read and validate a study YAML (relative paths are relative to the project root).
-
-    Raises
-    ------
-    SpecError
-        Naming the file and the dotted key of every problem found.
-    """
-    file = paths.resolve(path)
-    try:
-        label = str(file.relative_to(paths.ROOT))
-    except ValueError:
-        label = str(file)
+def _read(file: Path, label: str, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """A study file's mapping; with ``extends: <study file>`` (relative to the project root),
+    that file's mapping with this one deep-merged over it (:func:`deep_merge`: keys here win,
+    ``null`` removes one), so a larger study restates only what it changes."""
     if file.is_dir():
         found = ", ".join(sorted(f.name for f in file.glob("*.yaml"))) or "none"
         raise SpecError(f"{label}: is a folder; name a study file in it (YAML files: {found})")
@@ -351,6 +355,32 @@ def load_study(path: str | Path = paths.DEFAULT_STUDY) -> Study:
         raise SpecError(
             f"{label}: top level must be a mapping with keys study, defaults, scenarios, estimators"
         )
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    base = paths.resolve(str(parent))
+    if base in (*seen, file):
+        raise SpecError(f"{label}: extends: {parent} extends this file again (a cycle)")
+    try:
+        return deep_merge(_read(base, f"{parent} (extended by {label})", (*seen, file)), raw)
+    except SpecError as exc:
+        raise SpecError(f"{label}: {exc}" if not str(exc).startswith(str(parent)) else str(exc))
+
+
+def load_study(path: str | Path = paths.DEFAULT_STUDY) -> Study:
+    """Read and validate a study YAML (relative paths are relative to the project root).
+
+    Raises
+    ------
+    SpecError
+        Naming the file and the dotted key of every problem found.
+    """
+    file = paths.resolve(path)
+    try:
+        label = str(file.relative_to(paths.ROOT))
+    except ValueError:
+        label = str(file)
+    raw = _read(file, label, ())
     allowed = ("study", "defaults", "scenarios", "estimators", "datasets", "sbc")
     unknown = set(raw) - set(allowed)
     if unknown:
@@ -393,6 +423,7 @@ SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
     ScenarioSpec,
     CsvDatasetSpec,
     SBCSettings,
+    SeedStability,
     ChannelSpec,
     *families.adstock_specs(),
     *families.saturation_specs(),

@@ -27,12 +27,16 @@ def check_study(label: str, study: Any) -> None:
         try:
             config = registry.config_for(name, settings)
         except KeyError:
+            base = registry.resolve(name, settings)[0] if isinstance(settings, dict) else name
             raise SpecError(
-                f"{label}: estimators.{name}: unknown estimator (registered: {registry.names()})"
+                f"{label}: estimators.{name}: unknown estimator"
+                + (f" {base!r}" if base != name else "")
+                + f" (registered: {registry.names()}; a variant under another name says which "
+                f"it configures with `{registry.VARIANT_KEY}: <registered name>`)"
             ) from None
         except ValidationError as exc:
             raise SpecError(format_errors(f"{label}: estimators.{name}", exc)) from None
-        weeks = registry.get(name)(config).min_train_weeks()
+        weeks = registry.class_for(name, settings)(config).min_train_weeks()
         if weeks > need:
             need, needed_by = weeks, name
     holdout = study.study.holdout_weeks

@@ -43,9 +43,32 @@ def get(name: str) -> type[Estimator]:
         raise KeyError(f"unknown estimator {name!r}; registered: {sorted(_REGISTRY)}") from None
 
 
+#: the settings key naming the registered estimator that a block under another name configures:
+#: a *variant*, e.g. ``frequentist_nrmse: {<<: *frequentist, estimator: frequentist, objective:
+#: nrmse}`` fits the frequentist estimator with other settings, as an estimator of its own
+VARIANT_KEY = "estimator"
+
+
+def resolve(name: str, settings: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """The registered estimator that the block ``name: settings`` configures (its
+    :data:`VARIANT_KEY`, else ``name``) and its settings without that key."""
+    rest = dict(settings or {})
+    base = rest.pop(VARIANT_KEY, name)
+    if not isinstance(base, str):
+        raise KeyError(f"{VARIANT_KEY}: {base!r} is not an estimator name")
+    return base, rest
+
+
+def class_for(name: str, settings: dict[str, Any] | None) -> type[Estimator]:
+    """The estimator class of the block ``name: settings`` (see :func:`resolve`)."""
+    return get(resolve(name, settings)[0])
+
+
 def config_for(name: str, settings: dict[str, Any] | None) -> EstimatorConfig:
-    """Validate ``settings`` with the estimator's own config model (unknown keys are errors)."""
-    return get(name).Config.model_validate(settings or {})
+    """Validate ``settings`` with the config model of the estimator they configure (unknown keys
+    are errors)."""
+    base, rest = resolve(name, settings)
+    return get(base).Config.model_validate(rest)
 
 
 def config_models() -> list[type[BaseModel]]:

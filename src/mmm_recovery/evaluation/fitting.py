@@ -17,7 +17,8 @@ def estimator_for(study: Study, name: str, **kwargs):
         raise SpecError(
             f"{study.source}: estimators.{name}: not configured (configured: {sorted(study.estimators)})"
         )
-    return registry.get(name)(registry.config_for(name, study.estimators[name]), **kwargs)
+    settings = study.estimators[name]
+    return registry.class_for(name, settings)(registry.config_for(name, settings), **kwargs)
 
 
 def fit_dataset(
@@ -27,10 +28,11 @@ def fit_dataset(
     estimator: str,
     dataset: SimulatedDataset | None = None,
     data_root: Path | None = None,
+    seed: int = 0,
     **estimator_kwargs,
 ) -> EstimatorResult:
     """Fit ``estimator`` to replicate ``replicate`` of ``scenario`` (read from the simulate stage's
-    output unless ``dataset`` is given). Seeded by ``study.estimator_rng``. Extra keyword
+    output unless ``dataset`` is given). Seeded by ``study.estimator_rng`` (with ``seed``). Extra keyword
     arguments go to the estimator's constructor (e.g. ``artifacts_dir``, where the Bayesian one writes its posterior)."""
     if dataset is None:
         dataset = SimulatedDataset.load(paths.replicate_dir(scenario, replicate, data_root))
@@ -38,7 +40,7 @@ def fit_dataset(
         dataset, study.study.holdout_weeks, study.study.calibration_levels
     )
     result = estimator_for(study, estimator, **estimator_kwargs).fit(
-        fit_input, study.estimator_rng(scenario, replicate, estimator)
+        fit_input, study.estimator_rng(scenario, replicate, estimator, seed)
     )
     result.scenario, result.replicate = scenario, replicate
     return result

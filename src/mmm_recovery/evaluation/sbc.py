@@ -35,7 +35,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -185,7 +185,12 @@ def run(
     settings = settings or study.sbc
     if settings is None:
         raise ValueError(f"{study.source or 'study'}: has no sbc: block")
-    cfg = BayesianConfig.model_validate(study.estimators[settings.estimator])
+    from mmm_recovery.estimators import registry
+
+    cfg = cast(
+        BayesianConfig,
+        registry.config_for(settings.estimator, study.estimators[settings.estimator]),
+    )
     fit_cfg = cfg if fit_config is None else fit_config
     ensure_jax_devices(fit_cfg.chains)
     keep_generated_source_in_project()

@@ -227,12 +227,38 @@ def calibration(comparisons: pd.DataFrame, own_level: Mapping[str, float]) -> pd
     return pd.DataFrame(rows, columns=columns)
 
 
+def share_pull(result: Mapping[str, Any], truth: Mapping[str, Any]) -> dict[str, float]:
+    """How far a fit's effect shares sit from the truth's, toward the spend shares.
+
+    Robyn's DECOMP.RSSD is the distance between a model's effect shares and the spend shares,
+    and its search prefers models with a small one. ``decomp_rssd_true`` is that distance for
+    the true effect shares, ``decomp_rssd`` for the estimated ones, and ``spend_share_pull`` the
+    projection of (estimated - true shares) on (spend - true shares), over the squared length of
+    the latter: 0 when the estimate is off in no particular direction, 1 when it sits at the
+    spend shares, negative when it is pushed away from them (NaN when the truth is at them)."""
+    names = truth["channel_names"]
+    spend = np.array([truth["channels"][c]["spend_share"] for c in names], dtype=float)
+    true = np.array([truth["channels"][c]["contribution_share"] for c in names], dtype=float)
+    est = np.array(
+        [result["channels"][c]["contribution_share"]["estimate"] for c in names], dtype=float
+    )
+    toward = spend - true
+    norm2 = float(toward @ toward)
+    return {
+        "decomp_rssd_true": float(np.sqrt(norm2)),
+        "decomp_rssd": float(np.linalg.norm(est - spend)),
+        "spend_share_pull": float((est - true) @ toward / norm2) if norm2 > 1e-12 else np.nan,
+    }
+
+
 @dataclass(frozen=True)
 class Score:
-    """One fit scored against its truth: :func:`compare`'s rows and the budget advice's regret."""
+    """One fit scored against its truth: :func:`compare`'s rows, the budget advice's regret and
+    how far its effect shares lean toward the spend shares (:func:`share_pull`)."""
 
     comparison: pd.DataFrame
     regret: dict[str, Any]
+    shares: dict[str, float]
 
 
 def score(
@@ -258,4 +284,5 @@ def score(
             current,
             budget_bound,
         ),
+        shares=share_pull(result, truth),
     )

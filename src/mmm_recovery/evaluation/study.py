@@ -28,11 +28,9 @@ import pandas as pd
 
 from mmm_recovery.core import files
 from mmm_recovery.core.spec import Study
-from mmm_recovery.evaluation import score
+from mmm_recovery.evaluation import score, stability
+from mmm_recovery.evaluation.scheduler import SCHEDULER_ENV, check_scheduler, scheduler_for
 from mmm_recovery.evaluation.tasks import Task, batches, is_done, read_record, run_batch, tasks
-
-SCHEDULER_ENV = "MMM_RECOVERY_SCHEDULER"
-
 
 #: the aggregates of one cell (``score.aggregate``), each but ``n`` with its MC-SE ``<name>_se``
 AGG_STATS = ("bias", "rmse", "mean_rel_error", "mean_abs_rel_error", "coverage", "mean_width")
@@ -47,57 +45,6 @@ AGG_COLUMNS = [
     "coverage_hi",
     "n_intervals",
 ]
-
-
-def scheduler_for(study: Study) -> str:
-    """The study's scheduler, or the environment's (which must follow the same rule)."""
-    env = os.environ.get(SCHEDULER_ENV)
-    if env and env != "processes" and not env.startswith(("tcp://", "tls://", "inproc://")):
-        raise SchedulerUnavailable(
-            f"{SCHEDULER_ENV}={env!r}: must be 'processes' or a Dask address like tcp://host:port"
-        )
-    return env or study.study.scheduler
-
-
-class SchedulerUnavailable(RuntimeError):
-    """No Dask scheduler answered at the study's address."""
-
-
-def check_scheduler(address: str, timeout: float, source: str = "") -> None:
-    """Ask the Dask scheduler at ``address`` who it is, and wait at most ``timeout`` seconds for
-    the whole exchange: ``distributed.Client`` waits forever on a port that accepts connections
-    and never answers. Raises :class:`SchedulerUnavailable` naming the address and where it
-    was set (``source``)."""
-    import asyncio
-
-    from distributed.comm import connect
-
-    async def identity() -> Any:
-        comm = await connect(address, timeout=timeout)
-        try:
-            await comm.write({"op": "identity", "reply": True})
-            return await comm.read()
-        finally:
-            comm.abort()
-
-    def ask() -> Any:  # in its own thread: a notebook kernel already runs an event loop
-        return asyncio.run(asyncio.wait_for(identity(), timeout))
-
-    from concurrent.futures import ThreadPoolExecutor
-
-    try:
-        with ThreadPoolExecutor(1) as pool:
-            reply = pool.submit(ask).result()
-    except (TimeoutError, OSError, ValueError) as exc:  # ValueError: e.g. no port
-        raise SchedulerUnavailable(
-            f"{source}: no Dask scheduler answered at {address} within {timeout:g} s "
-            f"({type(exc).__name__}: {exc or 'no answer'}); start one (`dask scheduler`) or "
-            "use scheduler: processes"
-        ) from None
-    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
-        raise SchedulerUnavailable(
-            f"{source}: {address} answered, but not as a Dask scheduler ({str(reply)[:80]!r})"
-        )
 
 
 def run_study(
@@ -201,6 +148,9 @@ FIT_COLUMNS = (
     "regret_share_of_lift",
     "true_lift_of_recommendation",
     "predicted_lift",
+    "decomp_rssd_true",
+    "decomp_rssd",
+    "spend_share_pull",
     "holdout_mape",
 )
 
@@ -238,6 +188,7 @@ def fits_table(records: list[dict[str, Any]]) -> pd.DataFrame:
             row["regret_share_of_lift"] = r["regret"]["regret_share_of_lift"]
             row["true_lift_of_recommendation"] = r["regret"]["true_lift_of_recommendation"]
             row["predicted_lift"] = r["regret"].get("predicted_lift")
+            row.update(r["shares"])
             row["holdout_mape"] = r["result"]["fit"].get("holdout", {}).get("mape")
             diag = r["result"].get("diagnostics", {})
             for key in DIAGNOSTIC_COLUMNS:
@@ -300,9 +251,10 @@ def metrics(study: Study, comparisons: pd.DataFrame, fits: pd.DataFrame) -> dict
 
 
 def _decision_quality(ok: pd.DataFrame) -> dict[str, float]:
-    """The regret distribution (median, 90th percentile) and the optimizer's curse: the lift an
+    """The regret distribution (median, 90th percentile); the optimizer's curse: the lift an
     estimator predicts for its own advice beside the lift that advice truly earns, and their
-    paired mean difference (its "optimism") with its MC-SE."""
+    paired mean difference (its "optimism") with its MC-SE; and the mean pull of its effect
+    shares toward the spend shares, with its MC-SE."""
     out: dict[str, float] = {}
     for col in ("regret", "regret_share_of_lift"):
         v = ok[col].astype(float).dropna() if len(ok) and col in ok else pd.Series(dtype=float)
@@ -317,6 +269,9 @@ def _decision_quality(ok: pd.DataFrame) -> dict[str, float]:
     ):
         mean, se, _ = score.mean_se(series) if series is not None else (np.nan,) * 3
         out[f"{name}_mean"], out[f"{name}_mean_se"] = mean, se
+    for name in ("spend_share_pull", "decomp_rssd"):  # DECOMP.RSSD's pull (score.share_pull)
+        v = ok[name] if len(ok) and name in ok else pd.Series(dtype=float)
+        out[f"{name}_mean"], out[f"{name}_mean_se"], _ = score.mean_se(v)
     return out
 
 
@@ -339,17 +294,31 @@ def write_outputs(study: Study, out_dir: Path, data_root: Path | None = None) ->
     :data:`METRIC_DIGITS`; wall times are in ``data/timing/`` (see :func:`runtime_table`).
     Returns the metrics."""
     records = load_records(study, data_root)
-    return write_metrics(study, out_dir, comparisons_table(records), fits_table(records))
+    main = [r for r in records if r["seed"] == 0]  # further seeds: seed stability only
+    stab = stability.summarize(stability.stability_rows(study, records))
+    return write_metrics(study, out_dir, comparisons_table(main), fits_table(main), stab)
 
 
 def write_metrics(
-    study: Study, out_dir: Path, comparisons: pd.DataFrame, fits: pd.DataFrame
+    study: Study,
+    out_dir: Path,
+    comparisons: pd.DataFrame,
+    fits: pd.DataFrame,
+    seed_stability: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Write the metrics files of :func:`write_outputs` from the comparisons and fits tables
-    (one row per fit x channel x quantity, one per fit); return the metrics."""
+    (one row per fit x channel x quantity, one per fit) and the seed-stability summary
+    (:func:`~.stability.summarize`; ``stability.csv``, and a ``seed_stability`` block per
+    scenario x estimator in ``study.json``); return the metrics."""
     fits = fits.sort_values(["scenario", "estimator", "replicate"])
     m = metrics(study, comparisons, fits)
+    stab = seed_stability if seed_stability is not None else pd.DataFrame()
+    stab = stab.reindex(columns=stability.COLUMNS)
+    for scen, per_est in stability.metrics(stab).items():
+        for est, cell in per_est.items():
+            m.setdefault(scen, {}).setdefault(est, {})["seed_stability"] = cell
     out_dir = Path(out_dir)
+    files.write_csv(out_dir / stability.STABILITY_FILE, _round_frame(stab))
     files.write_json(out_dir / "study.json", _rounded(m))
     files.write_csv(out_dir / "fits.csv", _round_frame(fits))
     files.write_csv(out_dir / "comparisons.csv", _round_frame(comparisons))

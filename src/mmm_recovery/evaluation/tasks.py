@@ -34,17 +34,21 @@ from mmm_recovery.evaluation import score
 
 @dataclass(frozen=True)
 class Task:
+    """One fit: ``estimator`` on replicate ``replicate`` of ``scenario`` with estimator seed
+    ``seed`` (0: the study's fit; above 0: a refit for ``study.seed_stability``)."""
+
     scenario: str
     replicate: int
     estimator: str
+    seed: int = 0
 
     def path(self, data_root: Path | None = None) -> Path:
-        return (
-            study_dir(data_root)
-            / self.scenario
-            / f"rep_{self.replicate:03d}"
-            / f"{self.estimator}.json"
-        )
+        name = self.estimator + (f".seed_{self.seed:02d}" if self.seed else "")
+        return study_dir(data_root) / self.scenario / f"rep_{self.replicate:03d}" / f"{name}.json"
+
+    def rng(self, study: Study) -> Any:
+        """The task's estimator Generator (:meth:`~mmm_recovery.core.spec.Study.estimator_rng`)."""
+        return study.estimator_rng(self.scenario, self.replicate, self.estimator, self.seed)
 
 
 def study_dir(data_root: Path | None = None) -> Path:
@@ -52,12 +56,23 @@ def study_dir(data_root: Path | None = None) -> Path:
 
 
 def tasks(study: Study) -> list[Task]:
-    """Every (scenario, replicate, estimator) of the study, in a stable order."""
-    return [
+    """Every (scenario, replicate, estimator) of the study, then the further seeds of
+    ``study.seed_stability``, in a stable order."""
+    main = [
         Task(s, r, e)
         for s in study.scenarios
         for r in range(study.study.replicates)
         for e in study.estimators
+    ]
+    stab = study.study.seed_stability
+    if stab is None:
+        return main
+    return main + [
+        Task(s, r, e, k)
+        for s in stab.scenarios
+        for r in range(stab.replicates)
+        for e in study.estimators
+        for k in range(1, stab.seeds)
     ]
 
 
@@ -75,7 +90,9 @@ def run_task(study_path: str, task: Task, data_root: str | None = None) -> dict[
         # the same seed gives the same bytes as the simulate stage's file (tested), so the study
         # regenerates each replicate instead of depending on every scenario's files
         ds = simulate(study.scenario(task.scenario), study.rng(task.scenario, task.replicate))
-        result = fit_dataset(study, task.scenario, task.replicate, task.estimator, dataset=ds)
+        result = fit_dataset(
+            study, task.scenario, task.replicate, task.estimator, dataset=ds, seed=task.seed
+        )
         record |= _scored(study, ds, result)
     except Exception as exc:  # noqa: BLE001 - a failed fit is a result, not a crash
         before = read_record(study, task, root)
@@ -94,7 +111,7 @@ def run_task(study_path: str, task: Task, data_root: str | None = None) -> dict[
 def batched(study: Study, estimator: str) -> bool:
     """Whether the study runs ``estimator``'s tasks in batches: ``study.batch_size`` above one
     and an estimator with its own ``fit_batch``."""
-    cls = registry.get(estimator)
+    cls = registry.class_for(estimator, study.estimators[estimator])
     return study.study.batch_size > 1 and cls.iter_fit_batch is not Estimator.iter_fit_batch
 
 
@@ -140,7 +157,7 @@ def run_batch(
         FitInput.from_simulated(ds, settings.holdout_weeks, settings.calibration_levels)
         for ds in datasets
     ]
-    rngs = [study.estimator_rng(t.scenario, t.replicate, t.estimator) for t in batch]
+    rngs = [t.rng(study) for t in batch]
     done: list[dict[str, Any]] = []
     try:
         for t, ds, result in zip(batch, datasets, est.iter_fit_batch(inputs, rngs), strict=True):
@@ -157,6 +174,7 @@ def _record(study: Study, task: Task) -> dict[str, Any]:
         "scenario": task.scenario,
         "replicate": task.replicate,
         "estimator": task.estimator,
+        "seed": task.seed,
         "fingerprint": fingerprint(study, task),
     }
 
@@ -171,6 +189,7 @@ def _scored(study: Study, ds: Any, result: Any) -> dict[str, Any]:
         "result": res,
         "comparison": scored.comparison.to_dict(orient="records"),
         "regret": scored.regret,
+        "shares": scored.shares,
     }
 
 
@@ -186,7 +205,7 @@ def _write(task: Task, record: dict[str, Any], root: Path | None, runtime: float
     files.write_json(task.path(root), record | {"checksum": checksum(record)})
     files.write_timing(task.path(root), {"runtime_seconds": runtime})  # machine-dependent
     return {
-        **{k: record[k] for k in ("scenario", "replicate", "estimator", "status")},
+        **{k: record[k] for k in ("scenario", "replicate", "estimator", "seed", "status")},
         "runtime_seconds": runtime,
     }
 
@@ -237,6 +256,7 @@ def fingerprint(study: Study, task: Task) -> str:
         "scenario": study.scenario(task.scenario).model_dump(mode="json"),
         "estimator": study.estimators[task.estimator],
         "replicate": task.replicate,
+        "seed": task.seed,
         "study": study.study.model_dump(
             mode="json",
             include={"base_seed", "holdout_weeks", "budget_bound", "calibration_levels"},
@@ -253,11 +273,12 @@ RECORD_KEYS = {
     "scenario": str,
     "replicate": int,
     "estimator": str,
+    "seed": int,
     "fingerprint": str,
     "checksum": str,
 }
 STATUS_KEYS = {
-    "ok": {"converged": bool, "result": dict, "comparison": list, "regret": dict},
+    "ok": {"converged": bool, "result": dict, "comparison": list, "regret": dict, "shares": dict},
     "failed": {"error": str, "attempts": int},
 }
 
@@ -275,10 +296,11 @@ def record_problem(record: Any, study: Study, task: Task) -> str | None:
         value = record.get(key)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             return f"{key} is {value!r}, not a {kind.__name__}"
-    if (record["scenario"], record["replicate"], record["estimator"]) != (
+    if (record["scenario"], record["replicate"], record["estimator"], record["seed"]) != (
         task.scenario,
         task.replicate,
         task.estimator,
+        task.seed,
     ):
         return "it is another task's record"
     if record["fingerprint"] != fingerprint(study, task):

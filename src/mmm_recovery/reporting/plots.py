@@ -411,3 +411,33 @@ def headline(
     ax_err.set_xlim(left=0)
     ax_cov.legend(fontsize="small", loc="lower left")
     return fig
+
+
+def seed_stability(stability: pd.DataFrame, quantity: str = "roas") -> Figure:
+    """Per estimator and channel of the seed-stability subset (``stability.csv``): the
+    seed-to-seed spread of ``quantity`` (root mean variance across seeds) beside its error
+    against the truth (RMSE), each +-2 MC-SE."""
+    d = stability[(stability["quantity"] == quantity) & (stability["channel"] != "all")]
+    rows = list(dict.fromkeys(zip(d["scenario"], d["channel"], strict=True)))
+    ests = list(dict.fromkeys(d["estimator"]))
+    fig = Figure(figsize=(7, 0.3 * len(rows) * max(len(ests), 1) + 1.4), layout="constrained")
+    ax = fig.subplots()
+    for k, est in enumerate(ests):
+        e = d[d["estimator"] == est].set_index(["scenario", "channel"]).reindex(rows)
+        y = np.arange(len(rows)) + (k - (len(ests) - 1) / 2) * 0.8 / max(len(ests), 1)
+        for stat, marker in (("rmse", "o"), ("seed_sd", "|")):
+            ax.errorbar(
+                e[stat],
+                y,
+                xerr=2 * e[f"{stat}_se"].fillna(0),
+                fmt=marker,
+                color=f"C{k}",
+                ms=9,
+                label=f"{est}: {'error (RMSE)' if stat == 'rmse' else 'seed-to-seed sd'}",
+            )
+    ax.set_yticks(range(len(rows)), [f"{s}: {c}" for s, c in rows])
+    ax.invert_yaxis()
+    ax.set(xlabel=f"{quantity}: seed-to-seed sd (|) and RMSE against the truth (o), +-2 MC-SE")
+    ax.set_xlim(left=0)
+    ax.legend(fontsize="x-small", loc="lower right")
+    return fig

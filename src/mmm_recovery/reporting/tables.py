@@ -104,6 +104,7 @@ class StudyMetrics:
     bias: pd.DataFrame
     comparisons: pd.DataFrame
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
+    stability: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @classmethod
     def load(cls, metrics_dir: str | Path) -> StudyMetrics:
@@ -119,6 +120,7 @@ class StudyMetrics:
             csv("bias.csv"),
             csv("comparisons.csv"),
             csv("calibration.csv"),
+            csv("stability.csv"),
         )
 
     @property
@@ -367,3 +369,64 @@ def prior_sensitivity_note(m: StudyMetrics) -> str:
         reasons = "; ".join(sorted(set(f.loc[has & skipped, "prior_sensitivity_skipped"])))
         text += f"; skipped in {k} ({reasons})"
     return text + "."
+
+
+def share_pull_table(m: StudyMetrics) -> pd.DataFrame:
+    """Scenario x estimator rows from ``fits.csv``: the true effect shares' distance from the
+    spend shares (DECOMP.RSSD of the truth), the estimated ones', and the mean pull of the
+    estimates toward the spend shares (:func:`mmm_recovery.evaluation.score.share_pull`), each
+    mean with its Monte Carlo standard error."""
+    need = {"decomp_rssd_true", "decomp_rssd", "spend_share_pull"}
+    if m.fits.empty or not need <= set(m.fits):
+        return pd.DataFrame()
+    ok = m.fits[m.fits["status"] == "ok"]
+    rows = [
+        {
+            "scenario": scen,
+            "estimator": est,
+            "fits": len(g),
+            "DECOMP.RSSD of the truth": fmt_mean_se(g["decomp_rssd_true"]),
+            "DECOMP.RSSD of the estimate": fmt_mean_se(g["decomp_rssd"]),
+            "pull toward spend shares": fmt_mean_se(g["spend_share_pull"]),
+        }
+        for (scen, est), g in ok.groupby(["scenario", "estimator"], sort=False)
+    ]
+    return pd.DataFrame(rows)
+
+
+def share_pull_note(m: StudyMetrics) -> str:
+    """A sentence on the scenario whose true effect shares lie farthest from the spend shares:
+    each estimator's mean pull toward the spend shares there, with its MC-SE."""
+    from mmm_recovery.evaluation.score import mean_se
+
+    if m.fits.empty or "spend_share_pull" not in m.fits:
+        return "The metrics have no effect-share pull (fits.csv predates it)."
+    ok = m.fits[m.fits["status"] == "ok"]
+    if ok.empty:
+        return "No fit succeeded."
+    far = ok.groupby("scenario")["decomp_rssd_true"].mean().idxmax()
+    parts = []
+    for est, g in ok[ok["scenario"] == far].groupby("estimator", sort=False):
+        mean, se, n = mean_se(g["spend_share_pull"])
+        parts.append(f"{est} {fmt_with_se(mean, se, 2)} (n = {n})")
+    return (
+        f"Where effect shares lie farthest from spend shares ({far}), the mean pull of the "
+        f"estimated shares toward the spend shares is: {'; '.join(parts)} (0: no pull, 1: the "
+        "estimates sit at the spend shares)."
+    )
+
+
+def seed_stability_note(m: StudyMetrics, quantity: str = "roas") -> str:
+    """A sentence per scenario x estimator of the seed-stability subset (``study.json``): the
+    seed-to-seed sd of ``quantity`` beside its RMSE, and their ratio."""
+    parts = [
+        f"{est} in {scen}: sd {fmt_with_se(c['seed_sd'], c['seed_sd_se'])} against RMSE "
+        f"{fmt_with_se(c['rmse'], c['rmse_se'])} ({fmt(100 * c['seed_share'], 2)}% of it; "
+        f"{c['n_fits']} fits, {c['failed']} failed)"
+        for scen, per_est in m.study.items()
+        for est, v in per_est.items()
+        if (c := (v.get("seed_stability") or {}).get(quantity))
+    ]
+    if not parts:
+        return "This study refits no dataset with further seeds (study.seed_stability)."
+    return f"Seed-to-seed spread of {quantity}, pooled over channels: " + "; ".join(parts) + "."
