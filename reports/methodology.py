@@ -37,7 +37,7 @@ from mmm_recovery.core import files, paths, transforms
 from mmm_recovery.core.spec import load_study
 from mmm_recovery.evaluation import sbc
 from mmm_recovery.evaluation.fitting import estimator_for
-from mmm_recovery.reporting import plots, sbc_plots, tables
+from mmm_recovery.reporting import answer, plots, sbc_plots, tables
 
 spec = load_study(study)
 m = tables.StudyMetrics.load(paths.resolve(metrics_dir))
@@ -49,6 +49,16 @@ def settings_table(name):
         return Markdown(f"The study does not run the {name} estimator.")
     return tables.show(tables.settings(estimator_for(spec, name).config.model_dump()))
 
+
+# %% [markdown]
+# ## The answer in brief
+#
+# Computed from `reports/metrics/study.json` (the Results section has the detail): where each
+# estimator's intervals are calibrated, where not and by how much, and what the factors the
+# scenarios vary change.
+
+# %%
+Markdown(answer.answer(m, spec, "roas") + "\n\n" + answer.answer(m, spec, "adstock.alpha"))
 
 # %% [markdown]
 # ## Adstock: carry-over of spend

@@ -34,7 +34,7 @@ from IPython.display import Markdown, display
 from mmm_recovery.core import paths
 from mmm_recovery.core.spec import load_study
 from mmm_recovery.evaluation.fitting import estimator_for
-from mmm_recovery.reporting import plots, tables
+from mmm_recovery.reporting import answer, plots, tables
 
 spec = load_study(study)
 m = tables.StudyMetrics.load(paths.resolve(metrics_dir))
@@ -62,6 +62,16 @@ Markdown(
     f"{spec.study.replicates} replicates x {len(spec.estimators)} estimators, base seed "
     f"{spec.study.base_seed}, the last {spec.study.holdout_weeks} weeks of each dataset held out."
 )
+
+# %% [markdown]
+# ## The answer
+#
+# Per estimator: in which scenarios its ROAS and adstock-decay intervals cover the truth as often
+# as they claim, and how its ROAS error moves with what the scenarios change (from
+# `reports/metrics/study.json`; mean |relative error| with its Monte Carlo SE in parentheses).
+
+# %%
+Markdown(answer.answer(m, spec, "roas") + "\n\n" + answer.answer(m, spec, "adstock.alpha"))
 
 # %% [markdown]
 # ## The answer at a glance

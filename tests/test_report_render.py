@@ -407,6 +407,39 @@ def test_methodology_states_the_seed_stability_from_its_metrics(site):
     assert quoted == len(load_study(SMOKE).estimators)
 
 
+def test_both_reports_open_with_the_answer_from_study_json(site):
+    """Each report's first section says, per estimator, in how many scenarios its intervals are
+    calibrated and names each one that is not, with its coverage from study.json."""
+    from mmm_recovery.reporting import answer
+
+    study = json.loads((site / "metrics" / "study.json").read_text())
+    for name in ("model_card", "methodology"):
+        page = html.unescape((site / "_site" / f"{name}.html").read_text())
+        for est in next(iter(study.values())):
+            judged = {
+                s: answer.calibration_z(v[est]["roas"], v[est]["interval_level"])
+                for s, v in study.items()
+            }
+            off = [s for s, zs in judged.items() if abs(zs) > 2]
+            assert (
+                f"roas intervals calibrated (coverage within 2 MC-SE of nominal) in "
+                f"{len(judged) - len(off)} of {len(judged)} scenarios" in page
+            ), (name, est)
+            for s in off:
+                cov = tables.fmt(study[s][est]["roas"]["coverage"], 2)
+                assert f"{s} ({cov}, {judged[s]:+.1f} SE, n = " in page, (name, est, s)
+
+
+def test_answer_groups_scenarios_by_the_one_key_they_change():
+    from mmm_recovery.reporting import answer
+
+    ref, by = answer.factors(load_study("studies/recovery.yaml"))
+    assert ref == "baseline"
+    assert by["n_weeks"] == ["short_history"]
+    assert set(by["noise"]) == {"high_noise", "low_noise"}
+    assert "lift_tested" in by["lift_tests"]
+
+
 def test_findings_page_states_the_sbc_verdicts(tmp_path):
     from mmm_recovery.core import files
 

@@ -364,7 +364,8 @@ def _read(file: Path, label: str, seen: tuple[Path, ...]) -> dict[str, Any]:
     try:
         return deep_merge(_read(base, f"{parent} (extended by {label})", (*seen, file)), raw)
     except SpecError as exc:
-        raise SpecError(f"{label}: {exc}" if not str(exc).startswith(str(parent)) else str(exc))
+        msg = str(exc) if str(exc).startswith(str(parent)) else f"{label}: {exc}"
+        raise SpecError(msg) from None
 
 
 def load_study(path: str | Path = paths.DEFAULT_STUDY) -> Study:
