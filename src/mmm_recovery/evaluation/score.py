@@ -148,6 +148,14 @@ def mean_se(x: pd.Series) -> tuple[float, float, int]:
     return mean, se, n
 
 
+def root_mean_se(x: pd.Series) -> tuple[float, float, int]:
+    """The square root of the mean of the finite values of ``x`` (e.g. squared errors: the
+    RMSE), its Monte Carlo SE by the delta method, ``se(mean) / (2 root)``, and their number."""
+    mean, se, n = mean_se(x)
+    root = float(np.sqrt(mean))
+    return root, se / (2 * root) if root > 0 else float("nan"), n
+
+
 def _se(v: pd.Series) -> float:
     """Monte Carlo standard error of the mean of the finite values of ``v`` (NaN below two)."""
     return mean_se(v)[1]
@@ -163,7 +171,7 @@ def _summary(g: pd.DataFrame) -> pd.Series:
     lo, hi = clopper_pearson(k, n)
     err = g["error"].astype(float)
     rel = g["rel_error"].astype(float)
-    rmse = float(np.sqrt((err**2).mean()))
+    rmse, rmse_se, _ = root_mean_se(err**2)
     p = k / n if n else np.nan
     return pd.Series(
         {
@@ -171,7 +179,7 @@ def _summary(g: pd.DataFrame) -> pd.Series:
             "bias": err.mean(),
             "bias_se": _se(err),
             "rmse": rmse,
-            "rmse_se": _se(err**2) / (2 * rmse) if rmse > 0 else np.nan,
+            "rmse_se": rmse_se,
             "mean_rel_error": rel.mean(),
             "mean_rel_error_se": _se(rel),
             "mean_abs_rel_error": rel.abs().mean(),

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mmm_recovery.core.spec import Study
-from mmm_recovery.evaluation.score import mean_se
+from mmm_recovery.evaluation.score import root_mean_se
 
 #: the metrics file (``reports/metrics/stability.csv``)
 STABILITY_FILE = "stability.csv"
@@ -71,16 +71,14 @@ def stability_rows(study: Study, records: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _cell(g: pd.DataFrame) -> dict[str, float]:
-    err2 = (g["estimate"] - g["truth"]) ** 2
-    mse, mse_se, n_fits = mean_se(err2)
+    rmse, rmse_se, n_fits = root_mean_se((g["estimate"] - g["truth"]) ** 2)
     var = g.groupby("replicate")["estimate"].var(ddof=1).dropna()
-    mvar, mvar_se, n_datasets = mean_se(var)
-    sd, rmse = float(np.sqrt(mvar)), float(np.sqrt(mse))
+    sd, sd_se, n_datasets = root_mean_se(var)
     return {
         "seed_sd": sd,
-        "seed_sd_se": mvar_se / (2 * sd) if sd > 0 else np.nan,
+        "seed_sd_se": sd_se,
         "rmse": rmse,
-        "rmse_se": mse_se / (2 * rmse) if rmse > 0 else np.nan,
+        "rmse_se": rmse_se,
         "seed_share": sd / rmse if rmse > 0 else np.nan,
         "n_datasets": n_datasets,
         "n_fits": n_fits,

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mmm_recovery.core import files, paths
 from mmm_recovery.core.spec import Study, load_study
 from mmm_recovery.estimators import registry
@@ -46,7 +48,7 @@ class Task:
         name = self.estimator + (f".seed_{self.seed:02d}" if self.seed else "")
         return study_dir(data_root) / self.scenario / f"rep_{self.replicate:03d}" / f"{name}.json"
 
-    def rng(self, study: Study) -> Any:
+    def rng(self, study: Study) -> np.random.Generator:
         """The task's estimator Generator (:meth:`~mmm_recovery.core.spec.Study.estimator_rng`)."""
         return study.estimator_rng(self.scenario, self.replicate, self.estimator, self.seed)
 

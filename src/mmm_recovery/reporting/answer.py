@@ -60,6 +60,12 @@ def level(spec: Study, scenario: str, factor: str) -> str:
     return f"{short} ({scenario})" if short else scenario
 
 
+def _error(cells: dict[str, Any], scenario: str) -> str:
+    """A scenario's mean |relative error| with its MC-SE, from its ``(cell, nominal)``."""
+    c = cells.get(scenario, ({}, None))[0]
+    return fmt_with_se(c.get("mean_abs_rel_error"), c.get("mean_abs_rel_error_se"), 2)
+
+
 def answer(m: StudyMetrics, spec: Study, quantity: str = "roas", z: float = 2.0) -> str:
     """One Markdown bullet per estimator (see the module docstring)."""
     if not m.study:
@@ -95,18 +101,14 @@ def answer(m: StudyMetrics, spec: Study, quantity: str = "roas", z: float = 2.0)
             )
         text += "."
 
-        def err(s: str, cells: dict[str, Any] = cells) -> str:
-            c = cells.get(s, ({}, None))[0]
-            return fmt_with_se(c.get("mean_abs_rel_error"), c.get("mean_abs_rel_error_se"), 2)
-
         moves = [
             f"{FACTOR_WORDS.get(f, f)}: "
-            + ", ".join(f"{level(spec, s, f)} {err(s)}" for s in names if s in cells)
+            + ", ".join(f"{level(spec, s, f)} {_error(cells, s)}" for s in names if s in cells)
             for f, names in by_factor.items()
             if f != "other" and any(s in cells for s in names)
         ]
         if ref in cells:
-            text += f" Mean |relative error| of {quantity}: {ref} {err(ref)}"
+            text += f" Mean |relative error| of {quantity}: {ref} {_error(cells, ref)}"
             text += ("; " + "; ".join(moves) if moves else "") + "."
         lines.append(text)
     return "\n".join(lines)
