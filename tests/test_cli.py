@@ -92,3 +92,50 @@ def test_a_failing_cell_is_named_with_its_error_and_the_kept_notebook(tmp_path, 
     assert last[-2].endswith("raised ValueError: x.csv: column 'tv_S' has negative spend at line 5")
     assert last[-1] == f"(the executed notebook is kept at {out.with_name('boom.failed.ipynb')})"
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["render", "--metrics-dir", "NONE"], "NONE/study.json: not found"),
+        (["render", "modelcard"], "no report named ['modelcard']"),
+        (["render", "--study", "studies/none.yaml"], "studies/none.yaml: study file not found"),
+        (["findings", "--metrics-dir", "NONE", "--out", "OUT"], "NONE/study.json: not found"),
+        (["findings", "--study", "studies/none.yaml", "--out", "OUT"], "study file not found"),
+    ],
+    ids=[
+        "render: no metrics",
+        "render: no such report",
+        "render: no study",
+        "findings: no metrics",
+        "findings: no study",
+    ],
+)
+def test_reports_refuse_missing_inputs_before_a_kernel_starts(tmp_path, capsys, argv, message):
+    """These were tracebacks (render's from inside a report kernel); nothing is written."""
+    argv = [
+        a.replace("NONE", str(tmp_path / "none")).replace("OUT", str(tmp_path / "f.md"))
+        for a in argv
+    ]
+    message = message.replace("NONE", str(tmp_path / "none"))
+    assert cli.main([*argv, "--out", str(tmp_path / "site")] if argv[0] == "render" else argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_new_user_fault_gets_a_clear_answer(tmp_path, capsys):
+    """scripts/new_user_faults.py's cases (bad study files, CSVs, metrics, commands, a silent
+    scheduler) each end in a clear refusal naming what is wrong, or a correct acceptance."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "new_user_faults", paths.ROOT / "scripts" / "new_user_faults.py"
+    )
+    faults = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = faults  # its dataclass looks itself up there
+    spec.loader.exec_module(faults)
+    rc = faults.main(["--out", str(tmp_path / "faults.md")])
+    out = capsys.readouterr().out
+    assert rc == 0, [line for line in out.splitlines() if line.strip().startswith(faults.BAD)]
+    assert "clear" in out and "accepted" in out

@@ -107,3 +107,19 @@ def test_study_fingerprint_covers_the_code_a_task_runs():
     runs = closure("import mmm_recovery.evaluation.study\n", skip=NOT_TASK_MODULES)
     missing = sorted(runs - hashed)
     assert not missing, f"study tasks import but TASK_PACKAGES does not hash: {missing}"
+
+
+def test_results_a_failed_run_must_not_lose_persist():
+    """DVC deletes a stage's outputs before running it unless they persist: the metrics and the
+    bring-your-own results must survive a failed run (each is written atomically, so a failure
+    leaves the last good one)."""
+    stages = yaml.safe_load((paths.ROOT / "dvc.yaml").read_text())["stages"]
+    kept = {}
+    for name, stage in stages.items():
+        stage = stage.get("do", stage)
+        for kind in ("outs", "metrics", "plots"):
+            for out in stage.get(kind, []):
+                path, opts = next(iter(out.items())) if isinstance(out, dict) else (out, {})
+                if path.startswith(("reports/metrics/", "data/byod/${key}", "data/study")):
+                    kept[f"{name}: {path}"] = bool(opts.get("persist"))
+    assert len(kept) >= 10 and [k for k, v in kept.items() if not v] == []

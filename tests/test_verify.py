@@ -132,3 +132,14 @@ def test_a_hand_edited_comparison_is_refused_with_its_line(committed, tmp_path, 
     assert verify.main(["--metrics-dir", str(edited), "--reference-dir", str(committed)]) == 2
     err = capsys.readouterr().err
     assert f"comparisons.csv: line {row + 2}: column" in err and "was the file edited?" in err
+
+
+def test_an_unreadable_study_json_is_named(committed, tmp_path, capsys):
+    """verify compares the rows, but the reports and `dvc metrics show` read study.json: a
+    truncated one passed unseen."""
+    broken = tmp_path / "broken"
+    shutil.copytree(committed, broken)
+    (broken / "study.json").write_text('{"baseline": ')
+    assert verify.main(["--metrics-dir", str(broken), "--reference-dir", str(committed)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {broken / 'study.json'}: not valid JSON")

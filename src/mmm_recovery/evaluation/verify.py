@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import math
 import subprocess
 import sys
@@ -131,6 +132,14 @@ def read_dir(folder: Path, hint: str = "") -> dict[str, pd.DataFrame]:
         if not path.is_file():
             raise VerifyError(f"{path}: not found{hint}")
         out[name] = _frame(path, path, name)
+    summary = folder / "study.json"  # not compared (it is computed from the rows above), but
+    if summary.is_file():  # the reports and `dvc metrics show` read it: it must parse
+        try:
+            json.loads(summary.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise VerifyError(
+                f"{summary}: not valid JSON ({exc}); rerun the study stage (dvc repro study)"
+            ) from None
     return out
 
 

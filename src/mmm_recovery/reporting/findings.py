@@ -10,6 +10,7 @@ finds its values on the page.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 import pandas as pd
@@ -166,8 +167,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--metrics-dir", default="reports/metrics")
     ap.add_argument("--out", default="docs/findings.md")
     args = ap.parse_args(argv)
-    spec = load_study(paths.resolve(args.study))
-    metrics = StudyMetrics.load(paths.resolve(args.metrics_dir))
+    try:
+        spec = load_study(args.study)
+        if not (paths.resolve(args.metrics_dir) / "study.json").is_file():
+            raise FileNotFoundError(
+                f"{args.metrics_dir}/study.json: not found; the findings are computed from the "
+                "study's metrics (run: make reproduce, or --metrics-dir)"
+            )
+        metrics = StudyMetrics.load(paths.resolve(args.metrics_dir))
+    except (ValueError, OSError) as exc:  # SpecError, a missing or unreadable metrics file
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     command = (
         "python -m mmm_recovery.reporting.findings "
         f"--study {args.study} --metrics-dir {args.metrics_dir} --out {args.out}"

@@ -103,7 +103,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--metrics-dir", default="reports/metrics")
     ap.add_argument("--out", default="reports/_site")
     args = ap.parse_args(argv)
-    record = render(args.names, args.study, args.metrics_dir, args.out)
+    from papermill.exceptions import PapermillExecutionError
+
+    from mmm_recovery.core.spec import load_study
+
+    try:  # what the reports read is checked here, not in a kernel's traceback
+        unknown = sorted(set(args.names) - set(REPORTS))
+        if unknown:
+            raise ValueError(f"no report named {unknown}; the reports are {list(REPORTS)}")
+        load_study(args.study)
+        metrics = paths.resolve(args.metrics_dir) / "study.json"
+        if not metrics.is_file():
+            raise FileNotFoundError(
+                f"{args.metrics_dir}/study.json: not found; the reports are computed from the "
+                "study's metrics (run: make reproduce, or --metrics-dir)"
+            )
+        record = render(args.names, args.study, args.metrics_dir, args.out)
+    except PapermillExecutionError as exc:  # the cell's output was streamed above
+        print(
+            f"error: report cell {exc.exec_count} raised {exc.ename}: {exc.evalue}", file=sys.stderr
+        )
+        return 1
+    except (ValueError, OSError) as exc:  # SpecError, a missing file or folder
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(record), file=sys.stderr)
     return 0
 
