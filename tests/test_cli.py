@@ -3,6 +3,7 @@ never a traceback: ``python -m mmm_recovery`` lists them, and each runs under it
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -139,3 +140,36 @@ def test_every_new_user_fault_gets_a_clear_answer(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0, [line for line in out.splitlines() if line.strip().startswith(faults.BAD)]
     assert "clear" in out and "accepted" in out
+    for _, where in faults.FIT_CASES:  # the faults it leaves to tests name tests that exist
+        file, name = where.split("::")
+        assert f"def {name}(" in (paths.ROOT / "tests" / file).read_text(), where
+
+
+def test_a_failing_report_names_the_report_cell_and_kept_notebook(tmp_path, capsys):
+    """Metrics that read but do not hold a study's cells: the report's kernel fails, and render
+    answers with one line naming the report, the cell and the kept notebook."""
+    from mmm_recovery.reporting import render
+
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    (metrics / "study.json").write_text('{"baseline": 1}')
+    site = tmp_path / "site"
+    assert render.main(["model_card", "--metrics-dir", str(metrics), "--out", str(site)]) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("error: report model_card: cell ") and " raised " in last
+    assert last.endswith(f"(the executed report is kept at {site / 'model_card.failed.ipynb'})")
+    assert (site / "model_card.failed.ipynb").is_file()
+
+
+def test_findings_names_an_unreadable_sbc_file(tmp_path, capsys):
+    from mmm_recovery.reporting import findings
+
+    metrics = tmp_path / "metrics"
+    shutil.copytree(
+        paths.ROOT / "reports" / "metrics", metrics, ignore=shutil.ignore_patterns("full")
+    )
+    (metrics / "sbc.json").write_text('{"quantities": ')
+    out = tmp_path / "findings.md"
+    assert findings.main(["--metrics-dir", str(metrics), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {metrics / 'sbc.json'}: not valid JSON")
+    assert not out.exists()

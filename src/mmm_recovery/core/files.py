@@ -137,7 +137,11 @@ def write_timing(output: Path, timing: dict[str, Any]) -> Path:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text())
+    """A JSON file's content; a file that is not JSON raises ValueError naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
 
 
 def write_csv(path: Path, df: pd.DataFrame) -> Path:

@@ -399,6 +399,6 @@ def runtime_table(study: Study, data_root: Path | None = None) -> pd.DataFrame:
 
 if __name__ == "__main__":
     raise SystemExit(
-        "mmm_recovery.evaluation.study is a library module, not a command: run the study with "
+        "error: mmm_recovery.evaluation.study is a library module, not a command: run the study with "
         "`dvc repro study` (or `make reproduce` for the whole pipeline)"
     )

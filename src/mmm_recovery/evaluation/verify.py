@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import math
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mmm_recovery.core import paths
+from mmm_recovery.core import files, paths
 from mmm_recovery.evaluation.score import clopper_pearson, mean_se
 
 KEYS = ["scenario", "estimator", "quantity"]
@@ -125,7 +124,7 @@ def _check_derived(df: pd.DataFrame, label: object) -> None:
 
 
 def read_dir(folder: Path, hint: str = "") -> dict[str, pd.DataFrame]:
-    """The metrics files in ``folder``; ``hint`` follows a not-found message."""
+    """The metrics files in ``folder``; ``hint`` follows a not-found or unreadable message."""
     out = {}
     for name in FILES:
         path = folder / name
@@ -135,11 +134,9 @@ def read_dir(folder: Path, hint: str = "") -> dict[str, pd.DataFrame]:
     summary = folder / "study.json"  # not compared (it is computed from the rows above), but
     if summary.is_file():  # the reports and `dvc metrics show` read it: it must parse
         try:
-            json.loads(summary.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise VerifyError(
-                f"{summary}: not valid JSON ({exc}); rerun the study stage (dvc repro study)"
-            ) from None
+            files.read_json(summary)
+        except ValueError as exc:
+            raise VerifyError(f"{exc}{hint}") from None
     return out
 
 

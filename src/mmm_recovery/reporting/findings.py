@@ -175,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
                 "study's metrics (run: make reproduce, or --metrics-dir)"
             )
         metrics = StudyMetrics.load(paths.resolve(args.metrics_dir))
+        sbc_file = paths.resolve(args.metrics_dir) / "sbc.json"
+        sbc = files.read_json(sbc_file) if sbc_file.is_file() else None
     except (ValueError, OSError) as exc:  # SpecError, a missing or unreadable metrics file
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -182,8 +184,6 @@ def main(argv: list[str] | None = None) -> int:
         "python -m mmm_recovery.reporting.findings "
         f"--study {args.study} --metrics-dir {args.metrics_dir} --out {args.out}"
     )
-    sbc_file = paths.resolve(args.metrics_dir) / "sbc.json"
-    sbc = files.read_json(sbc_file) if sbc_file.is_file() else None
     text = page(spec, metrics, args.metrics_dir, command, sbc)
     out = paths.resolve(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from papermill.exceptions import PapermillExecutionError
+
 from mmm_recovery.core import files, paths
 from mmm_recovery.reporting import pandoc
 from mmm_recovery.reporting.notebook import execute
@@ -75,9 +77,16 @@ def render(names: list[str], study: str, metrics_dir: str, out: str | Path) -> d
         )
     for name in names:
         executed = out_dir / f"{name}.ipynb"
-        execute(
-            paths.REPORTS / f"{name}.py", executed, {"study": study, "metrics_dir": metrics_dir}
-        )
+        try:
+            execute(
+                paths.REPORTS / f"{name}.py", executed, {"study": study, "metrics_dir": metrics_dir}
+            )
+        except PapermillExecutionError as exc:  # which report, which cell, where it is kept
+            exc.add_note(
+                f"report {name}: cell {exc.exec_count} raised {exc.ename}: {exc.evalue} (the "
+                f"executed report is kept at {executed.with_name(name + '.failed.ipynb')})"
+            )
+            raise
         if quarto:
             produced = _render_quarto(quarto, executed, out_dir)
         else:
@@ -103,8 +112,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--metrics-dir", default="reports/metrics")
     ap.add_argument("--out", default="reports/_site")
     args = ap.parse_args(argv)
-    from papermill.exceptions import PapermillExecutionError
-
     from mmm_recovery.core.spec import load_study
 
     try:  # what the reports read is checked here, not in a kernel's traceback
@@ -118,15 +125,20 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.metrics_dir}/study.json: not found; the reports are computed from the "
                 "study's metrics (run: make reproduce, or --metrics-dir)"
             )
-        record = render(args.names, args.study, args.metrics_dir, args.out)
-    except PapermillExecutionError as exc:  # the cell's output was streamed above
-        print(
-            f"error: report cell {exc.exec_count} raised {exc.ename}: {exc.evalue}", file=sys.stderr
-        )
-        return 1
+        cells = files.read_json(metrics)
+        if not isinstance(cells, dict) or not cells:
+            raise ValueError(f"{args.metrics_dir}/study.json: holds no scenario's metrics")
     except (ValueError, OSError) as exc:  # SpecError, a missing file or folder
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        record = render(args.names, args.study, args.metrics_dir, args.out)
+    except PapermillExecutionError as exc:  # the cell's output was streamed above
+        print(
+            f"error: {exc.__notes__[0] if getattr(exc, '__notes__', None) else exc}",
+            file=sys.stderr,
+        )
+        return 1
     print(json.dumps(record), file=sys.stderr)
     return 0
 
