@@ -59,28 +59,53 @@ def test_a_cell_moved_beyond_its_mc_error_is_named_and_fails(committed, tmp_path
     assert f"1 do not: {scenario}/{estimator}/roas bias" in last
 
 
-def test_coverage_outside_the_committed_exact_interval_disagrees(committed, tmp_path):
-    moved = tmp_path / "moved"
-    shutil.copytree(committed, moved)
+def _with_coverage(committed, tmp_path, covered: int):
+    """The committed metrics with the first cell's ROAS intervals changed so that ``covered`` of
+    them hold the truth (each interval moved to match, as a study would have written it)."""
+    moved = tmp_path / f"moved_{covered}"
+    shutil.copytree(committed, moved, dirs_exist_ok=True)
     comp = pd.read_csv(moved / "comparisons.csv")
     sel = comp["covered"].notna() & (comp["scenario"] == comp.loc[0, "scenario"])
     sel &= (comp["estimator"] == comp.loc[0, "estimator"]) & (comp["quantity"] == "roas")
-    comp.loc[sel, "covered"] = 1.0 - comp.loc[sel, "covered"].round()
-    comp.loc[sel & (comp.index == comp[sel].index[0]), "covered"] = 0.0  # not all 0 or all 1
-    # move each interval to match, as a study with those intervals would have written it
-    truth, inside = comp.loc[sel, "truth"], comp.loc[sel, "covered"] == 1
-    comp.loc[sel, "lower"] = np.where(inside, truth - 1, truth + 1)
-    comp.loc[sel, "upper"] = np.where(inside, truth + 1, truth + 2)
+    rows = comp.index[sel]
+    inside = pd.Series(np.arange(len(rows)) < covered, index=rows)
+    truth = comp.loc[rows, "truth"]
+    comp.loc[rows, "covered"] = inside.astype(float)
+    comp.loc[rows, "lower"] = np.where(inside, truth - 1, truth + 1)
+    comp.loc[rows, "upper"] = np.where(inside, truth + 1, truth + 2)
     comp.to_csv(moved / "comparisons.csv", index=False)
-    table = verify.compare(verify.read_dir(committed), verify.read_dir(moved))
-    row = table[
-        (table["scenario"] == comp.loc[0, "scenario"])
-        & (table["estimator"] == comp.loc[0, "estimator"])
+    return moved, comp.loc[0, "scenario"], comp.loc[0, "estimator"], len(rows)
+
+
+def _coverage_row(reference, reproduced, scenario, estimator):
+    table = verify.compare(verify.read_dir(reference), verify.read_dir(reproduced))
+    return table[
+        (table["scenario"] == scenario)
+        & (table["estimator"] == estimator)
         & (table["quantity"] == "roas")
         & (table["metric"] == "coverage")
     ].iloc[0]
-    inside = row["lo"] <= row["value_new"] <= row["hi"]
-    assert row["verdict"] == ("agree" if inside else "DISAGREE")
+
+
+def test_coverage_agrees_within_two_se_of_a_difference_of_shares(committed, tmp_path):
+    """The rule is symmetric: one interval more covered and one fewer are judged alike (the
+    committed share's exact interval called 14/15 -> 15/15 a disagreement, 15/15 -> 14/15 not),
+    and a change beyond 2 SE of the difference is named."""
+    full, scen, est, n = _with_coverage(committed, tmp_path, covered=10**6)
+    n_all = int(n)
+    one_less, *_ = _with_coverage(committed, tmp_path, covered=n_all - 1)
+    up = _coverage_row(one_less, full, scen, est)
+    down = _coverage_row(full, one_less, scen, est)
+    assert up["verdict"] == down["verdict"] and abs(up["z"]) == pytest.approx(abs(down["z"]))
+    for k in range(n_all, -1, -1):
+        moved, *_ = _with_coverage(committed, tmp_path, covered=k)
+        row = _coverage_row(full, moved, scen, est)
+        p = (n_all + k) / (2 * n_all)
+        se = (p * (1 - p) * 2 / n_all) ** 0.5
+        z = (k / n_all - 1) / se if se > 0 else 0.0
+        assert row["z"] == pytest.approx(z)
+        assert row["verdict"] == ("agree" if abs(z) <= verify.MEAN_SE_RULE else "DISAGREE")
+    assert row["verdict"] == "DISAGREE"  # k = 0 of n: the rule can fail
 
 
 def test_missing_metrics_and_bad_revisions_are_one_error_line(tmp_path, capsys):
