@@ -39,6 +39,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from unittest.mock import patch
 
 import pandas as pd
 
@@ -95,15 +96,13 @@ class Case:
     run: Callable[[Path], tuple[int, str]]
 
 
-def cli(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+def cli(*argv: str) -> tuple[int, str]:
     """``python -m mmm_recovery ARGV`` in this process: exit code and everything printed. An
     exception that escapes is re-raised for the caller to count as a crash."""
     from mmm_recovery import __main__ as entry
 
     out = io.StringIO()
     argv0 = sys.argv[:]  # the entry point sets sys.argv for the tool it runs
-    old = {k: os.environ.get(k) for k in env or {}}
-    os.environ.update(env or {})
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
             try:
@@ -112,11 +111,6 @@ def cli(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str]:
                 rc = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 2
     finally:
         sys.argv = argv0
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return rc, out.getvalue()
 
 
@@ -610,15 +604,8 @@ def scheduler_cases() -> list[Case]:
         return study_with(f"tcp://127.0.0.1:{port}")(tmp)
 
     def bad_env(tmp: Path) -> tuple[int, str]:
-        env = {"MMM_RECOVERY_SCHEDULER": "localhost:8786"}
-        old = os.environ.get("MMM_RECOVERY_SCHEDULER")
-        os.environ.update(env)
-        try:
+        with patch.dict(os.environ, {"MMM_RECOVERY_SCHEDULER": "localhost:8786"}):
             return study_with("processes")(tmp)
-        finally:
-            os.environ.pop("MMM_RECOVERY_SCHEDULER")
-            if old is not None:
-                os.environ["MMM_RECOVERY_SCHEDULER"] = old
 
     return [
         Case(
