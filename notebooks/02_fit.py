@@ -32,7 +32,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from mmm_recovery.core.spec import load_study
-from mmm_recovery.evaluation.fitting import estimator_for
+from mmm_recovery.estimators.registry import estimator_for
 from mmm_recovery.evaluation.showcase import fit_showcase
 from mmm_recovery.reporting import plots
 

@@ -28,7 +28,8 @@ dataset = "robyn_example"
 import pandas as pd
 from IPython.display import display
 
-from mmm_recovery import byod, byod_index
+from mmm_recovery import byod
+from mmm_recovery.byod import index as byod_index
 from mmm_recovery.core.spec import load_study
 from mmm_recovery.reporting import plots
 

@@ -28,26 +28,18 @@ metrics_dir = "reports/metrics"
 
 # %%
 # %matplotlib inline
-import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-from matplotlib.figure import Figure
 
-from mmm_recovery.core import files, paths, transforms
+from mmm_recovery.core import files, paths
 from mmm_recovery.core.spec import load_study
+from mmm_recovery.estimators.registry import estimator_for
 from mmm_recovery.evaluation import sbc
-from mmm_recovery.evaluation.fitting import estimator_for
 from mmm_recovery.reporting import answer, plots, sbc_plots, tables
 
 spec = load_study(study)
 m = tables.StudyMetrics.load(paths.resolve(metrics_dir))
 fmt = tables.fmt
-
-
-def settings_table(name):
-    if name not in spec.estimators:
-        return Markdown(f"The study does not run the {name} estimator.")
-    return tables.show(tables.settings(estimator_for(spec, name).config.model_dump()))
 
 
 # %% [markdown]
@@ -65,104 +57,44 @@ Markdown(answer.answer(m, spec, "roas") + "\n\n" + answer.answer(m, spec, "adsto
 #
 # Adstock spreads each week's spend over the following weeks with lag weights $w_k$,
 # $k = 0, \dots, L-1$: $\tilde x_t = \sum_{k=0}^{L-1} w_k\, x_{t-k}$ (normalised so that
-# $\sum_k w_k = 1$ unless stated). **Geometric**: $w_k = \alpha^k$ with retention
-# $\alpha \in [0, 1)$. **Weibull** (as in Robyn): the CDF form has $w_0 = 1$ and
-# $w_k = \prod_{i=1}^{k} (1 - F(i; \text{shape}, \text{scale}))$, a time-varying retention; the PDF
-# form uses the min-max-normalised Weibull density at $k = 1..L$, which allows a delayed peak.
-# Code: `mmm_recovery.families` and `mmm_recovery.core.transforms` (tested equal to PyMC-Marketing 1.3's own functions).
+# $\sum_k w_k = 1$ unless stated). Code: `mmm_recovery.families` and
+# `mmm_recovery.families.transforms` (tested equal to PyMC-Marketing 1.3's own functions). The
+# registered families:
+
+# %%
+Markdown(tables.family_descriptions("adstock"))
 
 # %%
 #| label: fig-kernels
-#| fig-cap: "Adstock kernels: geometric for several retention rates and Weibull PDF/CDF (code: mmm_recovery.core.transforms)."
-fig = Figure(figsize=(9, 3), layout="constrained")
-ax1, ax2 = fig.subplots(1, 2)
-for a in (0.2, 0.5, 0.8):
-    ax1.plot(
-        transforms.geometric_weights(a, 12, normalize=True)[:, 0], marker="o", label=f"alpha={a}"
-    )
-ax1.set(title="geometric (normalised)", xlabel="lag (weeks)")
-ax1.legend(fontsize="small")
-for kind in ("cdf", "pdf"):
-    ax2.plot(
-        transforms.weibull_weights(2.0, 3.0, 12, kind, normalize=True)[:, 0],
-        marker="o",
-        label=f"Weibull {kind}, shape 2, scale 3",
-    )
-ax2.set(title="Weibull (normalised)", xlabel="lag (weeks)")
-ax2.legend(fontsize="small")
-fig
+#| fig-cap: "Adstock kernels of every registered family at its example parameters, normalised (code: mmm_recovery.reporting.plots.family_curves)."
+plots.family_curves("adstock")
 
 # %% [markdown]
 # ## Saturation: diminishing returns
 #
-# **Logistic**: $f(x) = \frac{1 - e^{-\lambda x}}{1 + e^{-\lambda x}}$, $\lambda$ in 1/currency.
-# **Hill**: $f(x) = \frac{x^a}{x^a + g^a}$, half-saturation $g$ in currency. A channel's weekly
-# contribution is $\beta\, f(\tilde x_t)$; its steady-state response to a constant weekly spend
-# $s$ is $\beta f(s \sum_k w_k)$, and its marginal ROAS at $s$ is the slope of that curve.
+# A channel's weekly contribution is $\beta\, f(\tilde x_t)$; its steady-state response to a
+# constant weekly spend $s$ is $\beta f(s \sum_k w_k)$, and its marginal ROAS at $s$ is the slope
+# of that curve. The registered families:
+
+# %%
+Markdown(tables.family_descriptions("saturation"))
 
 # %%
 #| label: fig-saturation
-#| fig-cap: "Logistic and Hill saturation curves (code: mmm_recovery.core.transforms)."
-fig = Figure(figsize=(9, 3), layout="constrained")
-ax1, ax2 = fig.subplots(1, 2)
-x = np.linspace(0, 100000, 200)
-for lam in (1e-5, 3e-5, 1e-4):
-    ax1.plot(x, transforms.logistic_saturation(x, lam), label=f"lam={lam:g}")
-ax1.set(title="logistic", xlabel="adstocked weekly spend")
-ax1.legend(fontsize="small")
-for slope in (0.8, 2.0, 4.0):
-    ax2.plot(x, transforms.hill_saturation(x, slope, 30000.0), label=f"slope={slope}, kappa=30000")
-ax2.set(title="Hill", xlabel="adstocked weekly spend")
-ax2.legend(fontsize="small")
-fig
+#| fig-cap: "Saturation curves of every registered family at its example parameters (code: mmm_recovery.reporting.plots.family_curves)."
+plots.family_curves("saturation")
 
 # %% [markdown]
-# ## The frequentist estimator (Robyn-style)
+# ## The estimators
 #
-# Per channel: geometric adstock, then Hill saturation whose half-saturation point is
-# $\kappa = \min + \gamma (\max - \min)$ of the adstocked training spend (Robyn's
-# parametrisation). A Ridge regression (penalty on standardised coefficients, closed form)
-# with the controls, a linear trend and yearly Fourier terms; media coefficients constrained to
-# be non-negative (an active-set solve inside the search, bounded least squares for the final
-# fit). Nevergrad (`TwoPointsDE` by default) searches $(\alpha_c, a_c, \gamma_c)$ and
-# $\log_{10}\lambda$; the objectives are NRMSE $= \mathrm{RMSE} / (\max y - \min y)$ and
-# DECOMP.RSSD $= \sqrt{\sum_c (\text{effect share}_c - \text{spend share}_c)^2}$. The chosen model
-# is the Pareto-optimal point closest to the origin after scaling both objectives to [0, 1] over
-# the front. Intervals: moving-block bootstrap of weeks, a short re-search per replicate,
-# percentile intervals. Validation: the holdout and rolling-origin CV.
+# Each estimator block of the study, with the description its own class gives and its settings
+# as the study sets them (code: `mmm_recovery.estimators.<name>`; a new estimator appears here
+# with no edit to this report).
 
 # %%
-settings_table("frequentist")
-
-# %% [markdown]
-# ## The Bayesian estimator (PyMC-Marketing)
-#
-# PyMC-Marketing's `MMM`: geometric adstock, logistic saturation, yearly seasonality, the
-# controls and a 0-1 time index, Gaussian likelihood; NUTS via NumPyro. PyMC-Marketing scales
-# each channel by its maximum $m_c$ and the target by its maximum $m_y$, so its parameters are
-# mapped back: $\lambda = \lambda_s / m_c$, $\kappa = \kappa_s m_c$, $\beta = \beta_s m_y$
-# (tested against PyMC-Marketing's own functions). The logistic curve
-# $\beta_s \tanh(\lambda_s x / 2)$ is sampled as $\lambda_s$ and its effect
-# $e_s = \beta_s \tanh(\lambda_s x_0 / 2)$ at the channel's mean scaled spend $x_0$, with
-# $\beta_s = e_s / \tanh(\lambda_s x_0 / 2)$ derived: the data pin the contribution at typical
-# spend, not the asymptote, so $\log\lambda_s$ and $\log\beta_s$ correlate down to $-0.99$ a
-# posteriori while $\lambda_s$ and $e_s$ do not, and NUTS needs fewer leapfrog steps per draw.
-# Likewise the intercept $a$ is sampled through the level $\ell = a + \sum_c e_{s,c}$, with
-# $a = \ell - \sum_c e_{s,c}$ derived: the data pin the mean of the target, not how it splits
-# between the baseline and an always-on channel (posterior correlation of $a$ and search's $e_s$
-# about $-0.9$). Both are exact changes of variables (the prior of $(\lambda_s, \beta_s)$ carried
-# over with its Jacobian; the prior of $a$ moved with the level, unit Jacobian), so the model and
-# its priors are PyMC-Marketing's; only the sampler's geometry changes.
-# Priors are set on that scaled data (below):
-# PyMC-Marketing's defaults for the adstock decay and the logistic $\lambda_s$, and priors on the
-# target's scale for the channel effect, intercept, controls, Fourier terms and noise, chosen by
-# the prior predictive check (PyMC-Marketing's sd-2 defaults put most prior draws outside the
-# plausible range of the target); every fit records the share of prior predictive draws within
-# that range. A fit is `converged` only if R-hat, bulk/tail ESS, divergences and E-BFMI meet the
-# thresholds below; otherwise it is kept and flagged.
-
-# %%
-settings_table("bayesian")
+for heading, description, settings in tables.estimator_sections(spec):
+    display(Markdown(f"### {heading}\n\n{description}"))
+    display(tables.show(settings))
 
 # %% [markdown]
 # ## Calibration with lift tests

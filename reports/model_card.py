@@ -33,7 +33,7 @@ from IPython.display import Markdown, display
 
 from mmm_recovery.core import paths
 from mmm_recovery.core.spec import load_study
-from mmm_recovery.evaluation.fitting import estimator_for
+from mmm_recovery.estimators.registry import estimator_for
 from mmm_recovery.reporting import answer, plots, tables
 
 spec = load_study(study)

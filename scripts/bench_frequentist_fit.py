@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     from mmm_recovery.core.results import FitInput
     from mmm_recovery.core.spec import load_study
     from mmm_recovery.estimators.frequentist.objective import Objective
-    from mmm_recovery.evaluation.fitting import estimator_for
+    from mmm_recovery.estimators.registry import estimator_for
     from mmm_recovery.simulation.simulate import simulate
 
     study = load_study(args.study)

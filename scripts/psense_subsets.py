@@ -1,7 +1,7 @@
 """How much does a prior sensitivity vary with the draws it is computed from?
 
 The Bayesian estimator computes each quantity's power-scaling sensitivity
-(:mod:`mmm_recovery.evaluation.sensitivity`) from its summary draws (``summary_draws``, 1,000 of the 4,000
+(:mod:`mmm_recovery.estimators.bayesian.sensitivity`) from its summary draws (``summary_draws``, 1,000 of the 4,000
 by default). This script reads a saved posterior (which holds the log prior and pointwise log
 likelihood groups the fit added), and for each channel's training-window contribution (the
 posterior's ``channel_contribution`` summed over the training weeks: ROAS's numerator, not the
@@ -23,8 +23,9 @@ import pandas as pd
 import xarray as xr
 
 from mmm_recovery.core import paths
+from mmm_recovery.core.sensitivity import PRIOR_KEY
 from mmm_recovery.estimators.bayesian.diagnostics import per_draw_total
-from mmm_recovery.evaluation.sensitivity import PRIOR_KEY, power_scaling_sensitivity
+from mmm_recovery.estimators.bayesian.sensitivity import power_scaling_sensitivity
 
 
 def main() -> None:

@@ -3,48 +3,114 @@ standard-library module, and modules small enough to hold one concern each."""
 
 from __future__ import annotations
 
-import ast
 import sys
 
 import pytest
 
-from mmm_recovery.core import paths
-from mmm_recovery.estimators import registry
+from mmm_recovery.core import paths, sources
 
 PKG = paths.PACKAGE
 #: the most lines a module may have (a larger one holds more than one concern: split it)
 MAX_MODULE_LINES = 450
 
+#: The floors, from the ground up: a module imports only from its own folder or a lower floor
+#: (folders on one floor do not import each other). The command dispatcher (``__main__``) and
+#: the package's ``__init__`` stand above them all.
+LAYERS: dict[str, int] = {
+    "families": 0,
+    "core": 1,
+    "simulation": 2,
+    "estimators": 2,
+    "evaluation": 3,
+    "reporting": 4,
+    "byod": 4,
+}
+TOP = ("__main__", "__init__")
 
-def _module(path) -> str:
-    parts = list(path.relative_to(PKG.parent).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+MODULES = {sources.module_name(f): f for f in sorted(PKG.rglob("*.py"))}
 
 
-MODULES = {_module(f): f for f in sorted(PKG.rglob("*.py"))}
-
-
-def import_graph() -> dict[str, set[str]]:
+def import_graph(plugins: bool = False) -> dict[str, set[str]]:
     """``module -> package modules it imports`` anywhere in its source (top level, inside
-    functions, under TYPE_CHECKING). Importing ``a.b.c`` imports the packages ``a.b`` too, and
-    the estimator registry imports every estimator sub-package by name."""
+    functions, under TYPE_CHECKING; :func:`mmm_recovery.core.sources.imports`); with ``plugins``,
+    the plugin edges too (the study spec reads each estimator's settings, the registry imports
+    each estimator, both by name at run time)."""
     graph: dict[str, set[str]] = {}
     for name, file in MODULES.items():
-        deps: set[str] = set()
-        for node in ast.walk(ast.parse(file.read_text())):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mmm_recovery"):
-                deps.add(node.module)
-                deps |= {f"{node.module}.{a.name}" for a in node.names}
-            elif isinstance(node, ast.Import):
-                deps |= {a.name for a in node.names}
-        for dep in list(deps):
-            parts = dep.split(".")
-            deps |= {".".join(parts[:i]) for i in range(2, len(parts))}
-        graph[name] = {
-            d for d in deps if d in MODULES and d != name and not name.startswith(d + ".")
-        }
-    graph["mmm_recovery.estimators.registry"] |= set(registry.builtin_modules())
+        deps = sources.file_imports(file) | set(sources.plugin_edges(name) if plugins else ())
+        graph[name] = {d for d in deps if d != name and not name.startswith(d + ".")}
     return graph
+
+
+def floor(module: str) -> tuple[str, int | None]:
+    """The folder of ``module`` and its floor (None above every floor)."""
+    part = module.split(".")[1] if "." in module else "__init__"
+    return part, (None if part in TOP else LAYERS.get(part))
+
+
+def uphill(graph: dict[str, set[str]]) -> list[str]:
+    """The imports of ``graph`` that run from a lower floor to a higher one (or across one
+    floor), as ``a -> b``."""
+    bad = []
+    for mod, deps in sorted(graph.items()):
+        folder, level = floor(mod)
+        if level is None:
+            continue
+        for dep in sorted(deps):
+            dfolder, dlevel = floor(dep)
+            if dfolder == folder:
+                continue
+            if dlevel is None or dlevel >= level:
+                bad.append(f"{mod} -> {dep}")
+    return bad
+
+
+def test_every_folder_is_on_a_floor():
+    folders = {floor(m)[0] for m in MODULES} - set(TOP)
+    assert folders <= set(LAYERS), (
+        f"folders on no floor (add them to LAYERS): {folders - set(LAYERS)}"
+    )
+
+
+def test_every_import_runs_downhill():
+    found = uphill(import_graph())
+    assert not found, f"imports from a lower floor to a higher one: {found}"
+
+
+def test_the_layer_check_can_fail():
+    graph = {
+        "mmm_recovery.core.spec": {"mmm_recovery.estimators.registry", "mmm_recovery.core.paths"},
+        "mmm_recovery.estimators.base": {"mmm_recovery.simulation.simulate"},
+        "mmm_recovery.evaluation.score": {"mmm_recovery.core.results"},
+    }
+    assert uphill(graph) == [
+        "mmm_recovery.core.spec -> mmm_recovery.estimators.registry",
+        "mmm_recovery.estimators.base -> mmm_recovery.simulation.simulate",
+    ]
+
+
+def test_only_the_plugin_edges_run_back_up():
+    """The two imports by name (core.plugins -> each estimator's settings; the registry -> each
+    estimator's class) are the only arrows up, and the settings they reach import no PyMC, JAX
+    or Nevergrad (so validating a study file stays fast)."""
+    found = uphill(import_graph(plugins=True))
+    assert found and all(a.startswith("mmm_recovery.core.plugins -> ") for a in found), found
+
+
+def test_validating_a_study_imports_no_fitting_library():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from mmm_recovery.core.spec import load_study; "
+        "load_study('studies/recovery.yaml'); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'pymc', 'pymc_marketing', 'jax', 'numpyro', 'pytensor', 'nevergrad', 'arviz', 'sklearn'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=paths.ROOT, check=True
+    )
+    assert out.stdout.strip() == "[]"
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:

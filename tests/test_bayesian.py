@@ -186,8 +186,8 @@ def test_prior_sensitivity_flags_search_roas_only_where_the_data_leave_it_to_the
     (low_noise) search's does not reach it either. The values are in the study's
     comparisons.csv (column prior_sensitivity); scripts/psense_subsets.py measures their Monte
     Carlo spread."""
+    from mmm_recovery.core.sensitivity import PRIOR_KEY
     from mmm_recovery.evaluation.fitting import fit_dataset
-    from mmm_recovery.evaluation.sensitivity import PRIOR_KEY
     from mmm_recovery.simulation.simulate import simulate
 
     sens = {}
@@ -683,13 +683,10 @@ def test_prior_sensitivity_adds_its_keys_and_changes_nothing_else(smoke_study, m
     the one of that quantity's own summary draws, with the log densities of those same draws."""
     import json
 
+    from mmm_recovery.core.sensitivity import LIKELIHOOD_KEY, PRIOR_KEY
     from mmm_recovery.estimators.bayesian import diagnostics
     from mmm_recovery.estimators.bayesian.diagnostics import per_draw_total
-    from mmm_recovery.evaluation.sensitivity import (
-        LIKELIHOOD_KEY,
-        PRIOR_KEY,
-        power_scaling_sensitivity,
-    )
+    from mmm_recovery.estimators.bayesian.sensitivity import power_scaling_sensitivity
 
     fi = _smoke_input(smoke_study)
     scenario = next(iter(smoke_study.scenarios))
@@ -730,3 +727,25 @@ def test_prior_sensitivity_adds_its_keys_and_changes_nothing_else(smoke_study, m
         got = res.channels[c]["adstock"]["params"]["alpha"]
         assert got[PRIOR_KEY] == pytest.approx(expect[PRIOR_KEY], rel=1e-12)
         assert got[LIKELIHOOD_KEY] == pytest.approx(expect[LIKELIHOOD_KEY], rel=1e-12)
+
+
+def test_the_distribution_table_is_pymc_s():
+    """A study file's priors are checked against a table, not PyMC (validation imports no PyMC):
+    the table must be exactly the pinned PyMC's distributions and their keyword parameters."""
+    import inspect
+
+    import pymc as pm
+
+    from mmm_recovery.estimators.bayesian.distributions import PYMC_DISTRIBUTIONS
+
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    pymc = {
+        name: tuple(
+            p for p, v in inspect.signature(found.dist).parameters.items() if v.kind in kinds
+        )
+        for name in dir(pm)
+        if isinstance(found := getattr(pm, name), type) and issubclass(found, pm.Distribution)
+    }
+    assert sorted(set(pymc) ^ set(PYMC_DISTRIBUTIONS)) == []
+    differ = {k: (PYMC_DISTRIBUTIONS[k], v) for k, v in pymc.items() if PYMC_DISTRIBUTIONS[k] != v}
+    assert differ == {}

@@ -388,7 +388,7 @@ def test_check_reports_every_dataset_one_line_per_problem(tmp_path, example, cap
 def test_add_refuses_a_dataset_that_fails_check(tmp_path, example, capsys):
     """`byod add` listed a dataset whose fit stage could only fail; now it says why, and the
     index is left as it was."""
-    from mmm_recovery import byod_index
+    from mmm_recovery.byod import index as byod_index
 
     study = _two_dataset_study(tmp_path, example)
     before = byod_index.INDEX.read_bytes()
@@ -408,7 +408,7 @@ def test_check_of_a_bad_study_file_is_one_error_line(tmp_path, capsys):
 
 
 def test_index_entries_come_from_the_declaration(tmp_path, example, monkeypatch):
-    from mmm_recovery import byod_index
+    from mmm_recovery.byod import index as byod_index
 
     index = tmp_path / "datasets.yaml"
     study = _two_dataset_study(tmp_path, example)
@@ -433,7 +433,7 @@ def test_index_entries_come_from_the_declaration(tmp_path, example, monkeypatch)
 
 
 def test_the_index_lists_the_default_example():
-    from mmm_recovery import byod_index
+    from mmm_recovery.byod import index as byod_index
 
     default = load_study("studies/recovery.yaml")
     assert byod_index.read_index()["robyn_example"] == byod_index.entry_for(
@@ -442,7 +442,7 @@ def test_the_index_lists_the_default_example():
 
 
 def test_remove_drops_one_entry_and_refuses_an_unknown_name(tmp_path):
-    from mmm_recovery import byod_index
+    from mmm_recovery.byod import index as byod_index
 
     index = tmp_path / "datasets.yaml"
     index.write_text(

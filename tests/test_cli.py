@@ -38,11 +38,11 @@ def test_every_listed_command_has_a_main(module):
     assert callable(importlib.import_module(module).main)
 
 
-def test_python_m_mmm_recovery_and_the_short_verify_name_run():
+def test_python_m_mmm_recovery_lists_and_runs_its_commands():
     listed = _run("mmm_recovery")
     assert listed.returncode == 2 and "commands:" in listed.stdout
-    short = _run("mmm_recovery.verify", "--help")
-    assert short.returncode == 0 and "--reference-dir" in short.stdout
+    verify = _run("mmm_recovery", "verify", "--help")
+    assert verify.returncode == 0 and "--reference-dir" in verify.stdout
 
 
 def test_a_folder_for_a_study_file_names_the_files_in_it(capsys):

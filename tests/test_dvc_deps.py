@@ -1,112 +1,57 @@
-"""Every DVC stage lists, as deps, the src modules its notebook/module imports (transitively), so
-editing a module reruns exactly the stages that use it."""
+"""Every DVC stage lists, as deps, exactly the package files its command imports (transitively,
+the estimator plugins included), so editing a module reruns exactly the stages that use it; and
+a study record's fingerprint covers exactly the code its fit runs, so an edit refits only the
+records it changes."""
 
 from __future__ import annotations
-
-import ast
-import shlex
 
 import pytest
 import yaml
 
-from mmm_recovery.core import paths
-from mmm_recovery.estimators import registry
-from mmm_recovery.evaluation.tasks import NOT_TASK_MODULES, TASK_PACKAGES, task_sources
+from mmm_recovery.core import paths, sources
+from mmm_recovery.evaluation import tasks
 
-PKG = paths.ROOT / "src" / "mmm_recovery"
-
-
-def _imports(source: str) -> set[str]:
-    """mmm_recovery modules imported anywhere in ``source`` (top level or inside functions)."""
-    out = set()
-    for node in ast.walk(ast.parse(source)):
-        if (
-            isinstance(node, ast.ImportFrom)
-            and node.module
-            and node.module.startswith("mmm_recovery")
-        ):
-            out.add(node.module)
-            base = PKG.joinpath(*node.module.split(".")[1:])
-            for alias in node.names:  # `from mmm_recovery import plots` imports a module
-                if (base / f"{alias.name}.py").is_file() or (base / alias.name).is_dir():
-                    out.add(f"{node.module}.{alias.name}")
-        elif isinstance(node, ast.Import):
-            out |= {a.name for a in node.names if a.name.startswith("mmm_recovery")}
-    return out
+STAGES = sources.dvc_stages((paths.ROOT / "dvc.yaml").read_text())
 
 
-def _file(module: str):
-    rel = module.split(".")[1:]
-    f = PKG.joinpath(*rel).with_suffix(".py")
-    return f if f.is_file() else PKG.joinpath(*rel, "__init__.py")
+def _deps(stage: dict) -> list[str]:
+    return [d if isinstance(d, str) else next(iter(d)) for d in stage["deps"]]
 
 
-def closure(source: str, skip: tuple[str, ...] = ()) -> set[str]:
-    """Files (relative to ROOT) of all mmm_recovery modules reachable from ``source``, not
-    following modules whose file name is in ``skip``."""
-    seen, todo = set(), list(_imports(source))
-    while todo:
-        mod = todo.pop()
-        f = _file(mod)
-        if not f.is_file() or f in seen or f.name in skip:
-            continue
-        seen.add(f)
-        todo += _imports(f.read_text())
-        if mod == "mmm_recovery.estimators.registry":  # it imports every estimator sub-package
-            todo += registry.builtin_modules()
-    return {
-        f.relative_to(paths.ROOT).as_posix()
-        for f in seen
-        if f.name != "__init__.py" or f.parent != PKG
-    }
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_stage_deps_are_exactly_the_files_it_imports(name):
+    stage = STAGES[name]
+    listed = [d for d in _deps(stage) if d.startswith("src/")]
+    want = sources.stage_code(stage)
+    missing, extra = sorted(set(want) - set(listed)), sorted(set(listed) - set(want))
+    assert (missing, extra) == ([], []), (
+        f"stage {name}: imports but does not list {missing}; lists but does not import {extra} "
+        "(run: python -m mmm_recovery.core.sources --write)"
+    )
 
 
-def _stages():
-    spec = yaml.safe_load((paths.ROOT / "dvc.yaml").read_text())
-    for name, stage in spec["stages"].items():
-        body = stage.get("do", stage)  # foreach stages have a body; matrix stages are their own
-        argv = shlex.split(body["cmd"])
-        i = argv.index("-m")
-        entry = argv[i + 1]
-        source = (
-            (paths.ROOT / argv[i + 2]).read_text()
-            if entry == "mmm_recovery.reporting.notebook"
-            else ""
-        )
-        source += f"\nimport {entry}\n"
-        if "04_study" in " ".join(argv):
-            source += "\nimport mmm_recovery.evaluation.study\n"
-        yield name, body, source
+def test_the_deps_check_can_fail():
+    """A stage that lists the whole package, or misses a module, is caught."""
+    stage = dict(STAGES["findings"])
+    code = sources.stage_code(stage)
+    assert "src/mmm_recovery/reporting/findings.py" in code
+    assert "src/mmm_recovery/reporting/render.py" not in code
+    text = (paths.ROOT / "dvc.yaml").read_text()
+    broken = text.replace("      - src/mmm_recovery/reporting/findings.py\n", "", 1)
+    assert broken != text
+    assert sources.rewrite_deps(broken) == text
 
 
-@pytest.mark.parametrize(
-    ("name", "body", "source"), list(_stages()), ids=[n for n, _, _ in _stages()]
-)
-def test_stage_deps_cover_imported_modules(name, body, source):
-    deps = [d if isinstance(d, str) else next(iter(d)) for d in body["deps"]]
-    missing = [
-        f
-        for f in sorted(closure(source))
-        if not any(f == d or f.startswith(d.rstrip("/") + "/") for d in deps)
-    ]
-    assert not missing, f"stage {name} imports but does not list as deps: {missing}"
-
-
-def test_study_fingerprint_packages_are_study_deps():
-    study = yaml.safe_load((paths.ROOT / "dvc.yaml").read_text())["stages"]["study"]
-    deps = [d if isinstance(d, str) else next(iter(d)) for d in study["deps"]]
-    for m in TASK_PACKAGES:
-        path = f"src/mmm_recovery/{m}"
-        assert any(path == d or path.startswith(d.rstrip("/") + "/") for d in deps), m
-
-
-def test_study_fingerprint_covers_the_code_a_task_runs():
-    """Every module a study task imports (transitively) is hashed into its fingerprint, so editing
-    any of them redoes the study's fits (data/study persists between runs)."""
-    hashed = {f.relative_to(paths.ROOT).as_posix() for f in task_sources()}
-    runs = closure("import mmm_recovery.evaluation.study\n", skip=NOT_TASK_MODULES)
-    missing = sorted(runs - hashed)
-    assert not missing, f"study tasks import but TASK_PACKAGES does not hash: {missing}"
+def test_a_report_edit_reruns_only_the_report_stages():
+    """The report code (``reporting/tables.py``, ``reporting/render.py``) is a dep of the stages
+    that render reports and findings, and of no stage that fits or simulates."""
+    for module in ("src/mmm_recovery/reporting/tables.py", "src/mmm_recovery/reporting/render.py"):
+        users = sorted(n for n, s in STAGES.items() if module in _deps(s))
+        assert set(users) <= {"render_reports", "findings"}, (module, users)
+    users = sorted(
+        n for n, s in STAGES.items() if "src/mmm_recovery/evaluation/score.py" in _deps(s)
+    )
+    assert "simulate" not in users and "sbc" not in users
 
 
 def test_results_a_failed_run_must_not_lose_persist():
@@ -123,3 +68,88 @@ def test_results_a_failed_run_must_not_lose_persist():
                 if path.startswith(("reports/metrics/", "data/byod/${key}", "data/study")):
                     kept[f"{name}: {path}"] = bool(opts.get("persist"))
     assert len(kept) >= 10 and [k for k, v in kept.items() if not v] == []
+
+
+# --- the scope of a study record's fingerprint --------------------------------------------------
+
+
+def _rel(files) -> set[str]:
+    return {f.relative_to(paths.PACKAGE).as_posix() for f in files}
+
+
+def test_a_record_hashes_the_simulator_its_estimator_and_what_they_import():
+    for name in ("bayesian", "frequentist"):
+        code = _rel(tasks.code_files(name))
+        other = {"bayesian": "frequentist", "frequentist": "bayesian"}[name]
+        assert "simulation/simulate.py" in code
+        assert f"estimators/{name}/estimator.py" in code and f"estimators/{name}/config.py" in code
+        assert {"core/results.py", "core/response.py", "families/transforms.py"} <= code
+        assert not [f for f in code if f.startswith(f"estimators/{other}/")], name
+        assert not [f for f in code if f.startswith("reporting/")], name
+        assert not [f for f in code if f.endswith(("showcase.py", "plots.py"))], name
+        assert not {"evaluation/score.py", "evaluation/study.py", "evaluation/tasks.py"} & code
+
+
+def test_the_task_code_covers_what_its_fit_imports():
+    """Everything the estimator's class imports (functions' imports too) is hashed."""
+    from mmm_recovery.estimators import registry
+
+    for name in registry.names():
+        module = registry.plugin(name).ESTIMATOR.partition(":")[0]
+        runs = _rel(sources.closure([module], skip=tasks.NOT_TASK_MODULES))
+        assert runs <= _rel(tasks.code_files(name)), sorted(runs - _rel(tasks.code_files(name)))
+
+
+@pytest.fixture
+def stamped(monkeypatch):
+    """Pretend one package file's bytes changed (``edit(path)``) without touching the checkout."""
+    edited: set[str] = set()
+    real = sources.digest
+
+    def digest(files):
+        files = list(files)
+        h = real(files)
+        touched = sorted(
+            f.relative_to(paths.PACKAGE).as_posix()
+            for f in files
+            if f.resolve().is_relative_to(paths.PACKAGE)
+            and f.relative_to(paths.PACKAGE).as_posix() in edited
+        )
+        return h + ("+" + ",".join(touched) if touched else "")
+
+    def edit(path: str) -> None:
+        edited.add(path)
+        tasks._digest.cache_clear()  # the cache keys on the files' stamps, which a pretend keeps
+
+    monkeypatch.setattr(sources, "digest", digest)
+    tasks._digest.cache_clear()
+    yield edit
+    tasks._digest.cache_clear()
+
+
+def _fingerprints(study):
+    return {t: tasks.fingerprint(study, t) for t in tasks.tasks(study)}
+
+
+@pytest.mark.parametrize(
+    ("edit", "refit"),
+    [
+        ("evaluation/score.py", set()),
+        ("evaluation/study.py", set()),
+        ("reporting/tables.py", set()),
+        ("reporting/plots.py", set()),
+        ("estimators/bayesian/showcase.py", set()),
+        ("estimators/frequentist/objective.py", {"frequentist"}),
+        ("estimators/bayesian/model.py", {"bayesian"}),
+        ("simulation/simulate.py", {"frequentist", "bayesian"}),
+        ("core/results.py", {"frequentist", "bayesian"}),
+    ],
+)
+def test_an_edit_refits_exactly_the_records_it_changes(smoke_study, stamped, edit, refit):
+    before = _fingerprints(smoke_study)
+    stamped(edit)
+    after = _fingerprints(smoke_study)
+    changed = {t.estimator for t in before if before[t] != after[t]}
+    assert changed == refit
+    unchanged = [t for t in before if t.estimator not in refit]
+    assert all(before[t] == after[t] for t in unchanged)

@@ -1,9 +1,8 @@
 """Contract tests run over every registered adstock and saturation family.
 
 The families are read from :mod:`mmm_recovery.families.registry`, so a new family class is tested
-here automatically; it must add its representative parameters to ``ADSTOCK_EXAMPLES`` /
-``SATURATION_EXAMPLES`` and a hand-computed case to ``ADSTOCK_HAND`` / ``SATURATION_HAND``
-(the tests fail, naming the family, until it does).
+here automatically, on the representative parameters (``examples``) and the hand-computed case
+(``hand_case``) the class carries (the tests fail, naming the family, until it has them).
 """
 
 from __future__ import annotations
@@ -12,71 +11,28 @@ import numpy as np
 import pydantic
 import pytest
 
-from mmm_recovery.core import transforms
-from mmm_recovery.families import base, registry
+from mmm_recovery.families import base, registry, transforms
 
 ADSTOCK_NAMES = registry.adstock_names()
 SATURATION_NAMES = registry.saturation_names()
 
-# ------------------------------------------------------------------------- per-family tables
-#: representative parameter sets (two or more: they become per-channel arrays)
-ADSTOCK_EXAMPLES: dict[str, list[dict[str, float]]] = {
-    "geometric": [{"alpha": 0.5}, {"alpha": 0.1}, {"alpha": 0.9}],
-    "weibull_cdf": [{"shape": 1.5, "scale": 3.0}, {"shape": 0.7, "scale": 1.0}],
-    "weibull_pdf": [{"shape": 2.0, "scale": 3.0}, {"shape": 4.0, "scale": 6.0}],
-}
-#: parameters in units where the spend x is of order 1
-SATURATION_EXAMPLES: dict[str, list[dict[str, float]]] = {
-    "logistic": [{"lam": 2.0}, {"lam": 0.3}, {"lam": 1.2}],
-    "hill": [
-        {"slope": 1.5, "kappa": 2.0},
-        {"slope": 0.7, "kappa": 0.5},
-        {"slope": 3.0, "kappa": 1.0},
-    ],
-}
-
-#: (params, l_max, normalize, expected weights at lag 0..l_max-1), computed by hand
-ADSTOCK_HAND: dict[str, tuple[dict[str, float], int, bool, list[float]]] = {
-    # alpha**k
-    "geometric": ({"alpha": 0.5}, 4, False, [1.0, 0.5, 0.25, 0.125]),
-    # w_0 = 1, w_k = prod_{i<=k} S(i), S(i) = exp(-(i/2)**2): exponents 0, -1/4, -5/4, -14/4
-    "weibull_cdf": ({"shape": 2.0, "scale": 2.0}, 4, False, list(np.exp([0.0, -0.25, -1.25, -3.5]))),
-    # density at t = 1..6 is prop. to g(t) = t exp(-t**2 / 9): peak at t = 2, minimum at t = 6
-    "weibull_pdf": (
-        {"shape": 2.0, "scale": 3.0},
-        6,
-        False,
-        list(
-            (g := np.array([1 * np.exp(-1 / 9), 2 * np.exp(-4 / 9), 3 * np.exp(-1.0),
-                            4 * np.exp(-16 / 9), 5 * np.exp(-25 / 9), 6 * np.exp(-4.0)]))
-            - g[5]
-        )
-        / (2 * np.exp(-4 / 9) - 6 * np.exp(-4.0)),
-    ),
-}  # fmt: skip
-
-#: (params, x, expected f(x)), computed by hand
-SATURATION_HAND: dict[str, tuple[dict[str, float], list[float], list[float]]] = {
-    # tanh(lam x / 2): 0 at 0, 1/2 at x = ln(3) / lam, tanh(0.5) at x = 0.5 (lam = 2)
-    "logistic": ({"lam": 2.0}, [0.0, np.log(3.0) / 2.0, 0.5], [0.0, 0.5, 0.46211715726000974]),
-    # x**2 / (x**2 + 25): 0, 1/2 at kappa, 100 / 125
-    "hill": ({"slope": 2.0, "kappa": 5.0}, [0.0, 5.0, 10.0], [0.0, 0.5, 0.8]),
-}
-
-#: our parameter name -> PyMC-Marketing's argument name, where they differ
-PYMC_ARG_NAMES: dict[str, dict[str, str]] = {
-    "weibull_cdf": {"shape": "k", "scale": "lam"},
-    "weibull_pdf": {"shape": "k", "scale": "lam"},
-}
+# ------------------------------------------------------------------- per-family test cases
+# Each family class carries its own cases (``examples``, ``hand_case``, ``pymc_arg_names``): a new
+# family is tested here with no edit to this file.
 
 
-def _entry(table: dict, name: str, table_name: str):
-    if name not in table:
+def _family(kind: str, name: str):
+    return registry.adstock(name) if kind == "adstock" else registry.saturation(name)
+
+
+def _entry(kind: str, name: str, attr: str):
+    value = getattr(type(_family(kind, name)), attr, None)
+    if value is None:
         pytest.fail(
-            f"registered family {name!r} has no entry in {table_name} in tests/test_families.py: "
-            f"add one (a new family needs its contract-test examples)"
+            f"registered {kind} family {name!r} has no class attribute {attr!r}: a family "
+            "carries its contract-test cases (see mmm_recovery.families.base)"
         )
-    return table[name]
+    return value
 
 
 def _stacked(sets: list[dict[str, float]]) -> dict[str, np.ndarray]:
@@ -87,16 +43,16 @@ def _stacked(sets: list[dict[str, float]]) -> dict[str, np.ndarray]:
 # ------------------------------------------------------------------------------ the tables
 @pytest.mark.parametrize("name", ADSTOCK_NAMES, ids=ADSTOCK_NAMES)
 def test_adstock_family_has_examples(name):
-    sets = _entry(ADSTOCK_EXAMPLES, name, "ADSTOCK_EXAMPLES")
-    _entry(ADSTOCK_HAND, name, "ADSTOCK_HAND")
+    sets = _entry("adstock", name, "examples")
+    _entry("adstock", name, "hand_case")
     assert len(sets) >= 2
     assert all(tuple(p) == registry.adstock(name).parameters for p in sets)
 
 
 @pytest.mark.parametrize("name", SATURATION_NAMES, ids=SATURATION_NAMES)
 def test_saturation_family_has_examples(name):
-    sets = _entry(SATURATION_EXAMPLES, name, "SATURATION_EXAMPLES")
-    _entry(SATURATION_HAND, name, "SATURATION_HAND")
+    sets = _entry("saturation", name, "examples")
+    _entry("saturation", name, "hand_case")
     assert len(sets) >= 2
     assert all(tuple(p) == registry.saturation(name).parameters for p in sets)
 
@@ -121,7 +77,7 @@ def test_unknown_family_raises_value_error_naming_it():
 # ------------------------------------------------------------------------ (a) hand cases
 @pytest.mark.parametrize("name", ADSTOCK_NAMES, ids=ADSTOCK_NAMES)
 def test_adstock_weights_hand_case(name):
-    params, l_max, normalize, expected = _entry(ADSTOCK_HAND, name, "ADSTOCK_HAND")
+    params, l_max, normalize, expected = _entry("adstock", name, "hand_case")
     w = registry.adstock(name).weights(params, l_max, normalize)
     assert w.shape == (l_max, 1)
     np.testing.assert_allclose(w[:, 0], expected, rtol=1e-12, atol=1e-15)
@@ -129,7 +85,7 @@ def test_adstock_weights_hand_case(name):
 
 def test_weibull_pdf_hand_case_is_min_max_normalised():
     """The pdf form's window is min-max normalised: the largest weight is 1, the smallest 0."""
-    params, l_max, normalize, _ = ADSTOCK_HAND["weibull_pdf"]
+    params, l_max, normalize, _ = registry.adstock("weibull_pdf").hand_case
     w = registry.adstock("weibull_pdf").weights(params, l_max, normalize)[:, 0]
     assert w.max() == pytest.approx(1.0, abs=1e-15) and int(np.argmax(w)) == 1
     assert w.min() == pytest.approx(0.0, abs=1e-15) and int(np.argmin(w)) == 5
@@ -137,7 +93,7 @@ def test_weibull_pdf_hand_case_is_min_max_normalised():
 
 @pytest.mark.parametrize("name", SATURATION_NAMES, ids=SATURATION_NAMES)
 def test_saturation_apply_hand_case(name):
-    params, x, expected = _entry(SATURATION_HAND, name, "SATURATION_HAND")
+    params, x, expected = _entry("saturation", name, "hand_case")
     out = registry.saturation(name).apply(np.array(x), params)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-15)
 
@@ -149,7 +105,7 @@ X_POSITIVE = np.array([0.05, 0.3, 1.0, 2.0, 4.5])
 @pytest.mark.parametrize("name", SATURATION_NAMES, ids=SATURATION_NAMES)
 def test_saturation_derivative_matches_central_differences(name):
     fam = registry.saturation(name)
-    for params in _entry(SATURATION_EXAMPLES, name, "SATURATION_EXAMPLES"):
+    for params in _entry("saturation", name, "examples"):
         h = 1e-5 * X_POSITIVE
         fd = (fam.apply(X_POSITIVE + h, params) - fam.apply(X_POSITIVE - h, params)) / (2 * h)
         d = fam.derivative(X_POSITIVE, params)
@@ -164,7 +120,7 @@ SCALES = [0.01, 3.0, 2.5e4]
 @pytest.mark.parametrize("name", SATURATION_NAMES, ids=SATURATION_NAMES)
 def test_currency_round_trip(name):
     fam = registry.saturation(name)
-    params = _stacked(_entry(SATURATION_EXAMPLES, name, "SATURATION_EXAMPLES"))
+    params = _stacked(_entry("saturation", name, "examples"))
     for s in [*SCALES, np.linspace(0.5, 4e3, len(next(iter(params.values()))))]:
         currency = fam.to_currency(params, s)
         assert set(currency) == set(fam.parameters)
@@ -178,7 +134,7 @@ def test_currency_round_trip(name):
 def test_currency_parameters_give_the_same_curve(name):
     """f(x / s; scaled params) == f(x; to_currency(scaled params, s)), scalar and per-channel s."""
     fam = registry.saturation(name)
-    sets = _entry(SATURATION_EXAMPLES, name, "SATURATION_EXAMPLES")
+    sets = _entry("saturation", name, "examples")
     for params in sets:
         for s in SCALES:
             x = s * X_POSITIVE
@@ -202,7 +158,7 @@ def test_currency_parameters_give_the_same_curve(name):
 @pytest.mark.parametrize("name", ADSTOCK_NAMES, ids=ADSTOCK_NAMES)
 def test_adstock_weights_shapes_and_normalisation(name, normalize):
     fam = registry.adstock(name)
-    sets = _entry(ADSTOCK_EXAMPLES, name, "ADSTOCK_EXAMPLES")
+    sets = _entry("adstock", name, "examples")
     l_max, n_ch = 7, len(sets)
     per_channel = _stacked(sets)
     w = fam.weights(per_channel, l_max, normalize)
@@ -233,30 +189,34 @@ def _validate(fam, params):
 def test_adstock_spec_validates_examples(name):
     fam = registry.adstock(name)
     assert issubclass(fam.spec, base.FamilySpec)
-    for params in _entry(ADSTOCK_EXAMPLES, name, "ADSTOCK_EXAMPLES"):
+    for params in _entry("adstock", name, "examples"):
         spec = _validate(fam, params)
         assert spec.family == name
         assert tuple(spec.params) == fam.parameters
         assert spec.params == params
     with pytest.raises(pydantic.ValidationError):
-        fam.spec.model_validate({"family": f"not_{name}", **ADSTOCK_EXAMPLES[name][0]})
+        fam.spec.model_validate({"family": f"not_{name}", **registry.adstock(name).examples[0]})
     with pytest.raises(pydantic.ValidationError):
-        fam.spec.model_validate({"family": name, **ADSTOCK_EXAMPLES[name][0], "unknown_key": 1})
+        fam.spec.model_validate(
+            {"family": name, **registry.adstock(name).examples[0], "unknown_key": 1}
+        )
 
 
 @pytest.mark.parametrize("name", SATURATION_NAMES, ids=SATURATION_NAMES)
 def test_saturation_spec_validates_examples(name):
     fam = registry.saturation(name)
     assert issubclass(fam.spec, base.FamilySpec)
-    for params in _entry(SATURATION_EXAMPLES, name, "SATURATION_EXAMPLES"):
+    for params in _entry("saturation", name, "examples"):
         spec = _validate(fam, params)
         assert spec.family == name
         assert tuple(spec.params) == fam.parameters
         assert spec.params == params
     with pytest.raises(pydantic.ValidationError):
-        fam.spec.model_validate({"family": f"not_{name}", **SATURATION_EXAMPLES[name][0]})
+        fam.spec.model_validate({"family": f"not_{name}", **registry.saturation(name).examples[0]})
     with pytest.raises(pydantic.ValidationError):
-        fam.spec.model_validate({"family": name, **SATURATION_EXAMPLES[name][0], "unknown_key": 1})
+        fam.spec.model_validate(
+            {"family": name, **registry.saturation(name).examples[0], "unknown_key": 1}
+        )
 
 
 def test_spec_unions_cover_every_family():
@@ -313,12 +273,12 @@ def _eval(expr):
 
 
 def _pymc_kwargs(name: str, component, params: dict[str, np.ndarray]) -> dict:
-    names = PYMC_ARG_NAMES.get(name, {})
+    names = _family("adstock" if name in ADSTOCK_NAMES else "saturation", name).pymc_arg_names
     kwargs = {names.get(k, k): _x(v, ("channel",)) for k, v in params.items()}
     expected = set(component.default_priors) - {"beta"}
     assert set(kwargs) == expected, (
         f"{name}: family parameters {sorted(params)} map to {sorted(kwargs)}, but the "
-        f"PyMC-Marketing component's are {sorted(expected)} (extend PYMC_ARG_NAMES)"
+        f"PyMC-Marketing component's are {sorted(expected)} (set the family's pymc_arg_names)"
     )
     return kwargs
 
@@ -332,7 +292,7 @@ def spend():
 @pytest.mark.parametrize("name", PYMC_ADSTOCK, ids=PYMC_ADSTOCK)
 def test_adstock_equals_pymc_marketing_component(name, normalize, spend):
     fam = registry.adstock(name)
-    sets = _entry(ADSTOCK_EXAMPLES, name, "ADSTOCK_EXAMPLES")
+    sets = _entry("adstock", name, "examples")
     params = _stacked((sets * 3)[: spend.shape[1]])
     l_max = 5
     comp = fam.pymc_component(l_max=l_max, normalize=normalize)
@@ -349,7 +309,7 @@ def test_adstock_equals_pymc_marketing_component(name, normalize, spend):
 @pytest.mark.parametrize("name", PYMC_SATURATION, ids=PYMC_SATURATION)
 def test_saturation_equals_pymc_marketing_component(name, spend):
     fam = registry.saturation(name)
-    sets = _entry(SATURATION_EXAMPLES, name, "SATURATION_EXAMPLES")
+    sets = _entry("saturation", name, "examples")
     params = _stacked((sets * 3)[: spend.shape[1]])
     comp = fam.pymc_component()
     theirs = _eval(

@@ -202,3 +202,13 @@ def test_recovery_across_replicates_with_bootstrap(default_study):
             if abs(a - t["adstock"]["alpha"]) > DECAY_TOLERANCE:
                 misses.append((r, c, "alpha", a, t["adstock"]["alpha"]))
     assert not misses, misses
+
+
+def test_the_optimizer_list_is_nevergrad_s():
+    """A study file's optimiser is checked against a list, not Nevergrad (validation imports no
+    Nevergrad): the list must be exactly the pinned Nevergrad's registry."""
+    import nevergrad as ng
+
+    from mmm_recovery.estimators.frequentist.optimizers import NEVERGRAD_OPTIMIZERS
+
+    assert sorted(set(ng.optimizers.registry) ^ NEVERGRAD_OPTIMIZERS) == []

@@ -6,12 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmm_recovery.evaluation.sensitivity import (
-    LIKELIHOOD_KEY,
-    PRIOR_KEY,
-    diagnosis,
-    power_scaling_sensitivity,
-)
+from mmm_recovery.core.sensitivity import LIKELIHOOD_KEY, PRIOR_KEY, diagnosis
+from mmm_recovery.estimators.bayesian.sensitivity import power_scaling_sensitivity
 
 THRESHOLD = 0.05
 

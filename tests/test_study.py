@@ -3,6 +3,7 @@ and the same study on a real dask.distributed LocalCluster on loopback."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -110,6 +111,44 @@ def test_seed_stability_refits_the_subset_and_keeps_it_out_of_the_study(tmp_path
     assert empty.empty and list(empty.columns) == list(stab.columns)
 
 
+def test_records_are_scored_after_the_fits_and_a_scoring_change_refits_nothing(tmp_path):
+    """A record holds the fit and its truth; the aggregation scores it, with the same numbers as
+    scoring the fit against its dataset directly, and a changed scoring setting (``budget_bound``)
+    leaves every record valid while the regret follows the new setting."""
+    from mmm_recovery.core.results import FitInput
+    from mmm_recovery.evaluation import score
+    from mmm_recovery.simulation.simulate import simulate
+
+    f = _study(tmp_path, replicates=1)
+    data = tmp_path / "data"
+    study = load_study(f)
+    run_study(study, data_root=data, progress=False)
+    rec = load_records(study, data)[0]
+    assert {"comparison", "regret", "shares"}.isdisjoint(
+        files.read_json(tasks(study)[0].path(data))
+    )
+    ds = simulate(study.scenario(rec["scenario"]), study.rng(rec["scenario"], rec["replicate"]))
+    direct = score.score(rec["result"], ds.data, ds.truth, study.study.budget_bound)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(rec["comparison"]).astype(float, errors="ignore"),
+        direct.comparison.astype(float, errors="ignore"),
+        check_dtype=False,
+    )
+    assert rec["regret"] == json.loads(json.dumps(files._jsonable(direct.regret)))
+    assert rec["shares"] == pytest.approx(direct.shares, nan_ok=True)
+    assert FitInput.from_simulated(ds, study.study.holdout_weeks).channels == list(rec["spend"])
+
+    raw = yaml.safe_load(f.read_text())
+    raw["study"]["budget_bound"] = study.study.budget_bound / 2
+    f.write_text(yaml.safe_dump(raw))
+    wider = load_study(f)
+    assert all(is_done(wider, t, data) for t in tasks(wider))
+    assert run_study(wider, data_root=data, progress=False) == []
+    again = load_records(wider, data)[0]
+    assert again["result"] == rec["result"]
+    assert again["regret"] != rec["regret"]
+
+
 def test_changed_settings_make_records_stale(tmp_path):
     f = _study(tmp_path, replicates=1)
     study = load_study(f)
@@ -152,22 +191,19 @@ def test_failed_fit_is_recorded_and_the_study_goes_on(tmp_path):
     [
         lambda r: [],
         lambda r: {**r, "status": "done"},
-        lambda r: {k: v for k, v in r.items() if k != "comparison"},
-        lambda r: {**r, "regret": None},
+        lambda r: {k: v for k, v in r.items() if k != "truth"},
+        lambda r: {**r, "spend": None},
         lambda r: {**r, "replicate": "0"},
         lambda r: {**r, "estimator": "bayesian"},
         lambda r: {**r, "fingerprint": "0" * 16},
-        lambda r: {
-            **r,
-            "comparison": [{**r["comparison"][0], "estimate": 1.0}, *r["comparison"][1:]],
-        },
+        lambda r: {**r, "spend": {**r["spend"], "tv": {"max": 1.0, "mean": 1.0}}},
         lambda r: {k: v for k, v in r.items() if k != "checksum"},
     ],
     ids=[
         "list",
         "status",
-        "no-comparison",
-        "regret-null",
+        "no-truth",
+        "spend-null",
         "replicate-str",
         "other-task",
         "stale",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmm_recovery.core import transforms as T
 from mmm_recovery.families import registry as families
+from mmm_recovery.families import transforms as T
 
 IMPULSE = np.array([1.0, 0, 0, 0, 0, 0])
 

@@ -90,3 +90,8 @@ def scenario_dir(scenario: str, data_root: Path | None = None) -> Path:
 def replicate_dir(scenario: str, replicate: int, data_root: Path | None = None) -> Path:
     """``data/<scenario>/simulated/rep_<NNN>``: one simulated dataset and its answer key."""
     return scenario_dir(scenario, data_root) / "simulated" / f"rep_{replicate:03d}"
+
+
+def estimator_dir(scenario: str, estimator: str, data_root: Path | None = None) -> Path:
+    """``data/<scenario>/fits/<estimator>``: the showcase fit (replicate 0) of one estimator."""
+    return scenario_dir(scenario, data_root) / "fits" / estimator

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from mmm_recovery.core import transforms
 from mmm_recovery.families import registry as families
+from mmm_recovery.families import transforms
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ Wall times are not in ``results.json`` (it must be byte-identical across runs): 
 An estimate is ``{"estimate", "lower", "upper"}``: the point estimate (the frequentist fit on the
 original data; the posterior mean) and the interval bounds, ``null`` when there is no interval.
 The Bayesian estimator adds ``"prior_sensitivity"`` and ``"likelihood_sensitivity"``
-(:mod:`mmm_recovery.evaluation.sensitivity`) to each of its estimates. Estimates are summaries of *draws* (bootstrap replicates or posterior draws)
+(:mod:`mmm_recovery.core.sensitivity`) to each of its estimates. Estimates are summaries of *draws* (bootstrap replicates or posterior draws)
 of per-channel :class:`~mmm_recovery.core.response.ChannelResponse` objects, so every derived
 quantity (ROAS, marginal ROAS, curve) is computed by one formula for every estimator.
 """
@@ -47,7 +47,7 @@ from mmm_recovery.core.response import ChannelResponse
 RESULTS_FILE = "results.json"
 
 #: per-draw quantities of one channel (name -> array over draws) -> extra keys for each quantity's
-#: estimate, e.g. :func:`mmm_recovery.evaluation.sensitivity.power_scaling_sensitivity` on the same draws
+#: estimate, e.g. :func:`mmm_recovery.estimators.bayesian.sensitivity.power_scaling_sensitivity` on the same draws
 DrawsAnnotator = Callable[[Mapping[str, np.ndarray]], Mapping[str, Mapping[str, float]]]
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from mmm_recovery.core import paths
+from mmm_recovery.core import paths, plugins
 from mmm_recovery.core.spec import SCHEMA_MODELS, SpecError, load_study
 
 
@@ -22,9 +22,7 @@ def schema_markdown(models: tuple[type[BaseModel], ...] | None = None) -> str:
     and of every registered estimator's settings (``estimators.<name>``). ``studies/README.md``
     embeds this text; a test keeps the two identical."""
     if models is None:
-        from mmm_recovery.estimators import registry
-
-        models = (*SCHEMA_MODELS, *registry.config_models())
+        models = (*SCHEMA_MODELS, *plugins.config_models())
     out = []
     for model in models:
         out.append(f"### `{model.__name__}`\n\n{(model.__doc__ or '').strip().splitlines()[0]}\n")

@@ -1,5 +1,6 @@
 """Checks of a loaded study that span sections (:func:`check_study`, run by
-:func:`~mmm_recovery.core.spec.load_study`): every estimator's settings, each scenario's weeks
+:func:`~mmm_recovery.core.spec.load_study`): every estimator's settings (against the estimator's
+own settings model, :mod:`~mmm_recovery.core.plugins`: no estimator code is imported), each scenario's weeks
 against the holdout and the estimators' training minimum, and bring-your-own dataset names."""
 
 from __future__ import annotations
@@ -9,14 +10,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from mmm_recovery.core import plugins as registry
 from mmm_recovery.core.scenario import SpecError
 from mmm_recovery.families import registry as families
 
 
 def check_study(label: str, study: Any) -> None:
     """Raise :class:`SpecError` naming the file and key of the first problem found."""
-    from mmm_recovery.estimators import registry  # late import: the registry loads every estimator
-
     if not study.estimators:
         raise SpecError(
             f"{label}: estimators: names no estimator, so the study would fit nothing "
@@ -36,7 +36,7 @@ def check_study(label: str, study: Any) -> None:
             ) from None
         except ValidationError as exc:
             raise SpecError(format_errors(f"{label}: estimators.{name}", exc)) from None
-        weeks = registry.class_for(name, settings)(config).min_train_weeks()
+        weeks = config.min_train_weeks()
         if weeks > need:
             need, needed_by = weeks, name
     holdout = study.study.holdout_weeks

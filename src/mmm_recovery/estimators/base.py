@@ -1,5 +1,6 @@
 """The estimator interface. An estimator = one sub-package of :mod:`mmm_recovery.estimators` whose
-``__init__`` imports its :class:`Estimator` subclass."""
+light ``__init__`` names its settings (``Config``, an :class:`EstimatorConfig`) and its
+:class:`Estimator` subclass (``ESTIMATOR``); see :mod:`mmm_recovery.core.plugins`."""
 
 from __future__ import annotations
 
@@ -14,14 +15,19 @@ from pydantic import ConfigDict
 from mmm_recovery.core.results import EstimatorResult, FitInput
 from mmm_recovery.core.scenario import NumbersNotBooleans
 
-#: Every defined estimator class by its lookup name (filled by ``Estimator.__init_subclass__``).
-REGISTERED: dict[str, type[Estimator]] = {}
-
 
 class EstimatorConfig(NumbersNotBooleans):
     """Base of estimator settings: frozen, unknown keys are errors, no booleans for numbers."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def min_train_weeks(self) -> int:
+        """The fewest training weeks a fit with these settings needs (a scenario or a
+        bring-your-own file with fewer, plus its holdout, is refused before any fit): at least
+        what the estimator's own input check
+        (:func:`~mmm_recovery.core.results.check_fit_input`) demands. The study spec calls it
+        without importing the estimator."""
+        raise NotImplementedError(f"{type(self).__name__} must define min_train_weeks()")
 
 
 def check_batch(fit_inputs: list[FitInput], rngs: list[np.random.Generator]) -> None:
@@ -33,23 +39,12 @@ def check_batch(fit_inputs: list[FitInput], rngs: list[np.random.Generator]) -> 
 class Estimator(ABC):
     """Fit a model to a :class:`FitInput` and return an :class:`EstimatorResult`.
 
-    Subclasses set ``name`` (the lookup name used in study YAMLs) and ``Config`` (a pydantic model
-    of their settings); defining such a subclass registers it (:mod:`.registry` looks it up).
+    Subclasses set ``name`` (the lookup name used in study YAMLs: the sub-package's name) and
+    ``Config`` (a pydantic model of their settings, the sub-package's ``Config``).
     """
 
     name: ClassVar[str]
     Config: ClassVar[type[EstimatorConfig]]
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        name = cls.__dict__.get("name")
-        if name:
-            if name in REGISTERED and REGISTERED[name] is not cls:
-                raise ValueError(
-                    f"estimator name {name!r} is already registered by "
-                    f"{REGISTERED[name].__qualname__}"
-                )
-            REGISTERED[name] = cls
 
     def __init__(
         self,
@@ -79,11 +74,9 @@ class Estimator(ABC):
         """Every result of :meth:`iter_fit_batch`."""
         return list(self.iter_fit_batch(fit_inputs, rngs))
 
-    @abstractmethod
     def min_train_weeks(self) -> int:
-        """The fewest training weeks a fit needs (a bring-your-own file with fewer, plus its
-        holdout, is refused before any fit): at least what the estimator's own input check
-        (:func:`~mmm_recovery.core.results.check_fit_input`) demands."""
+        """The fewest training weeks a fit needs (:meth:`EstimatorConfig.min_train_weeks`)."""
+        return self.config.min_train_weeks()
 
     def showcase(self, result: EstimatorResult, dataset: Any) -> list[tuple[str, Any]]:
         """This estimator's own checks for the showcase notebook (``notebooks/02_fit.py``): a list

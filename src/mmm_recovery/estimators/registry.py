@@ -1,62 +1,61 @@
-"""Estimators registered by lookup name; a study YAML names them under ``estimators:``."""
+"""Estimators by lookup name; a study YAML names them under ``estimators:``.
+
+An estimator is one sub-package of :mod:`mmm_recovery.estimators` whose light ``__init__``
+declares its settings (``Config``) and its class (``ESTIMATOR``, ``"module:Class"``); the study
+spec finds the settings without importing the class (:mod:`mmm_recovery.core.plugins`), and
+:func:`get` imports the class only when a fit is asked for.
+"""
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from mmm_recovery.core.plugins import (
+    ESTIMATORS_PACKAGE,
+    VARIANT_KEY,
+    config_for,
+    config_models,
+    names,
+    plugin,
+    resolve,
+    settings_model,
+)
+
 if TYPE_CHECKING:
-    from pydantic import BaseModel
+    from mmm_recovery.core.spec import Study
+    from mmm_recovery.estimators.base import Estimator
 
-    from mmm_recovery.estimators.base import Estimator, EstimatorConfig
-
-from mmm_recovery.estimators.base import REGISTERED as _REGISTRY
+__all__ = [
+    "VARIANT_KEY",
+    "builtin_modules",
+    "class_for",
+    "config_for",
+    "config_models",
+    "estimator_for",
+    "get",
+    "names",
+    "plugin",
+    "resolve",
+    "settings_model",
+]
 
 
 def builtin_modules() -> list[str]:
-    """Every sub-package of :mod:`mmm_recovery.estimators`: an estimator is one sub-package whose
-    ``__init__`` imports the module that registers it (heavy libraries are imported inside fit())."""
-    import pkgutil
-
-    import mmm_recovery.estimators as package
-
-    return sorted(
-        f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__) if m.ispkg
-    )
-
-
-def _load_builtins() -> None:
-    for module in builtin_modules():
-        importlib.import_module(module)
-
-
-def names() -> list[str]:
-    _load_builtins()
-    return sorted(_REGISTRY)
+    """The module of every registered estimator's class (what a fit of each imports)."""
+    return [plugin(name).ESTIMATOR.partition(":")[0] for name in names()]
 
 
 def get(name: str) -> type[Estimator]:
-    _load_builtins()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown estimator {name!r}; registered: {sorted(_REGISTRY)}") from None
-
-
-#: the settings key naming the registered estimator that a block under another name configures:
-#: a *variant*, e.g. ``frequentist_nrmse: {<<: *frequentist, estimator: frequentist, objective:
-#: nrmse}`` fits the frequentist estimator with other settings, as an estimator of its own
-VARIANT_KEY = "estimator"
-
-
-def resolve(name: str, settings: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
-    """The registered estimator that the block ``name: settings`` configures (its
-    :data:`VARIANT_KEY`, else ``name``) and its settings without that key."""
-    rest = dict(settings or {})
-    base = rest.pop(VARIANT_KEY, name)
-    if not isinstance(base, str):
-        raise KeyError(f"{VARIANT_KEY}: {base!r} is not an estimator name")
-    return base, rest
+    """The class of estimator ``name`` (importing its fitting code); KeyError if unknown."""
+    module, _, attr = plugin(name).ESTIMATOR.partition(":")
+    cls = getattr(importlib.import_module(module), attr)
+    if getattr(cls, "name", None) != name:
+        raise TypeError(
+            f"{ESTIMATORS_PACKAGE}.{name}: ESTIMATOR {module}:{attr} has name "
+            f"{getattr(cls, 'name', None)!r}; it must be the sub-package's name {name!r}"
+        )
+    return cls
 
 
 def class_for(name: str, settings: dict[str, Any] | None) -> type[Estimator]:
@@ -64,32 +63,15 @@ def class_for(name: str, settings: dict[str, Any] | None) -> type[Estimator]:
     return get(resolve(name, settings)[0])
 
 
-def config_for(name: str, settings: dict[str, Any] | None) -> EstimatorConfig:
-    """Validate ``settings`` with the config model of the estimator they configure (unknown keys
-    are errors)."""
-    base, rest = resolve(name, settings)
-    return get(base).Config.model_validate(rest)
+def estimator_for(study: Study, name: str, **kwargs: Any) -> Estimator:
+    """An estimator instance configured from ``study.estimators[name]``; extra keyword arguments
+    go to its constructor (e.g. ``artifacts_dir``)."""
+    from mmm_recovery.core.spec import SpecError
 
-
-def config_models() -> list[type[BaseModel]]:
-    """Every registered estimator's Config and the settings models nested in it (for the schema
-    in ``studies/README.md``), in registration-name order."""
-    import typing
-
-    from pydantic import BaseModel
-
-    out: list[type[BaseModel]] = []
-
-    def walk(model: type[BaseModel]) -> None:
-        if model in out:
-            return
-        out.append(model)
-        for field in model.model_fields.values():
-            for t in (field.annotation, *typing.get_args(field.annotation)):
-                for u in (t, *typing.get_args(t)):
-                    if isinstance(u, type) and issubclass(u, BaseModel):
-                        walk(u)
-
-    for name in names():
-        walk(_REGISTRY[name].Config)
-    return out
+    if name not in study.estimators:
+        raise SpecError(
+            f"{study.source}: estimators.{name}: not configured "
+            f"(configured: {sorted(study.estimators)})"
+        )
+    settings = study.estimators[name]
+    return class_for(name, settings)(config_for(name, settings), **kwargs)

@@ -1,4 +1,4 @@
-"""Fit one registered estimator to one simulated dataset and write its results."""
+"""Fit one registered estimator to one simulated replicate of a study's scenario."""
 
 from __future__ import annotations
 
@@ -6,19 +6,9 @@ from pathlib import Path
 
 from mmm_recovery.core import paths
 from mmm_recovery.core.results import EstimatorResult, FitInput
-from mmm_recovery.core.spec import SpecError, Study
-from mmm_recovery.estimators import registry
+from mmm_recovery.core.spec import Study
+from mmm_recovery.estimators.registry import estimator_for
 from mmm_recovery.simulation.simulate import SimulatedDataset
-
-
-def estimator_for(study: Study, name: str, **kwargs):
-    """An estimator instance configured from ``study.estimators[name]``."""
-    if name not in study.estimators:
-        raise SpecError(
-            f"{study.source}: estimators.{name}: not configured (configured: {sorted(study.estimators)})"
-        )
-    settings = study.estimators[name]
-    return registry.class_for(name, settings)(registry.config_for(name, settings), **kwargs)
 
 
 def fit_dataset(
@@ -32,8 +22,9 @@ def fit_dataset(
     **estimator_kwargs,
 ) -> EstimatorResult:
     """Fit ``estimator`` to replicate ``replicate`` of ``scenario`` (read from the simulate stage's
-    output unless ``dataset`` is given). Seeded by ``study.estimator_rng`` (with ``seed``). Extra keyword
-    arguments go to the estimator's constructor (e.g. ``artifacts_dir``, where the Bayesian one writes its posterior)."""
+    output unless ``dataset`` is given). Seeded by ``study.estimator_rng`` (with ``seed``). Extra
+    keyword arguments go to the estimator's constructor (e.g. ``artifacts_dir``, where the
+    Bayesian one writes its posterior)."""
     if dataset is None:
         dataset = SimulatedDataset.load(paths.replicate_dir(scenario, replicate, data_root))
     fit_input = FitInput.from_simulated(
@@ -44,8 +35,3 @@ def fit_dataset(
     )
     result.scenario, result.replicate = scenario, replicate
     return result
-
-
-def estimator_dir(scenario: str, estimator: str, data_root: Path | None = None) -> Path:
-    """``data/<scenario>/fits/<estimator>``: the showcase fit (replicate 0) of one estimator."""
-    return paths.scenario_dir(scenario, data_root) / "fits" / estimator

@@ -12,7 +12,7 @@ Per fit and channel (:func:`compare`), one row per quantity:
 
 Each row carries the estimate, interval, truth, error (estimate - truth), relative error, whether
 the interval covers the truth and its width, the estimate's prior and likelihood power-scaling
-sensitivity when the estimator reports them (:mod:`mmm_recovery.evaluation.sensitivity`); plus the fit's
+sensitivity when the estimator reports them (:mod:`mmm_recovery.core.sensitivity`); plus the fit's
 convergence flag.
 
 Aggregation (:func:`aggregate`) per scenario x estimator x quantity (pooled over channels, and per
@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mmm_recovery.core.sensitivity import LIKELIHOOD_KEY, PRIOR_KEY
 from mmm_recovery.evaluation import budget
-from mmm_recovery.evaluation.sensitivity import LIKELIHOOD_KEY, PRIOR_KEY
 
 #: an estimate's sensitivity keys, copied into the comparison rows
 SENSITIVITY_KEYS = (PRIOR_KEY, LIKELIHOOD_KEY)
@@ -64,7 +64,7 @@ def compare(
 ) -> pd.DataFrame:
     """Rows (channel, quantity, estimate, lower, upper, truth, error, rel_error, covered, width,
     prior_sensitivity, likelihood_sensitivity); the sensitivities are NaN for an estimator that
-    does not report them (:mod:`mmm_recovery.evaluation.sensitivity`)."""
+    does not report them (:mod:`mmm_recovery.core.sensitivity`)."""
     rows = []
     for ch, est in result["channels"].items():
         t = truth["channels"][ch]
@@ -280,16 +280,28 @@ def score(
     ``[0, max weekly spend]``) and the true revenue lost by following its budget advice from the
     mean weekly spend, each channel within ``budget_bound`` times its current spend
     (:func:`mmm_recovery.evaluation.budget.regret`). The one home of "how good is this fit": the
-    compare stage and the study both call it."""
+    compare stage and the study (:func:`score_fit`, from a record) both call it."""
     channels = truth["channel_names"]
     max_spend = {c: float(data[c].max()) for c in channels}
     current = {c: float(data[c].mean()) for c in channels}
+    return score_fit(result, truth, max_spend, current, budget_bound)
+
+
+def score_fit(
+    result: Mapping[str, Any],
+    truth: Mapping[str, Any],
+    max_spend: Mapping[str, float],
+    current: Mapping[str, float],
+    budget_bound: float,
+) -> Score:
+    """:func:`score` from each channel's maximum and mean weekly spend (currency) instead of the
+    data: what a study record keeps of its dataset."""
     return Score(
         comparison=compare(result, truth, max_spend),
         regret=budget.regret(
             budget.curves_from_truth(truth),
             budget.curves_from_result(result),
-            current,
+            dict(current),
             budget_bound,
         ),
         shares=share_pull(result, truth),

@@ -11,9 +11,10 @@ from typing import Any
 import pandas as pd
 
 from mmm_recovery.core import files, paths
+from mmm_recovery.core.paths import estimator_dir
 from mmm_recovery.core.results import EstimatorResult, load_result
 from mmm_recovery.core.spec import Study
-from mmm_recovery.evaluation.fitting import estimator_dir, fit_dataset
+from mmm_recovery.evaluation.fitting import fit_dataset
 from mmm_recovery.evaluation.score import score
 from mmm_recovery.simulation.simulate import SimulatedDataset
 

@@ -1,11 +1,13 @@
 """The parameter-recovery study: scenarios x replicates x estimators, parallel and resumable.
 
-Each task fits one estimator to one simulated replicate, compares it with the truth
-(:mod:`mmm_recovery.evaluation.score`), computes the regret of its budget advice (:mod:`mmm_recovery.evaluation.budget`)
-and writes one record atomically to ``data/study/<scenario>/rep_<NNN>/<estimator>.json``. A rerun
-skips tasks whose record exists and carries the same input fingerprint (scenario, estimator
-settings, seeds, library code), so an interrupted study resumes without redoing finished fits and
-never reads a half-written one. A fit that raises is recorded as ``status: failed`` with its
+Each task fits one estimator to one simulated replicate and writes one record atomically to
+``data/study/<scenario>/rep_<NNN>/<estimator>.json``: the fit's result beside its truth
+(:mod:`.tasks`). Aggregation scores every record against its truth
+(:mod:`mmm_recovery.evaluation.score`, with the regret of its budget advice,
+:mod:`mmm_recovery.evaluation.budget`) and never refits. A rerun skips tasks whose record exists
+and carries the same input fingerprint (scenario, estimator settings, seeds, the code that fit
+it), so an interrupted study resumes without redoing finished fits, never reads a half-written
+one, and a change to the scoring or the reports refits nothing. A fit that raises is recorded as ``status: failed`` with its
 reason and the study goes on; a fit that does not converge is kept and flagged.
 
 Execution: ``processes`` (a local process pool of ``study.workers``) or a Dask distributed
@@ -30,7 +32,15 @@ from mmm_recovery.core import files
 from mmm_recovery.core.spec import Study
 from mmm_recovery.evaluation import score, stability
 from mmm_recovery.evaluation.scheduler import SCHEDULER_ENV, check_scheduler, scheduler_for
-from mmm_recovery.evaluation.tasks import Task, batches, is_done, read_record, run_batch, tasks
+from mmm_recovery.evaluation.tasks import (
+    Task,
+    batches,
+    is_done,
+    read_record,
+    run_batch,
+    scored,
+    tasks,
+)
 
 #: the aggregates of one cell (``score.aggregate``), each but ``n`` with its MC-SE ``<name>_se``
 AGG_STATS = ("bias", "rmse", "mean_rel_error", "mean_abs_rel_error", "coverage", "mean_width")
@@ -95,11 +105,12 @@ def run_study(
 
 
 def load_records(study: Study, data_root: Path | None = None) -> list[dict[str, Any]]:
-    """The valid records of the current inputs (:func:`~.tasks.read_record`), failures with
+    """The valid records of the current inputs (:func:`~.tasks.read_record`), each scored against
+    its truth (:func:`~.tasks.scored`: this is where scoring runs, after the fits), failures with
     attempts left included (they count as failures until a later run fits them); missing tasks
     are simply absent."""
     records = (read_record(study, t, data_root) for t in tasks(study))
-    return [r for r in records if r is not None]
+    return [scored(r, study.study.budget_bound) for r in records if r is not None]
 
 
 def comparisons_table(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -207,7 +218,7 @@ def metrics(study: Study, comparisons: pd.DataFrame, fits: pd.DataFrame) -> dict
     (pooled over channels) bias, RMSE, coverage (+ exact 95% CI) and interval width; plus the
     nominal interval level, fits, failed fits, non-converged (but kept) fits and regret; with the
     study's ``calibration_levels``, each quantity's coverage at every nominal level."""
-    from mmm_recovery.evaluation.fitting import estimator_for
+    from mmm_recovery.estimators.registry import estimator_for
 
     agg = score.aggregate(comparisons) if len(comparisons) else pd.DataFrame(columns=AGG_COLUMNS)
     levels = {name: estimator_for(study, name).interval_level for name in study.estimators}

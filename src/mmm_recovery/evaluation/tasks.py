@@ -1,8 +1,13 @@
-"""One study task: fit one estimator to one simulated replicate, score it, write its record.
+"""One study task: fit one estimator to one simulated replicate and write its record.
 
-A record is written atomically to ``data/study/<scenario>/rep_<NNN>/<estimator>.json`` and carries
-the fingerprint of everything it depends on (:func:`fingerprint`), so a rerun skips finished
-tasks and redoes stale ones. A fit that raises is recorded as ``status: failed`` with its reason
+A record is written atomically to ``data/study/<scenario>/rep_<NNN>/<estimator>.json``. It holds
+what the fit produced (the estimator's result: every summary at every calibration level, curves,
+diagnostics) beside the answer key it is scored against (the truth and the spend range it needs):
+scoring and aggregation run afterwards, from the records (:mod:`.study`), so editing them refits
+nothing. A record carries the fingerprint of exactly what produced it (:func:`fingerprint`: the
+simulation code, the fitted estimator's own sub-package and the core and families modules they
+import, the pinned stack, the scenario, the estimator's settings and the seeds), so a rerun skips
+finished tasks and redoes stale ones. A fit that raises is recorded as ``status: failed`` with its reason
 and its number of attempts, and fitted again by later runs until ``study.fit_attempts``; a fit
 that does not converge is kept and flagged. A record that is not well formed is refitted.
 
@@ -16,6 +21,7 @@ made it (``path``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -27,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from mmm_recovery.core import files, paths
+from mmm_recovery.core import files, paths, sources
 from mmm_recovery.core.spec import Study, load_study
 from mmm_recovery.estimators import registry
 from mmm_recovery.estimators.base import Estimator
@@ -95,7 +101,7 @@ def run_task(study_path: str, task: Task, data_root: str | None = None) -> dict[
         result = fit_dataset(
             study, task.scenario, task.replicate, task.estimator, dataset=ds, seed=task.seed
         )
-        record |= _scored(study, ds, result)
+        record |= _fitted(ds, result)
     except Exception as exc:  # noqa: BLE001 - a failed fit is a result, not a crash
         before = read_record(study, task, root)
         record |= {
@@ -144,7 +150,7 @@ def run_batch(
     if len(batch) == 1:
         return [run_task(study_path, batch[0], data_root)]
     from mmm_recovery.core.results import FitInput
-    from mmm_recovery.evaluation.fitting import estimator_for
+    from mmm_recovery.estimators.registry import estimator_for
     from mmm_recovery.simulation.simulate import simulate
 
     root = Path(data_root) if data_root else None
@@ -164,7 +170,7 @@ def run_batch(
     try:
         for t, ds, result in zip(batch, datasets, est.iter_fit_batch(inputs, rngs), strict=True):
             result.scenario, result.replicate = t.scenario, t.replicate
-            record = _record(study, t) | _scored(study, ds, result) | {"path": "batched"}
+            record = _record(study, t) | _fitted(ds, result) | {"path": "batched"}
             done.append(_write(t, record, root, (time.perf_counter() - t0) / len(batch)))
     except Exception:  # noqa: BLE001 - the batch could not run as one: fit the rest one by one
         done += [run_task(study_path, t, data_root) for t in batch[len(done) :]]
@@ -181,18 +187,43 @@ def _record(study: Study, task: Task) -> dict[str, Any]:
     }
 
 
-def _scored(study: Study, ds: Any, result: Any) -> dict[str, Any]:
-    """The record's fields of a finished fit: its result and its score against the truth."""
+def _fitted(ds: Any, result: Any) -> dict[str, Any]:
+    """The record's fields of a finished fit: its result, and the answer key it is scored against
+    (:func:`scored`): the truth and each channel's weekly spend range (currency)."""
     res = json.loads(json.dumps(files._jsonable(result.to_dict())))
-    scored = score.score(res, ds.data, ds.truth, study.study.budget_bound)
+    channels = ds.truth["channel_names"]
     return {
         "status": "ok",
         "converged": result.converged,
         "result": res,
-        "comparison": scored.comparison.to_dict(orient="records"),
-        "regret": scored.regret,
-        "shares": scored.shares,
+        "truth": json.loads(json.dumps(files._jsonable(ds.truth))),
+        "spend": {
+            c: {"max": float(ds.data[c].max()), "mean": float(ds.data[c].mean())} for c in channels
+        },
     }
+
+
+def scored(record: dict[str, Any], budget_bound: float) -> dict[str, Any]:
+    """``record`` with its score against its truth (:func:`mmm_recovery.evaluation.score.score`):
+    ``comparison`` (rows), ``regret`` and ``shares``; a failed fit's record as it is. Runs after
+    the fits, from the records: the one place a record is scored."""
+    if record["status"] != "ok":
+        return record
+    spend = record["spend"]
+    s = score.score_fit(
+        record["result"],
+        record["truth"],
+        {c: v["max"] for c, v in spend.items()},
+        {c: v["mean"] for c, v in spend.items()},
+        budget_bound,
+    )
+    fields = {
+        "comparison": s.comparison.to_dict(orient="records"),
+        "regret": s.regret,
+        "shares": s.shares,
+    }
+    # as JSON has them (NaN as null), as they were when records held their score
+    return record | json.loads(json.dumps(files._jsonable(fields)))
 
 
 def checksum(record: dict[str, Any]) -> str:
@@ -212,58 +243,65 @@ def _write(task: Task, record: dict[str, Any], root: Path | None, runtime: float
     }
 
 
-#: Sub-packages whose code a study task runs; the source of every module in them is part of every
-#: record's fingerprint (and they are the study stage's code deps in dvc.yaml), so editing e.g. the
-#: reports never redoes fits.
-TASK_PACKAGES = ("core", "families", "simulation", "estimators", "evaluation")
+#: The version of the record's layout (its keys and what they mean); part of every fingerprint,
+#: so a record written in another layout is refitted rather than misread
+RECORD_FORMAT = 2
+
+#: Modules in an estimator's sub-package that a study task never runs: its ``showcase`` and
+#: ``plots`` narrate a fit in the fit notebook, so editing them redoes no study fit.
+NOT_TASK_MODULES = ("showcase.py", "plots.py")
+
+#: What a task runs besides the estimator: the simulator (a replicate is simulated again from its
+#: seed), and the glue that gives the estimator its input
+TASK_ENTRY_MODULES = ("mmm_recovery.simulation.simulate", "mmm_recovery.evaluation.fitting")
 
 
-#: Modules a study task never runs: an estimator's ``showcase`` narrates its fit in the fit
-#: notebook (figures), so editing it (or the plots it draws) redoes no study fit.
-NOT_TASK_MODULES = ("showcase.py",)
+def code_files(estimator: str) -> list[Path]:
+    """The files a task of registered estimator ``estimator`` runs: :data:`TASK_ENTRY_MODULES`,
+    the estimator's sub-package and every package module they import (core, families, the
+    estimator base), less :data:`NOT_TASK_MODULES`; not another estimator's code, the scoring,
+    the study runner or the reports."""
+    from mmm_recovery.core import plugins
+
+    package = plugins.plugin(estimator)
+    own = [
+        sources.module_name(f)
+        for f in sorted(Path(str(package.__file__)).parent.rglob("*.py"))
+        if f.name not in NOT_TASK_MODULES
+    ]
+    return sources.closure([*TASK_ENTRY_MODULES, *own], skip=NOT_TASK_MODULES)
 
 
-def task_sources() -> list[Path]:
-    """The ``.py`` files of :data:`TASK_PACKAGES` (less :data:`NOT_TASK_MODULES`), in a stable
-    order."""
-    pkg = paths.PACKAGE
-    return sorted(
-        (
-            f
-            for name in TASK_PACKAGES
-            for f in (pkg / name).rglob("*.py")
-            if f.name not in NOT_TASK_MODULES
-        ),
-        key=lambda f: f.relative_to(pkg).as_posix(),
-    )
-
-
-def code_hash() -> str:
-    """Hash of the source of :data:`TASK_PACKAGES` and of the pinned stack (``requirements.lock``):
-    a record made by other code or other library versions is stale."""
-    h = hashlib.sha256()
-    for f in task_sources():
-        h.update(f.relative_to(paths.PACKAGE).as_posix().encode())
-        h.update(f.read_bytes())
+def code_hash(estimator: str) -> str:
+    """Hash of :func:`code_files` of ``estimator`` and of the pinned stack
+    (``requirements.lock``): a record made by other code or other library versions is stale."""
     lock = paths.ROOT / "requirements.lock"
-    if lock.is_file():
-        h.update(lock.read_bytes())
-    return h.hexdigest()
+    hashed = [*code_files(estimator), *([lock] if lock.is_file() else [])]
+    return _digest(tuple((f, f.stat().st_mtime_ns, f.stat().st_size) for f in hashed))
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(stamped: tuple[tuple[Path, int, int], ...]) -> str:
+    """:func:`~mmm_recovery.core.sources.digest` of the files, cached while none changes."""
+    return sources.digest(f for f, _, _ in stamped)
 
 
 def fingerprint(study: Study, task: Task) -> str:
     """Everything a task's record depends on: its scenario, the estimator's settings, the seeds,
-    the study settings it reads and the library code. A record with another fingerprint is redone."""
+    the study settings its fit reads, the record layout and the code it runs
+    (:func:`code_hash`). A record with another fingerprint is redone. The scoring settings
+    (``budget_bound``) are not in it: records are scored after the fits (:func:`scored`)."""
+    base = registry.resolve(task.estimator, study.estimators[task.estimator])[0]
     payload = {
         "scenario": study.scenario(task.scenario).model_dump(mode="json"),
         "estimator": study.estimators[task.estimator],
         "replicate": task.replicate,
         "seed": task.seed,
         "study": study.study.model_dump(
-            mode="json",
-            include={"base_seed", "holdout_weeks", "budget_bound", "calibration_levels"},
+            mode="json", include={"base_seed", "holdout_weeks", "calibration_levels"}
         ),
-        "code": code_hash(),
+        "record_format": RECORD_FORMAT,
+        "code": code_hash(base),
     }
     if batched(study, task.estimator):  # other draws than the per-dataset path's
         payload["batch_size"] = study.study.batch_size
@@ -280,7 +318,7 @@ RECORD_KEYS = {
     "checksum": str,
 }
 STATUS_KEYS = {
-    "ok": {"converged": bool, "result": dict, "comparison": list, "regret": dict, "shares": dict},
+    "ok": {"converged": bool, "result": dict, "truth": dict, "spend": dict},
     "failed": {"error": str, "attempts": int},
 }
 

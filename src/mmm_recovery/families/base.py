@@ -1,10 +1,12 @@
 """What an adstock or saturation family is: the contract every family class fulfils.
 
-A family is one class (see :mod:`.adstock` and :mod:`.saturation`). Subclassing
-:class:`AdstockFamily` or :class:`SaturationFamily` with a ``name`` registers it: the study spec's
-``family:`` unions, the response model, the estimators and the reports all look families up in
-:mod:`.registry`, so a new family is one class (plus its tests; the contract tests in
-``tests/test_families.py`` run over every registered family).
+A family is one class (see :mod:`.adstock`, :mod:`.saturation` and :mod:`.exponential`, the
+worked example of ``docs/extending.md``). Subclassing :class:`AdstockFamily` or
+:class:`SaturationFamily` with a ``name`` in a module of this package registers it: the study
+spec's ``family:`` unions, the response model, the estimators and the reports all look families up
+in :mod:`.registry` (which imports every module of the package), so a new family is one class.
+The class carries what the contract tests in ``tests/test_families.py`` run it on (``examples``,
+a hand-computed ``hand_case``) and the sentence the reports print about it (``description``).
 """
 
 from __future__ import annotations
@@ -53,12 +55,20 @@ class AdstockFamily(ABC):
     """An adstock (carry-over) family: lag weights from its parameters.
 
     Class attributes: ``name`` (the ``family:`` tag in a study YAML), ``parameters`` (names, in
-    the order they are reported) and ``spec`` (the pydantic model of its YAML block).
+    the order they are reported), ``spec`` (the pydantic model of its YAML block),
+    ``description`` (markdown for the reports: the weights' formula), ``examples``
+    (representative parameter sets, two or more), ``hand_case`` (``(params, l_max, normalize,
+    weights at lag 0..l_max-1)`` computed by hand) and ``pymc_arg_names`` (a parameter's name in
+    its PyMC-Marketing component, where it differs).
     """
 
     name: ClassVar[str]
     parameters: ClassVar[tuple[str, ...]]
     spec: ClassVar[type[FamilySpec]]
+    description: ClassVar[str]
+    examples: ClassVar[tuple[dict[str, float], ...]]
+    hand_case: ClassVar[tuple[dict[str, float], int, bool, tuple[float, ...]]]
+    pymc_arg_names: ClassVar[dict[str, str]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -79,12 +89,18 @@ class SaturationFamily(ABC):
     """A saturation (diminishing returns) family ``f(x; params)`` with ``f(0) = 0``.
 
     Parameters are in the units of the (adstocked) spend ``x`` passed in; :meth:`to_currency`
-    maps parameters fitted on spend divided by ``channel_scale`` to the currency scale.
+    maps parameters fitted on spend divided by ``channel_scale`` to the currency scale. Class
+    attributes as :class:`AdstockFamily`'s; ``examples`` are in units where ``x`` is of order 1
+    and ``hand_case`` is ``(params, x, f(x))``.
     """
 
     name: ClassVar[str]
     parameters: ClassVar[tuple[str, ...]]
     spec: ClassVar[type[FamilySpec]]
+    description: ClassVar[str]
+    examples: ClassVar[tuple[dict[str, float], ...]]
+    hand_case: ClassVar[tuple[dict[str, float], tuple[float, ...], tuple[float, ...]]]
+    pymc_arg_names: ClassVar[dict[str, str]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -1,4 +1,6 @@
-"""Every registered adstock and saturation family, looked up by name.
+"""Every registered adstock and saturation family, looked up by name. Importing this module
+imports every module of :mod:`mmm_recovery.families` (:func:`family_modules`), so a family in a
+module of its own is registered with no edit here.
 
 The study spec builds its ``family:`` unions from :func:`adstock_specs` and
 :func:`saturation_specs`; the response model, the simulator, the estimators and the reports call
@@ -9,12 +11,14 @@ family's name.
 from __future__ import annotations
 
 import functools
+import importlib
 import operator
 from typing import Any
 
 import numpy as np
 
-# importing the family modules registers their classes (in this order: the spec unions keep it)
+# importing the family modules registers their classes (in this order: the spec unions keep it;
+# every further module of the package is imported below, by name)
 from mmm_recovery.families import adstock as _adstock_module  # noqa: F401
 from mmm_recovery.families import saturation as _saturation_module  # noqa: F401
 from mmm_recovery.families.base import (
@@ -25,6 +29,26 @@ from mmm_recovery.families.base import (
     Params,
     SaturationFamily,
 )
+
+#: modules of the package that hold no family
+NOT_FAMILY_MODULES = ("base", "registry", "transforms")
+
+
+def family_modules() -> list[str]:
+    """Every module of :mod:`mmm_recovery.families` that may define families: ``adstock`` and
+    ``saturation`` first, then the others by name (a new family's own module included)."""
+    import pkgutil
+
+    import mmm_recovery.families as package
+
+    found = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if not m.ispkg)
+    rest = [m for m in found if m not in (*NOT_FAMILY_MODULES, "adstock", "saturation")]
+    return [f"{package.__name__}.{m}" for m in ("adstock", "saturation", *rest)]
+
+
+for _module in family_modules():  # registers every family class (importlib: by name)
+    importlib.import_module(_module)
+
 
 __all__ = [
     "adstock",

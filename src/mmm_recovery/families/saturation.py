@@ -1,7 +1,7 @@
 """Saturation families: logistic and Hill.
 
 Each class is one family: its parameters, its YAML block (``spec``), ``f`` and ``df/dx`` (the
-pure functions in :mod:`mmm_recovery.core.transforms`), the map between parameters fitted on
+pure functions in :mod:`mmm_recovery.families.transforms`), the map between parameters fitted on
 max-scaled spend and the currency scale, and its PyMC-Marketing component. Defining a subclass
 with a ``name`` registers it.
 """
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import Field
 
-from mmm_recovery.core import transforms
+from mmm_recovery.families import transforms
 from mmm_recovery.families.base import FamilySpec, Params, SaturationFamily
 
 if TYPE_CHECKING:
@@ -53,6 +53,17 @@ class LogisticSaturation(SaturationFamily):
     name = "logistic"
     parameters = ("lam",)
     spec = LogisticSaturationSpec
+    description = (
+        "**Logistic**: $f(x) = \\frac{1 - e^{-\\lambda x}}{1 + e^{-\\lambda x}}$, "
+        "$\\lambda$ in 1/currency."
+    )
+    examples = ({"lam": 2.0}, {"lam": 0.3}, {"lam": 1.2})
+    # tanh(lam x / 2): 0 at 0, 1/2 at x = ln(3) / lam, tanh(0.5) at x = 0.5 (lam = 2)
+    hand_case = (
+        {"lam": 2.0},
+        (0.0, float(np.log(3.0) / 2.0), 0.5),
+        (0.0, 0.5, 0.46211715726000974),
+    )
 
     def apply(self, x: np.ndarray, params: Params) -> np.ndarray:
         return transforms.logistic_saturation(x, params["lam"])
@@ -80,6 +91,15 @@ class HillSaturation(SaturationFamily):
     name = "hill"
     parameters = ("slope", "kappa")
     spec = HillSaturationSpec
+    description = (
+        "**Hill**: $f(x) = \\frac{x^a}{x^a + g^a}$ with slope $a$, half-saturation $g$ in currency."
+    )
+    examples = (
+        {"slope": 1.5, "kappa": 2.0},
+        {"slope": 0.7, "kappa": 0.5},
+        {"slope": 3.0, "kappa": 1.0},
+    )
+    hand_case = ({"slope": 2.0, "kappa": 5.0}, (0.0, 5.0, 10.0), (0.0, 0.5, 0.8))  # x²/(x²+25)
 
     def apply(self, x: np.ndarray, params: Params) -> np.ndarray:
         return transforms.hill_saturation(x, params["slope"], params["kappa"])

@@ -17,7 +17,7 @@ import pandas as pd
 
 from mmm_recovery.core import files, paths
 from mmm_recovery.core.spec import Study, load_study
-from mmm_recovery.evaluation.fitting import estimator_for
+from mmm_recovery.estimators.registry import estimator_for
 from mmm_recovery.evaluation.score import clopper_pearson
 from mmm_recovery.reporting.tables import (
     StudyMetrics,

@@ -126,49 +126,6 @@ def recovery_table(result: dict[str, Any], truth: dict[str, Any]) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-def pareto_front(evals: pd.DataFrame) -> Figure:
-    """All evaluations in (NRMSE, DECOMP.RSSD), the Pareto front and the chosen model (with lift
-    tests the front is in three objectives, MAPE.LIFT too: its projection is not a line)."""
-    fig = Figure(figsize=(6, 4), layout="constrained")
-    ax = fig.subplots()
-    ax.scatter(
-        evals["nrmse"],
-        evals["decomp_rssd"],
-        s=3,
-        alpha=0.2,
-        c=evals["trial"],
-        cmap="viridis",
-        label="evaluations",
-    )
-    front = evals[evals["pareto"]].sort_values("nrmse")
-    style = "o" if "mape_lift" in evals else "o-"
-    label = "Pareto front (with MAPE.LIFT)" if "mape_lift" in evals else "Pareto front"
-    ax.plot(front["nrmse"], front["decomp_rssd"], style, color="tab:red", ms=3, label=label)
-    chosen = evals[evals["chosen"]]
-    ax.plot(chosen["nrmse"], chosen["decomp_rssd"], "*", color="k", ms=14, label="chosen")
-    ax.set(xlabel="NRMSE", ylabel="DECOMP.RSSD", title="Multi-objective search")
-    lo, hi = evals["nrmse"].quantile([0.0, 0.5])
-    ax.set_xlim(lo * 0.95, hi)
-    ax.legend(fontsize="small")
-    return fig
-
-
-def convergence(evals: pd.DataFrame) -> Figure:
-    """Best NRMSE so far against evaluations, one line per trial."""
-    fig = Figure(figsize=(6, 3.5), layout="constrained")
-    ax = fig.subplots()
-    for trial, g in evals.groupby("trial"):
-        ax.plot(g["step"], g["nrmse"].cummin(), label=f"trial {trial}")
-    ax.set(
-        xlabel="evaluation",
-        ylabel="best NRMSE so far",
-        yscale="log",
-        title="Convergence of the search",
-    )
-    ax.legend(fontsize="small")
-    return fig
-
-
 def fitted_vs_actual(fitted: pd.DataFrame) -> Figure:
     """Observed and fitted target over time; the holdout weeks shaded."""
     fig = Figure(figsize=(9, 3.5), layout="constrained")
@@ -192,55 +149,6 @@ def estimated_decomposition(decomp: pd.DataFrame, channels: list[str]) -> Figure
     ax.stackplot(decomp["date"], *parts.values(), labels=list(parts), alpha=0.8)
     ax.set(ylabel="revenue / week", title="Estimated decomposition")
     ax.legend(fontsize="x-small", ncol=4, loc="lower left")
-    return fig
-
-
-def prior_predictive(prior_y: np.ndarray, dates: pd.Series, y_obs: np.ndarray) -> Figure:
-    """Prior predictive 50% and 94% bands of the weekly target (currency) against the observed."""
-    fig = Figure(figsize=(9, 3.5), layout="constrained")
-    ax = fig.subplots()
-    q = np.quantile(prior_y, [0.03, 0.25, 0.75, 0.97], axis=0)
-    ax.fill_between(dates, q[0], q[3], alpha=0.2, label="prior predictive 94%")
-    ax.fill_between(dates, q[1], q[2], alpha=0.4, label="prior predictive 50%")
-    ax.plot(dates, y_obs, color="k", lw=1, label="observed")
-    ax.set(ylabel="revenue / week", title="Prior predictive check")
-    ax.legend(fontsize="small")
-    return fig
-
-
-def trace_rank(samples: np.ndarray, channels: list[str], name: str) -> Figure:
-    """Trace (per chain) and rank histograms (per chain) of one parameter per channel.
-    ``samples`` has shape (chain, draw, channel)."""
-    n_chain, n_draw, n_ch = samples.shape
-    fig = Figure(figsize=(9, 1.8 * n_ch), layout="constrained")
-    axes = fig.subplots(n_ch, 2, squeeze=False)
-    ranks = samples.reshape(-1, n_ch).argsort(axis=0).argsort(axis=0).reshape(n_chain, n_draw, n_ch)
-    bins = np.linspace(0, n_chain * n_draw, 21)
-    for j, ch in enumerate(channels):
-        for c in range(n_chain):
-            axes[j, 0].plot(samples[c, :, j], lw=0.5)
-            axes[j, 1].hist(ranks[c, :, j], bins=bins, histtype="step")
-        axes[j, 0].set_ylabel(f"{name}\n{ch}", fontsize="small")
-    axes[0, 0].set_title("trace (one line per chain)")
-    axes[0, 1].set_title("rank histograms (uniform = mixing well)")
-    return fig
-
-
-def posterior_vs_truth(
-    draws: dict[str, np.ndarray], truth: dict[str, dict[str, float]], title: str
-) -> Figure:
-    """Histograms of posterior draws per channel with the true value marked.
-    ``draws``: channel -> 1-D draws; ``truth``: channel -> true value (None if not comparable)."""
-    names = list(draws)
-    fig = Figure(figsize=(3 * len(names), 2.6), layout="constrained")
-    axes = fig.subplots(1, len(names), squeeze=False)[0]
-    for ax, ch in zip(axes, names, strict=True):
-        ax.hist(draws[ch], bins=40, color="tab:blue", alpha=0.7)
-        if truth.get(ch) is not None:
-            ax.axvline(truth[ch], color="k", lw=2, label="truth")
-        ax.set_title(ch, fontsize="small")
-    axes[0].legend(fontsize="small")
-    fig.suptitle(title)
     return fig
 
 
@@ -440,4 +348,29 @@ def seed_stability(stability: pd.DataFrame, quantity: str = "roas") -> Figure:
     ax.set(xlabel=f"{quantity}: seed-to-seed sd (|) and RMSE against the truth (o), +-2 MC-SE")
     ax.set_xlim(left=0)
     ax.legend(fontsize="x-small", loc="lower right")
+    return fig
+
+
+def family_curves(kind: str) -> Figure:
+    """One panel per registered ``kind`` family (``"adstock"``: normalised lag weights over 12
+    weeks; ``"saturation"``: ``f(x)`` for ``x`` of order 1), one line per example parameter set
+    the family carries (``examples``), so a new family appears with no edit here."""
+    from mmm_recovery.families import registry as families
+
+    names = families.adstock_names() if kind == "adstock" else families.saturation_names()
+    fig = Figure(figsize=(3.2 * len(names), 3), layout="constrained")
+    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    x = np.linspace(0.0, 5.0, 200)
+    for ax, name in zip(axes, names, strict=True):
+        fam = families.adstock(name) if kind == "adstock" else families.saturation(name)
+        for params in fam.examples:
+            label = ", ".join(f"{k}={v:g}" for k, v in params.items())
+            if kind == "adstock":
+                w = families.adstock_weights(name, params, 12, True)[:, 0]
+                ax.plot(w, marker="o", ms=3, label=label)
+            else:
+                ax.plot(x, families.saturate(name, x, params), label=label)
+        xlabel = "lag (weeks)" if kind == "adstock" else "adstocked spend x"
+        ax.set(title=name, xlabel=xlabel)
+        ax.legend(fontsize="x-small")
     return fig

@@ -27,9 +27,10 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from mmm_recovery.core import files, transforms
+from mmm_recovery.core import files
 from mmm_recovery.core.response import ChannelResponse
 from mmm_recovery.core.spec import ScenarioSpec
+from mmm_recovery.families import transforms
 
 _BURN_IN = 52  # weeks discarded so AR(1) series start from their stationary distribution
 

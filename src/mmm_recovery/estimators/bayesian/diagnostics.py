@@ -105,7 +105,7 @@ def declared_log_prior(mmm, posterior: Any) -> Any:
 
     These are the priors as written in the study YAML (PyMC-Marketing's defaults for keys it
     leaves out), on the scaled data; whatever coordinates NUTS sampled in, the model is the same,
-    so this is the prior that :mod:`mmm_recovery.evaluation.sensitivity` power-scales. A prior whose
+    so this is the prior that :mod:`.sensitivity` power-scales. A prior whose
     parameters are not numbers (a hierarchical prior) or that has a transform is an error naming
     the variable, and so is a model whose free variables are not exactly those priors' sampled
     variables: a prior this function does not know would otherwise be left out silently."""
@@ -155,7 +155,7 @@ def add_log_densities(
     and ``diag["prior_sensitivity_skipped"]`` says why: a diagnostic never costs the fit."""
     import pymc as pm
 
-    from mmm_recovery.evaluation.sensitivity import power_scaling_sensitivity
+    from mmm_recovery.estimators.bayesian.sensitivity import power_scaling_sensitivity
 
     try:
         log_prior = declared_log_prior(mmm, idata["posterior"])

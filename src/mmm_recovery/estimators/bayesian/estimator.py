@@ -288,7 +288,3 @@ class BayesianMMM(Estimator):
         from mmm_recovery.estimators.bayesian.showcase import showcase
 
         return showcase(result, dataset, self.config.hdi_level)
-
-    def min_train_weeks(self) -> int:
-        """The adstock window plus one week."""
-        return self.config.l_max + 1

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mmm_recovery.core.results import EstimatorResult
-from mmm_recovery.reporting import plots
+from mmm_recovery.estimators.bayesian import plots
 
 
 def showcase(result: EstimatorResult, dataset: Any, hdi_level: float) -> list[tuple[str, Any]]:
@@ -63,7 +63,7 @@ def showcase(result: EstimatorResult, dataset: Any, hdi_level: float) -> list[tu
             )
         )
     if "prior_sensitivity_threshold" in result.diagnostics:
-        from mmm_recovery.evaluation.sensitivity import sensitivity_table
+        from mmm_recovery.core.sensitivity import sensitivity_table
 
         out.append(
             (

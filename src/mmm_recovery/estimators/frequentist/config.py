@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, ClassVar, Literal, cast
 
 from pydantic import Field, model_validator
 
 from mmm_recovery.estimators.base import EstimatorConfig
+from mmm_recovery.estimators.frequentist.optimizers import NEVERGRAD_OPTIMIZERS
 from mmm_recovery.families import registry as families
 
 if TYPE_CHECKING:
@@ -79,6 +80,24 @@ class CVConfig(EstimatorConfig):
 class FrequentistConfig(EstimatorConfig):
     """Settings of the frequentist estimator (``estimators.frequentist`` in a study YAML)."""
 
+    #: what the reports say of this estimator (markdown)
+    description: ClassVar[str] = (
+        "**Frequentist** (`frequentist`, Robyn-style): per channel: geometric adstock, then Hill "
+        "saturation whose half-saturation point is $\\kappa = \\min + \\gamma (\\max - \\min)$ of the "
+        "adstocked training spend (Robyn's parametrisation). A Ridge regression (penalty on "
+        "standardised coefficients, closed form) with the controls, a linear trend and yearly "
+        "Fourier terms; media coefficients constrained to be non-negative (an active-set solve "
+        "inside the search, bounded least squares for the final fit). Nevergrad (`TwoPointsDE` by "
+        "default) searches $(\\alpha_c, a_c, \\gamma_c)$ and $\\log_{10}\\lambda$; the objectives are "
+        "NRMSE $= \\mathrm{RMSE} / (\\max y - \\min y)$ and DECOMP.RSSD $= \\sqrt{\\sum_c "
+        "(\\text{effect share}_c - \\text{spend share}_c)^2}$. The chosen model is the Pareto-"
+        "optimal point closest to the origin after scaling both objectives to [0, 1] over the "
+        "front. Intervals: moving-block bootstrap of weeks, a short re-search per replicate, "
+        "percentile intervals. Validation: the holdout and rolling-origin CV."
+    )
+    #: where the settings hold the interval level (the contract tests set it)
+    level_setting: ClassVar[tuple[str, ...]] = ("bootstrap", "level")
+
     adstock: AdstockName = Field("geometric", description="Default geometric.")
     l_max: int = Field(12, ge=1, le=104, description="Adstock weights. Default 12.")
     normalize_adstock: bool = Field(True, description="Adstock weights sum to 1. Default true.")
@@ -134,10 +153,12 @@ class FrequentistConfig(EstimatorConfig):
 
     @model_validator(mode="after")
     def _known_optimizer(self) -> FrequentistConfig:
-        import nevergrad as ng
-
-        if self.optimizer not in ng.optimizers.registry:
+        if self.optimizer not in NEVERGRAD_OPTIMIZERS:
             raise ValueError(
                 f"optimizer {self.optimizer!r} is not a Nevergrad optimiser (e.g. TwoPointsDE, NGOpt, CMA)"
             )
         return self
+
+    def min_train_weeks(self) -> int:
+        """The adstock window plus one rolling-origin CV test window."""
+        return self.l_max + self.cv.test_weeks

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mmm_recovery.core import files, transforms
+from mmm_recovery.core import files
 from mmm_recovery.core.response import ChannelResponse
 from mmm_recovery.core.results import (
     EstimatorResult,
@@ -72,6 +72,7 @@ from mmm_recovery.estimators.frequentist.search import (
     select,
     trial_converged,
 )
+from mmm_recovery.families import transforms
 
 
 # ---------------------------------------------------------------------------------- estimator
@@ -310,7 +311,3 @@ class FrequentistMMM(Estimator):
         from mmm_recovery.estimators.frequentist.showcase import showcase
 
         return showcase(result, dataset)
-
-    def min_train_weeks(self) -> int:
-        """The adstock window plus one rolling-origin CV test window."""
-        return self.config.l_max + self.config.cv.test_weeks

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 from scipy.optimize import lsq_linear
 
-from mmm_recovery.core import transforms
 from mmm_recovery.estimators.frequentist.config import adstock_params
 from mmm_recovery.families import registry as families
+from mmm_recovery.families import transforms
 
 
 # ---------------------------------------------------------------------------------- objective

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from mmm_recovery.core.results import EstimatorResult
-from mmm_recovery.reporting import plots
+from mmm_recovery.estimators.frequentist import plots
 
 
 def showcase(result: EstimatorResult, dataset: Any) -> list[tuple[str, Any]]:

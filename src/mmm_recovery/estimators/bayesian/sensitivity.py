@@ -34,9 +34,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-#: keys added to a quantity's summary (:func:`mmm_recovery.core.results.channel_estimates`)
-PRIOR_KEY = "prior_sensitivity"
-LIKELIHOOD_KEY = "likelihood_sensitivity"
+from mmm_recovery.core.sensitivity import LIKELIHOOD_KEY, PRIOR_KEY
 
 
 def power_scaling_sensitivity(
@@ -98,53 +96,3 @@ def power_scaling_sensitivity(
         for name, var in names.items():
             out[name][key] = float(res[var].values)
     return out
-
-
-def diagnosis(prior: float | None, likelihood: float | None, threshold: float) -> str:
-    """The reading of a quantity's two sensitivities (module docstring; the same inequalities as
-    ``arviz_stats.psense_summary``): ``"prior-data conflict"``, ``"strong prior / weak
-    likelihood"``, ``""`` otherwise; ``"not computed"`` when either value is missing (NaN, or
-    ``None`` as a reloaded ``results.json`` has it)."""
-    p, lik = (float("nan") if v is None else float(v) for v in (prior, likelihood))
-    if not (np.isfinite(p) and np.isfinite(lik)):
-        return "not computed"
-    if p >= threshold and lik >= threshold:
-        return "prior-data conflict"
-    if p > threshold > lik:
-        return "strong prior / weak likelihood"
-    return ""
-
-
-def sensitivity_table(
-    channels: Mapping[str, Mapping], threshold: float, quantities: tuple[str, ...] | None = None
-):
-    """One fit's sensitivities as a table: channel x quantity rows with the estimate, both
-    sensitivities and the :func:`diagnosis`. ``channels`` is a result's ``channels`` mapping
-    (:mod:`mmm_recovery.core.results`); a quantity is a key of it (``roas``, ``beta``, ...) or
-    ``adstock.<param>`` / ``saturation.<param>``; by default ROAS, then every adstock and
-    saturation parameter the result has, then ``beta``."""
-    import pandas as pd
-
-    rows = []
-    for ch, est in channels.items():
-        names = quantities or (
-            "roas",
-            *(f"adstock.{k}" for k in est["adstock"]["params"]),
-            *(f"saturation.{k}" for k in est["saturation"]["params"]),
-            "beta",
-        )
-        for q in names:
-            group, _, param = q.partition(".")
-            e = est[group]["params"][param] if param else est[q]
-            p, lik = e.get(PRIOR_KEY, float("nan")), e.get(LIKELIHOOD_KEY, float("nan"))
-            rows.append(
-                {
-                    "channel": ch,
-                    "quantity": q,
-                    "estimate": e["estimate"],
-                    PRIOR_KEY: p,
-                    LIKELIHOOD_KEY: lik,
-                    "diagnosis": diagnosis(p, lik, threshold),
-                }
-            )
-    return pd.DataFrame(rows)

@@ -1,35 +1,15 @@
-"""Bring your own data: validate a weekly CSV, fit every estimator to it, advise a budget.
-
-A dataset is declared under ``datasets:`` in the study YAML with a column map (see
-:class:`~mmm_recovery.core.spec.CsvDatasetSpec`). Before any fit the file goes through a pandera
-schema; every problem is reported at once, each naming the file, the column and the CSV line(s)
-(line 1 is the header): missing, unparseable, duplicated, unsorted or non-weekly dates and gaps,
-NaN, negative spend, non-numeric columns, a constant or all-zero channel, too few weeks for the
-estimators' ``l_max`` plus the holdout, a column named in the map but absent.
-
-There is no ground truth, so results hold estimates, fit, decomposition, ROAS and budget advice
-only (no recovery errors, no regret). ``example`` writes a CSV in Robyn's ``dt_simulated_weekly``
-layout from the simulator, for trying the workflow.
-
-    python -m mmm_recovery.byod example --study studies/recovery.yaml --out data/byod/robyn_example.csv
-    python -m mmm_recovery.byod check                       # every dataset dvc repro fits
-    python -m mmm_recovery.byod add --study studies/my_shop.yaml --dataset my_shop
-
-``add`` lists a dataset declared in any study file in ``studies/datasets.yaml``, the index
-``dvc repro`` fits from (:mod:`mmm_recovery.byod_index`).
-"""
+"""Fit every estimator of a study to a bring-your-own dataset and advise a budget (the package
+docstring, :mod:`mmm_recovery.byod`, says what the data must be)."""
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mmm_recovery.byod_validate import DataError, read_csv, validate
+from mmm_recovery.byod.validate import DataError, read_csv, validate
 from mmm_recovery.core import files, paths
 from mmm_recovery.core.results import FitInput
 from mmm_recovery.core.spec import CsvDatasetSpec, SpecError, Study
@@ -47,7 +27,7 @@ def min_weeks(study: Study, spec: CsvDatasetSpec) -> int:
     """Weeks every estimator of the study needs: its own minimum of training weeks
     (:meth:`~mmm_recovery.estimators.base.Estimator.min_train_weeks`: the adstock window plus one
     week, or plus a CV test window) plus the holdout, at least one week."""
-    from mmm_recovery.evaluation.fitting import estimator_for
+    from mmm_recovery.estimators.registry import estimator_for
 
     need = 1
     for name in study.estimators:
@@ -123,8 +103,8 @@ def _fit_into(study: Study, name: str, fit_input: FitInput, out: Path) -> dict[s
     """:func:`fit_all`'s fits and advice, written into ``out`` (a temporary folder that takes
     the results folder's place only when every estimator has finished: a failed fit leaves the
     previous results as they were)."""
+    from mmm_recovery.estimators.registry import estimator_for
     from mmm_recovery.evaluation import budget
-    from mmm_recovery.evaluation.fitting import estimator_for
 
     results, advice = {}, {}
     current = {c: float(fit_input.data[c].mean()) for c in fit_input.channels}
@@ -165,97 +145,3 @@ def write_example(study: Study, out: str | Path, scenario: str | None = None) ->
     out_df["events"] = np.where(d["event"] > 0, "event", "na")
     out_df["newsletter"] = rng.poisson(3.0, size=len(d)).astype(float)
     return files.write_csv(paths.resolve(out), out_df)
-
-
-def check(study_path: str | None, names: list[str]) -> list[str]:
-    """Validate datasets without fitting; return one line per dataset checked or problem found.
-
-    With ``study_path``: its datasets (all, or ``names``). Without: every dataset of the index
-    ``studies/datasets.yaml`` (or ``names`` of it) with its own study file, and each index entry
-    against its declaration. One bad dataset does not stop the checks of the others.
-    """
-    from mmm_recovery import byod_index
-    from mmm_recovery.core.spec import load_study
-
-    if study_path is not None:
-        todo = [(study_path, n) for n in names] or [
-            (study_path, n) for n in load_study(study_path).datasets
-        ]
-    else:
-        index = byod_index.read_index()
-        unknown = sorted(set(names) - set(index))
-        if unknown:
-            raise DataError(
-                f"studies/datasets.yaml: {', '.join(unknown)}: not in the index (add with: "
-                "python -m mmm_recovery.byod add --study <file> --dataset <name>)"
-            )
-        todo = [(index[n]["study"], n) for n in (names or list(index))]
-    if not todo:
-        where = study_path or "studies/datasets.yaml"
-        return [f"{where}: no datasets to check (declare one under datasets:, see the README)"]
-    lines: list[str] = []
-    studies: dict[str, Study] = {}
-    for path, name in todo:
-        try:
-            study = studies[path] = studies.get(path) or load_study(path)
-            if study_path is None:
-                byod_index.check_entry(study, name)
-            fi = load(study, name)
-        except (ValueError, OSError) as exc:  # DataError, SpecError, DatasetIndexError, IO
-            lines += [f"FAIL {name}: {line}" for line in str(exc).splitlines() if line.strip()]
-            continue
-        lines.append(
-            f"OK   {name}: {len(fi.data)} weeks, channels {fi.channels}, controls {fi.controls}"
-        )
-    return lines
-
-
-def main(argv: list[str] | None = None) -> int:
-    from mmm_recovery import byod_index
-    from mmm_recovery.core.spec import load_study
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    ex = sub.add_parser("example", help="write a Robyn-layout example CSV")
-    ex.add_argument("--study", default="studies/recovery.yaml")
-    ex.add_argument("--out", default="data/byod/robyn_example.csv")
-    ad = sub.add_parser(
-        "add", help="list a dataset declared in a study file in studies/datasets.yaml (dvc repro)"
-    )
-    ad.add_argument("--study", required=True)
-    ad.add_argument("--dataset", required=True)
-    rm = sub.add_parser("remove", help="drop a dataset from studies/datasets.yaml")
-    rm.add_argument("--dataset", required=True)
-    ck = sub.add_parser(
-        "check",
-        help="validate datasets without fitting: every indexed one, or those of --study",
-    )
-    ck.add_argument("--study", default=None, help="check this study's datasets (default: index)")
-    ck.add_argument("--dataset", action="append", default=[], help="only this one (repeatable)")
-    args = ap.parse_args(argv)
-    try:
-        if args.cmd == "example":
-            print(write_example(load_study(args.study), args.out))
-            return 0
-        if args.cmd == "add":  # only a dataset that passes check: its fit stage would fail
-            load(load_study(args.study), args.dataset)
-            entry = byod_index.add(args.study, args.dataset)
-            print(
-                f"studies/datasets.yaml: {args.dataset} -> {entry}; fit with: "
-                f"dvc repro fit_byod@{args.dataset}"
-            )
-            return 0
-        if args.cmd == "remove":
-            byod_index.remove(args.dataset)
-            print(f"studies/datasets.yaml: {args.dataset} removed")
-            return 0
-        lines = check(args.study, args.dataset)
-    except (ValueError, OSError) as exc:  # a bad study file, index or name: no traceback
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print("\n".join(lines))
-    return 1 if any(line.startswith("FAIL") for line in lines) else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
