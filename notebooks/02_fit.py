@@ -56,7 +56,7 @@ pd.Series({k: v for k, v in result.diagnostics.items() if not isinstance(v, list
 # against the data, and each channel's estimated weekly contribution.
 
 # %%
-pd.DataFrame({k: v for k, v in result.fit.items() if isinstance(v, dict)}).T
+pd.DataFrame({k: v for k, v in result.fit.to_dict().items() if isinstance(v, dict)}).T
 
 # %%
 plots.fitted_vs_actual(result.tables["fitted"])
@@ -76,7 +76,9 @@ plots.recovery_table(result.to_dict(), truth)
 plots.interval_vs_truth({estimator: result.to_dict()}, truth, "roas")
 
 # %%
-plots.response_curves(truth, {estimator: {c: v["curve"] for c, v in result.channels.items()}})
+plots.response_curves(
+    truth, {estimator: {c: v.curve.to_dict() for c, v in result.channels.items()}}
+)
 
 # %% [markdown]
 # ## The estimator's own checks

@@ -50,10 +50,15 @@ pd.Series({name: r.converged for name, r in results.items()}, name="converged")
 rows = []
 for name, r in results.items():
     for ch, v in r.channels.items():
-        for q in ("roas", "mroas", "contribution_share"):
-            rows.append({"estimator": name, "channel": ch, "quantity": q, **v[q]})
-        for p, e in v["adstock"]["params"].items():
-            rows.append({"estimator": name, "channel": ch, "quantity": f"adstock.{p}", **e})
+        for q in (
+            "roas",
+            "mroas",
+            "contribution_share",
+            *(f"adstock.{p}" for p in v.adstock.params),
+        ):
+            rows.append(
+                {"estimator": name, "channel": ch, "quantity": q, **v.quantity(q).to_dict()}
+            )
 pd.DataFrame(rows).pivot_table(
     index=["channel", "quantity"], columns="estimator", values="estimate"
 )
@@ -61,7 +66,7 @@ pd.DataFrame(rows).pivot_table(
 # %%
 pd.DataFrame(
     {
-        name: {k: v["mape"] for k, v in r.fit.items() if isinstance(v, dict) and "mape" in v}
+        name: {k: v["mape"] for k, v in r.fit.to_dict().items() if "mape" in v}
         for name, r in results.items()
     }
 )

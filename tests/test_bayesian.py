@@ -151,16 +151,16 @@ def _recovery_problems(study, scenario, replicate=0):
     assert res.converged, res.diagnostics["failures"]
     problems = []
     for c, t in ds.truth["channels"].items():
-        a = res.channels[c]["adstock"]["params"]["alpha"]
-        if not a["lower"] <= t["adstock"]["alpha"] <= a["upper"]:
+        a = res.channels[c].adstock.params["alpha"]
+        if not a.lower <= t["adstock"]["alpha"] <= a.upper:
             problems.append(
-                f"{c}: alpha HDI [{a['lower']:.3f}, {a['upper']:.3f}] misses {t['adstock']['alpha']}"
+                f"{c}: alpha HDI [{a.lower:.3f}, {a.upper:.3f}] misses {t['adstock']['alpha']}"
             )
         if t["spend_share"] >= ROAS_MIN_SPEND_SHARE:
-            rel = res.channels[c]["roas"]["estimate"] / t["roas"] - 1
+            rel = res.channels[c].roas.estimate / t["roas"] - 1
             if abs(rel) > ROAS_REL_TOLERANCE:
                 problems.append(
-                    f"{c}: ROAS {res.channels[c]['roas']['estimate']:.3f} vs true {t['roas']:.3f} ({rel:+.0%})"
+                    f"{c}: ROAS {res.channels[c].roas.estimate:.3f} vs true {t['roas']:.3f} ({rel:+.0%})"
                 )
     return problems
 
@@ -195,7 +195,7 @@ def test_prior_sensitivity_flags_search_roas_only_where_the_data_leave_it_to_the
         ds = simulate(default_study.scenario(scenario), default_study.rng(scenario, 0))
         res = fit_dataset(default_study, scenario, 0, "bayesian", dataset=ds)
         threshold = res.diagnostics["prior_sensitivity_threshold"]
-        sens[scenario] = {c: v["roas"][PRIOR_KEY] for c, v in res.channels.items()}
+        sens[scenario] = {c: v.roas.extra[PRIOR_KEY] for c, v in res.channels.items()}
     assert sens["baseline"]["search"] >= threshold, sens
     assert sens["baseline"]["tv"] < threshold and sens["baseline"]["facebook"] < threshold, sens
     assert sens["low_noise"]["search"] < threshold, sens
@@ -724,7 +724,7 @@ def test_prior_sensitivity_adds_its_keys_and_changes_nothing_else(smoke_study, m
     for c in fi.channels:
         draws = alpha.sel(channel=c).values.ravel()[pick]
         expect = power_scaling_sensitivity({"alpha": draws}, lp, ll)["alpha"]
-        got = res.channels[c]["adstock"]["params"]["alpha"]
+        got = res.channels[c].adstock.params["alpha"].extra
         assert got[PRIOR_KEY] == pytest.approx(expect[PRIOR_KEY], rel=1e-12)
         assert got[LIKELIHOOD_KEY] == pytest.approx(expect[LIKELIHOOD_KEY], rel=1e-12)
 

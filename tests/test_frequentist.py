@@ -170,7 +170,7 @@ def test_recovers_decays_of_identifiable_channels_on_default_scenario(default_st
     ]
     assert sorted(identifiable) == ["facebook", "search", "tv"]
     errors = {
-        c: result.channels[c]["adstock"]["params"]["alpha"]["estimate"]
+        c: result.channels[c].adstock.params["alpha"].estimate
         - ds.truth["channels"][c]["adstock"]["alpha"]
         for c in identifiable
     }
@@ -198,7 +198,7 @@ def test_recovery_across_replicates_with_bootstrap(default_study):
         for c, t in ds.truth["channels"].items():
             if t["contribution_share"] < IDENTIFIABLE_SHARE:
                 continue
-            a = res.channels[c]["adstock"]["params"]["alpha"]["estimate"]
+            a = res.channels[c].adstock.params["alpha"].estimate
             if abs(a - t["adstock"]["alpha"]) > DECAY_TOLERANCE:
                 misses.append((r, c, "alpha", a, t["adstock"]["alpha"]))
     assert not misses, misses

@@ -510,7 +510,7 @@ def test_a_go_dark_test_informs_the_bayesian_search_estimate(default_study):
     )
     assert abs(lift.mean() - test.delta_y) < 2 * test.sigma, (lift.mean(), test.delta_y, test.sigma)
     width = {
-        on: f.channels["search"]["roas"]["upper"] - f.channels["search"]["roas"]["lower"]
+        on: f.channels["search"].roas.upper - f.channels["search"].roas.lower
         for on, f in fits.items()
     }
     assert width[True] < width[False], width
@@ -544,7 +544,7 @@ def test_reading_a_short_tests_length_brings_roas_closer_than_misreading_it(
         for label, d in (("read", ds), ("misread", misread))
     }
     true_roas = ds.truth["channels"]["tv"]["roas"]
-    error = {k: abs(f.channels["tv"]["roas"]["estimate"] / true_roas - 1) for k, f in fits.items()}
+    error = {k: abs(f.channels["tv"].roas.estimate / true_roas - 1) for k, f in fits.items()}
     assert error["read"] < error["misread"], error
     if estimator == "bayesian":
         assert all(f.converged for f in fits.values())

@@ -20,6 +20,10 @@ One ``results.json`` per fit (``data/<scenario>/<estimator>/``), on the ORIGINAL
       "diagnostics": {"converged": true, ...estimator specific...}
     }
 
+The format is typed: :mod:`mmm_recovery.core.estimates` holds the dataclasses an estimator fills
+(:class:`~mmm_recovery.core.estimates.ChannelEstimate`, ``FitStats``, ``Diagnostics``), whose
+``to_dict`` is this layout.
+
 Wall times are not in ``results.json`` (it must be byte-identical across runs): they go to
 ``data/timing/`` (:func:`mmm_recovery.core.files.write_timing`).
 
@@ -42,6 +46,17 @@ import numpy as np
 import pandas as pd
 
 from mmm_recovery.core import files
+from mmm_recovery.core.estimates import (
+    CHANNEL_QUANTITIES,
+    AdstockEstimate,
+    ChannelEstimate,
+    CurveEstimate,
+    Diagnostics,
+    Estimate,
+    FitMetrics,
+    FitStats,
+    SaturationEstimate,
+)
 from mmm_recovery.core.response import ChannelResponse
 
 RESULTS_FILE = "results.json"
@@ -181,7 +196,7 @@ def channel_estimates(
     point_media_total: float | None = None,
     annotate: DrawsAnnotator | None = None,
     levels: Sequence[float] = (),
-) -> dict[str, Any]:
+) -> ChannelEstimate:
     """Summaries for one channel from its response draws (see module docstring).
 
     Parameters
@@ -226,42 +241,38 @@ def channel_estimates(
     if annotate is not None:
         extra = annotate({k: np.array([r[k] for r in rows]) for k in rows[0]})
 
-    def est(key: str) -> dict[str, float | None]:
+    def est(key: str) -> Estimate:
         out = estimate([r[key] for r in rows], level, kind, None if pt is None else pt[key], levels)
-        return {**out, **extra.get(key, {})}
+        return Estimate.from_dict({**out, **extra.get(key, {})})
 
     first = point or draws[0]
     curves = np.array([d.steady_state(grid) for d in draws])
-    curve = {
-        "spend": np.asarray(grid, dtype=float),
-        "estimate": point.steady_state(grid) if point is not None else curves.mean(axis=0),
-        "lower": None,
-        "upper": None,
-    }
+    lower = upper = None
     if len(draws) > 1:  # pointwise bands of the same kind as every other interval
         if kind == "hdi":
             bands = np.array([hdi(curves[:, g], level) for g in range(curves.shape[1])])
-            curve["lower"], curve["upper"] = bands[:, 0], bands[:, 1]
+            lower, upper = bands[:, 0], bands[:, 1]
         else:
-            curve["lower"], curve["upper"] = np.quantile(
-                curves, [(1 - level) / 2, (1 + level) / 2], axis=0
-            )
-    return {
-        "adstock": {
-            "family": first.adstock_family,
-            "l_max": first.l_max,
-            "normalize": first.normalize,
-            "params": {k: est(f"adstock.{k}") for k in first.adstock_params},
-        },
-        "saturation": {
-            "family": first.saturation_family,
-            "params": {k: est(f"saturation.{k}") for k in first.saturation_params},
-        },
-        **{
-            k: est(k) for k in ("beta", "contribution_total", "contribution_share", "roas", "mroas")
-        },
-        "curve": curve,
-    }
+            lower, upper = np.quantile(curves, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    return ChannelEstimate(
+        adstock=AdstockEstimate(
+            family=first.adstock_family,
+            l_max=first.l_max,
+            normalize=first.normalize,
+            params={k: est(f"adstock.{k}") for k in first.adstock_params},
+        ),
+        saturation=SaturationEstimate(
+            family=first.saturation_family,
+            params={k: est(f"saturation.{k}") for k in first.saturation_params},
+        ),
+        **{k: est(k) for k in CHANNEL_QUANTITIES},
+        curve=CurveEstimate(
+            spend=np.asarray(grid, dtype=float),
+            estimate=point.steady_state(grid) if point is not None else curves.mean(axis=0),
+            lower=lower,
+            upper=upper,
+        ),
+    )
 
 
 def summarize_draws(
@@ -271,7 +282,7 @@ def summarize_draws(
     kind: str,
     point: dict[str, ChannelResponse] | None = None,
     annotate: DrawsAnnotator | None = None,
-) -> dict[str, Any]:
+) -> dict[str, ChannelEstimate]:
     """``channel -> estimates`` for all channels, from per-channel response draws (same draw order
     across channels), optionally the point fit and an annotator (:func:`channel_estimates`)."""
     spend = fit_input.spend
@@ -299,28 +310,29 @@ def summarize_draws(
     }
 
 
-def fit_metrics(y: np.ndarray, yhat: np.ndarray) -> dict[str, float]:
+def fit_metrics(y: np.ndarray, yhat: np.ndarray) -> FitMetrics:
     """MAPE (fraction), NRMSE (RMSE / range of y, Robyn's definition) and R²."""
     y = np.asarray(y, dtype=float)
     yhat = np.asarray(yhat, dtype=float)
     resid = y - yhat
     rng = float(y.max() - y.min()) if y.size else float("nan")
     ss_tot = float(((y - y.mean()) ** 2).sum())
-    return {
-        "mape": float(np.mean(np.abs(resid) / np.abs(y))),
-        "nrmse": float(np.sqrt(np.mean(resid**2)) / rng) if rng > 0 else float("nan"),
-        "r2": float(1 - (resid**2).sum() / ss_tot) if ss_tot > 0 else float("nan"),
-    }
+    return FitMetrics(
+        mape=float(np.mean(np.abs(resid) / np.abs(y))),
+        nrmse=float(np.sqrt(np.mean(resid**2)) / rng) if rng > 0 else float("nan"),
+        r2=float(1 - (resid**2).sum() / ss_tot) if ss_tot > 0 else float("nan"),
+    )
 
 
 @dataclass
 class EstimatorResult:
-    """A fit in the common format (see module docstring) plus optional tables to save."""
+    """A fit in the common format (see module docstring; the typed parts are in
+    :mod:`mmm_recovery.core.estimates`) plus optional tables to save."""
 
     estimator: str
-    channels: dict[str, Any]
-    fit: dict[str, Any]
-    diagnostics: dict[str, Any]
+    channels: dict[str, ChannelEstimate]
+    fit: FitStats
+    diagnostics: Diagnostics
     interval: dict[str, Any]
     runtime_seconds: float
     scenario: str | None = None
@@ -334,7 +346,7 @@ class EstimatorResult:
 
     @property
     def converged(self) -> bool:
-        return bool(self.diagnostics.get("converged", False))
+        return self.diagnostics.converged
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -342,9 +354,9 @@ class EstimatorResult:
             "scenario": self.scenario,
             "replicate": self.replicate,
             "interval": self.interval,
-            "channels": self.channels,
-            "fit": self.fit,
-            "diagnostics": self.diagnostics,
+            "channels": {c: e.to_dict() for c, e in self.channels.items()},
+            "fit": self.fit.to_dict(),
+            "diagnostics": self.diagnostics.to_dict(),
         }
 
     def save(self, folder: Path) -> Path:

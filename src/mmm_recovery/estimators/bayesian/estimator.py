@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mmm_recovery.core.estimates import Diagnostics, FitStats
 from mmm_recovery.core.results import (
     EstimatorResult,
     FitInput,
@@ -222,9 +223,10 @@ class BayesianMMM(Estimator):
 
         yhat = predict(mmm, x, n_train, target_scale, int(seeds[2]))
         y = fit_input.data[fit_input.target].to_numpy(dtype=float)
-        fit_stats = {"in_sample": fit_metrics(y[:n_train], yhat[:n_train])}
-        if fit_input.holdout_weeks:
-            fit_stats["holdout"] = fit_metrics(y[n_train:], yhat[n_train:])
+        fit_stats = FitStats(
+            in_sample=fit_metrics(y[:n_train], yhat[:n_train]),
+            holdout=fit_metrics(y[n_train:], yhat[n_train:]) if fit_input.holdout_weeks else None,
+        )
         if self.artifacts_dir is not None and cfg.save_idata:
             from mmm_recovery.core.files import atomic_path
 
@@ -249,7 +251,7 @@ class BayesianMMM(Estimator):
             estimator=self.name,
             channels=channels,
             fit=fit_stats,
-            diagnostics=diag,
+            diagnostics=Diagnostics.from_dict(diag),
             interval={"level": cfg.hdi_level, "kind": "hdi"},
             runtime_seconds=time.perf_counter() - t0,
             timing=timing,

@@ -69,7 +69,8 @@ def showcase(result: EstimatorResult, dataset: Any, hdi_level: float) -> list[tu
             (
                 "Does the prior decide? Power-scaling sensitivity of each estimate",
                 sensitivity_table(
-                    result.channels, result.diagnostics["prior_sensitivity_threshold"]
+                    {c: e.to_dict() for c, e in result.channels.items()},
+                    result.diagnostics["prior_sensitivity_threshold"],
                 ),
             )
         )

@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from mmm_recovery.core import files
+from mmm_recovery.core.estimates import Diagnostics, FitStats
 from mmm_recovery.core.response import ChannelResponse
 from mmm_recovery.core.results import (
     EstimatorResult,
@@ -161,11 +162,10 @@ class FrequentistMMM(Estimator):
 
         y = obj.y
         n_train = fit_input.n_train
-        fit_stats: dict[str, dict[str, Any]] = {
-            "in_sample": fit_metrics(y[:n_train], fit["yhat"][:n_train])
-        }
-        if fit_input.holdout_weeks:
-            fit_stats["holdout"] = fit_metrics(y[n_train:], fit["yhat"][n_train:])
+        in_sample = fit_metrics(y[:n_train], fit["yhat"][:n_train])
+        holdout = (
+            fit_metrics(y[n_train:], fit["yhat"][n_train:]) if fit_input.holdout_weeks else None
+        )
         folds = []
         for k, (tr, te) in enumerate(cv_folds(n_train, cfg.cv)):
             # the fold's own Objective: Hill kappa from the fold's training weeks only. The
@@ -176,19 +176,26 @@ class FrequentistMMM(Estimator):
                 {
                     "fold": k,
                     "train_end": int(tr[-1]) + 1,
-                    **{f"train_{m}": v for m, v in fit_metrics(y[tr], f["yhat"][tr]).items()},
-                    **{f"test_{m}": v for m, v in fit_metrics(y[te], f["yhat"][te]).items()},
+                    **{
+                        f"train_{m}": v
+                        for m, v in fit_metrics(y[tr], f["yhat"][tr]).to_dict().items()
+                    },
+                    **{
+                        f"test_{m}": v
+                        for m, v in fit_metrics(y[te], f["yhat"][te]).to_dict().items()
+                    },
                 }
             )
         cv_table = pd.DataFrame(folds)
+        cv: dict[str, Any]
         if not len(cv_table):
-            fit_stats["cv"] = {
+            cv = {
                 "folds": 0,
                 "note": f"no fold: initial_train_weeks ({cfg.cv.initial_train_weeks}) + test_weeks "
                 f"({cfg.cv.test_weeks}) exceed the {n_train} training weeks",
             }
         else:
-            fit_stats["cv"] = {
+            cv = {
                 "folds": len(cv_table),
                 **{
                     c: float(cv_table[c].mean())
@@ -277,8 +284,8 @@ class FrequentistMMM(Estimator):
         return EstimatorResult(
             estimator=self.name,
             channels=channels,
-            fit=fit_stats,
-            diagnostics=diagnostics,
+            fit=FitStats(in_sample, holdout, cv),
+            diagnostics=Diagnostics.from_dict(diagnostics),
             interval={"level": cfg.bootstrap.level, "kind": "percentile-block-bootstrap"},
             runtime_seconds=time.perf_counter() - t0,
             tables=tables,

@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from mmm_recovery.core.estimates import Diagnostics, FitStats
 from mmm_recovery.core.response import ChannelResponse
 from mmm_recovery.core.results import (
     EstimatorResult,
@@ -95,9 +96,10 @@ class ReferenceMMM(Estimator):
                 draws[c].append(r)
         if not cfg.replicates:
             draws = {c: [point[c]] for c in channels}
-        fit_stats = {"in_sample": fit_metrics(y[:n_train], yhat[:n_train])}
-        if fit_input.holdout_weeks:
-            fit_stats["holdout"] = fit_metrics(y[n_train:], yhat[n_train:])
+        fit_stats = FitStats(
+            in_sample=fit_metrics(y[:n_train], yhat[:n_train]),
+            holdout=fit_metrics(y[n_train:], yhat[n_train:]) if fit_input.holdout_weeks else None,
+        )
         decomposition = pd.DataFrame({"date": data[fit_input.date], "intercept": beta[0]})
         for i, c in enumerate(channels):
             decomposition[c] = media[:, i] * beta[1 + i]
@@ -107,7 +109,7 @@ class ReferenceMMM(Estimator):
             estimator=self.name,
             channels=summarize_draws(draws, fit_input, cfg.level, "percentile", point=point),
             fit=fit_stats,
-            diagnostics={"converged": rank == design.shape[1], "design_rank": rank},
+            diagnostics=Diagnostics(rank == design.shape[1], {"design_rank": rank}),
             interval={"level": cfg.level, "kind": "percentile-block-bootstrap"},
             runtime_seconds=time.perf_counter() - t0,
             tables={
