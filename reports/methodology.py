@@ -35,7 +35,7 @@ from mmm_recovery.core import files, paths
 from mmm_recovery.core.spec import load_study
 from mmm_recovery.estimators.registry import estimator_for
 from mmm_recovery.evaluation import sbc
-from mmm_recovery.reporting import answer, plots, sbc_plots, tables
+from mmm_recovery.reporting import answer, narrative, plots, sbc_plots, tables
 
 spec = load_study(study)
 m = tables.StudyMetrics.load(paths.resolve(metrics_dir))
@@ -62,7 +62,7 @@ Markdown(answer.answer(m, spec, "roas") + "\n\n" + answer.answer(m, spec, "adsto
 # registered families:
 
 # %%
-Markdown(tables.family_descriptions("adstock"))
+Markdown(narrative.family_descriptions("adstock"))
 
 # %%
 #| label: fig-kernels
@@ -77,7 +77,7 @@ plots.family_curves("adstock")
 # of that curve. The registered families:
 
 # %%
-Markdown(tables.family_descriptions("saturation"))
+Markdown(narrative.family_descriptions("saturation"))
 
 # %%
 #| label: fig-saturation
@@ -92,7 +92,7 @@ plots.family_curves("saturation")
 # with no edit to this report).
 
 # %%
-for heading, description, settings in tables.estimator_sections(spec):
+for heading, description, settings in narrative.estimator_sections(spec):
     display(Markdown(f"### {heading}\n\n{description}"))
     display(tables.show(settings))
 

@@ -1,13 +1,14 @@
 """Do two revisions of the code give byte-identical study metrics? For a refactor that claims to
 preserve behaviour.
 
-    python scripts/same_metrics.py --base HEAD~1 [--study studies/recovery.yaml]
+    python scripts/same_metrics.py --base HEAD~1 [--head HEAD] [--study studies/recovery.yaml]
         [--scenarios baseline,lift_tested] [--replicates 1] [--workers 1]
 
-Runs the same study -- the study file cut to the scenarios and replicates given, without its
-seed-stability and SBC blocks -- once with the code of revision ``--base`` (a temporary git
-worktree) and once with this checkout's code, each into a temporary data folder, writes each
-one's metrics files (``write_outputs``), and compares them byte by byte. Prints one line per file
+Runs the same study -- the study file of ``--head`` cut to the scenarios and replicates given,
+without its seed-stability, SBC and dataset blocks -- once with the code of revision ``--base``
+and once with the code of revision ``--head`` (each a temporary git worktree, so editing this
+checkout meanwhile changes nothing), each into a temporary data folder, writes each one's
+metrics files (``write_outputs``), and compares them byte by byte. Prints one line per file
 and exits 1 if any differ. The fits run anew on both sides, so the answer holds on this machine
 (frequentist fits are not yet byte-identical across machines: docs/reproducibility.md).
 """
@@ -58,6 +59,7 @@ def run(tree: Path, study: Path, out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", required=True, help="the git revision to compare with")
+    ap.add_argument("--head", default="HEAD", help="the git revision to compare (default HEAD)")
     ap.add_argument("--study", default="studies/recovery.yaml")
     ap.add_argument("--scenarios", default="baseline,lift_tested,misspecified")
     ap.add_argument("--replicates", type=int, default=1)
@@ -65,27 +67,29 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        base_tree = tmp_path / "base"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", str(base_tree), args.base],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
+        trees = {"base": tmp_path / "base", "head": tmp_path / "head"}
+        for side, rev in (("base", args.base), ("head", args.head)):
+            subprocess.run(
+                ["git", "worktree", "add", "--detach", str(trees[side]), rev],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+            )
         try:
             study = cut_study(
-                ROOT / args.study,
+                trees["head"] / args.study,
                 tmp_path / "study.yaml",
                 args.scenarios.split(","),
                 args.replicates,
                 args.workers,
             )
-            run(base_tree, study, tmp_path / "out_base")
-            run(ROOT, study, tmp_path / "out_head")
+            for side, tree in trees.items():
+                run(tree, study, tmp_path / f"out_{side}")
         finally:
-            subprocess.run(
-                ["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=False
-            )
+            for tree in trees.values():
+                subprocess.run(
+                    ["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False
+                )
         differ = 0
         base_files = sorted((tmp_path / "out_base" / "metrics").iterdir())
         head_names = sorted(p.name for p in (tmp_path / "out_head" / "metrics").iterdir())
@@ -99,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{'identical' if same else 'DIFFERENT'}  {f.name}")
     print(
         f"{args.study} cut to {args.scenarios} x {args.replicates} replicate(s): "
-        f"{'byte-identical' if not differ else f'{differ} file(s) differ'} ({args.base} vs this checkout)"
+        f"{'byte-identical' if not differ else f'{differ} file(s) differ'} ({args.base} vs {args.head})"
     )
     return 1 if differ else 0
 

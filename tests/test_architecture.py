@@ -166,3 +166,16 @@ def test_no_module_is_named_like_a_standard_library_module():
 def test_modules_hold_one_concern(module):
     lines = MODULES[module].read_text().count("\n")
     assert lines < MAX_MODULE_LINES, f"{module}: {lines} lines; split it"
+
+
+SCRIPTS = sorted(
+    f.relative_to(paths.ROOT).as_posix() for f in (paths.ROOT / "scripts").rglob("*.py")
+)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_scripts_hold_one_concern_too(script):
+    """The scripts are code the tests load (the fault table) or that write measured pages: the
+    same size cap as the package."""
+    lines = (paths.ROOT / script).read_text().count("\n")
+    assert lines < MAX_MODULE_LINES, f"{script}: {lines} lines; split it"

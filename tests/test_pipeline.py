@@ -64,6 +64,22 @@ def test_second_repro_does_nothing_and_status_is_clean(project):
     assert "changed" not in status
 
 
+def test_a_report_edit_marks_only_the_report_stages(project):
+    """Each stage depends on exactly the files it imports: an edit to the report tables makes
+    only the report stages stale (the study, its fits and the calibration stay as they are)."""
+    import json
+
+    tables = project / "src" / "mmm_recovery" / "reporting" / "tables.py"
+    before = tables.read_text()
+    tables.write_text(before + "\n# an edit\n")
+    try:
+        stale = set(json.loads(dvc(project, "status", "--json").stdout))
+    finally:
+        tables.write_text(before)
+    assert stale == {"render_reports", "findings"}
+    assert json.loads(dvc(project, "status", "--json").stdout) == {}
+
+
 def test_changing_one_scenario_reruns_only_that_scenario(project):
     study = project / "studies" / "recovery.yaml"
     raw = yaml.safe_load(study.read_text())

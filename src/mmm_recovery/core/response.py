@@ -31,18 +31,19 @@ class ChannelResponse:
     Attributes
     ----------
     adstock_family : str
-        ``geometric``, ``weibull_cdf`` or ``weibull_pdf``.
+        A registered adstock family's name (:func:`mmm_recovery.families.registry.adstock_names`).
     adstock_params : dict
-        ``{"alpha"}`` or ``{"shape", "scale"}`` (scale in weeks).
+        That family's ``parameters`` (e.g. ``{"alpha"}``; a Weibull scale in weeks).
     l_max : int
         Number of adstock weights.
     normalize : bool
         Whether the adstock weights sum to 1.
     saturation_family : str
-        ``logistic`` or ``hill``.
+        A registered saturation family's name
+        (:func:`mmm_recovery.families.registry.saturation_names`).
     saturation_params : dict
-        ``{"lam"}`` (1/currency) or ``{"slope", "kappa"}`` (kappa in currency), on the scale of
-        adstocked weekly spend in currency.
+        That family's ``parameters`` on the scale of adstocked weekly spend in currency (e.g.
+        ``{"lam"}`` in 1/currency, ``{"slope", "kappa"}`` with kappa in currency).
     beta : float
         Maximum weekly contribution, currency.
     """

@@ -94,32 +94,6 @@ def settings(config: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame({"setting": list(flat.index), "value": [str(v) for v in flat]})
 
 
-def family_descriptions(kind: str) -> str:
-    """The ``description`` of every registered ``kind`` (``adstock``/``saturation``) family, one
-    paragraph: the reports' narrative names each family from its own class."""
-    from mmm_recovery.families import registry as families
-
-    if kind == "adstock":
-        return " ".join(families.adstock(n).description for n in families.adstock_names())
-    return " ".join(families.saturation(n).description for n in families.saturation_names())
-
-
-def estimator_sections(study: Any) -> list[tuple[str, str, pd.DataFrame]]:
-    """``(heading, description, settings)`` for each estimator block of ``study``: the
-    description of the registered estimator it configures (its settings model's
-    ``description``) and its settings as the study sets them (:func:`settings`)."""
-    from mmm_recovery.estimators import registry
-
-    out = []
-    for name, raw in study.estimators.items():
-        base, _ = registry.resolve(name, raw)
-        description = getattr(registry.settings_model(base), "description", "")
-        heading = name if base == name else f"{name} (the {base} estimator, other settings)"
-        config = registry.config_for(name, raw).model_dump()
-        out.append((heading, description, settings(config)))
-    return out
-
-
 @dataclass(frozen=True)
 class StudyMetrics:
     """The study stage's outputs, read from ``metrics_dir``."""

@@ -1,0 +1,1 @@
+"""The fault cases of ``scripts/new_user_faults.py``, one module per group."""
