@@ -92,7 +92,7 @@ plots.family_curves("saturation")
 # with no edit to this report).
 
 # %%
-for heading, description, settings in narrative.estimator_sections(spec):
+for heading, _, description, settings in narrative.estimator_sections(spec):
     display(Markdown(f"### {heading}\n\n{description}"))
     display(tables.show(settings))
 

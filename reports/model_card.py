@@ -34,7 +34,7 @@ from IPython.display import Markdown, display
 from mmm_recovery.core import paths
 from mmm_recovery.core.spec import load_study
 from mmm_recovery.estimators.registry import estimator_for
-from mmm_recovery.reporting import answer, plots, tables
+from mmm_recovery.reporting import answer, narrative, plots, tables
 
 spec = load_study(study)
 m = tables.StudyMetrics.load(paths.resolve(metrics_dir))
@@ -105,16 +105,13 @@ Markdown(
 # %% [markdown]
 # ## Estimators and their settings
 #
-# * **frequentist** -- Robyn-style: Nevergrad search over per-channel geometric adstock and Hill
-#   saturation hyperparameters and the Ridge penalty, non-negative Ridge regression inside,
-#   multi-objective selection (NRMSE, DECOMP.RSSD), block-bootstrap intervals.
-# * **bayesian** -- PyMC-Marketing 1.3 `MMM` (geometric adstock, logistic saturation), NUTS via
-#   NumPyro, HDI intervals, convergence checks recorded for every fit.
+# Each estimator of the study, in the words of its own class (the methodology report has the
+# detail), with its settings.
 
 # %%
-for name in spec.estimators:
-    display(Markdown(f"**{name}**"))
-    display(tables.show(tables.settings(estimator_for(spec, name).config.model_dump())))
+for heading, summary, _, settings in narrative.estimator_sections(spec):
+    display(Markdown(f"**{heading}** -- {summary}"))
+    display(tables.show(settings))
 
 # %% [markdown]
 # ## Evaluation data and factors

@@ -6,10 +6,22 @@ import pytest
 import yaml
 from helpers import dvc, project_copy
 
+#: one test process runs this module: its module-scoped fixture is costly (`make test` runs
+#: pytest-xdist with --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("pipeline")
+
+#: the pipeline test checks how the stages are wired, not the calibration's power: one batch of
+#: simulation-based calibration (tests/test_sbc.py tests the calibration on the smoke design)
+SBC_SIMULATIONS = 8
+
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = project_copy(tmp_path_factory.mktemp("project"))
+    study = root / "studies" / "recovery.yaml"
+    raw = yaml.safe_load(study.read_text())
+    raw["sbc"] |= {"simulations": SBC_SIMULATIONS, "batch_size": SBC_SIMULATIONS}
+    study.write_text(yaml.safe_dump(raw, sort_keys=False))
     dvc(root, "repro")
     return root
 

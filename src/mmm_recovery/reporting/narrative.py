@@ -21,17 +21,18 @@ def family_descriptions(kind: str) -> str:
     return " ".join(families.saturation(n).description for n in families.saturation_names())
 
 
-def estimator_sections(study: Any) -> list[tuple[str, str, pd.DataFrame]]:
-    """``(heading, description, settings)`` for each estimator block of ``study``: the
-    description of the registered estimator it configures (its settings model's
-    ``description``) and its settings as the study sets them (:func:`settings`)."""
+def estimator_sections(study: Any) -> list[tuple[str, str, str, pd.DataFrame]]:
+    """``(heading, summary, description, settings)`` for each estimator block of ``study``: the
+    one-line ``summary`` and the ``description`` of the registered estimator it configures (its
+    settings model's) and its settings as the study sets them (:func:`settings`)."""
     from mmm_recovery.estimators import registry
 
     out = []
     for name, raw in study.estimators.items():
         base, _ = registry.resolve(name, raw)
-        description = getattr(registry.settings_model(base), "description", "")
+        model = registry.settings_model(base)
+        summary, description = getattr(model, "summary", ""), getattr(model, "description", "")
         heading = name if base == name else f"{name} (the {base} estimator, other settings)"
         config = registry.config_for(name, raw).model_dump()
-        out.append((heading, description, settings(config)))
+        out.append((heading, summary, description, settings(config)))
     return out

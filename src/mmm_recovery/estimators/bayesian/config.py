@@ -171,6 +171,11 @@ class BayesianConfig(EstimatorConfig):
         "A fit is `converged` only if R-hat, bulk/tail ESS, divergences and E-BFMI meet the "
         "thresholds below; otherwise it is kept and flagged."
     )
+    #: the one line the model card says of this estimator (markdown)
+    summary: ClassVar[str] = (
+        "PyMC-Marketing 1.3 `MMM` (geometric adstock, logistic saturation), NUTS via NumPyro, "
+        "HDI intervals, convergence checks recorded for every fit."
+    )
     #: where the settings hold the interval level (the contract tests set it)
     level_setting: ClassVar[tuple[str, ...]] = ("hdi_level",)
 

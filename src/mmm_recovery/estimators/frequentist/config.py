@@ -95,6 +95,12 @@ class FrequentistConfig(EstimatorConfig):
         "front. Intervals: moving-block bootstrap of weeks, a short re-search per replicate, "
         "percentile intervals. Validation: the holdout and rolling-origin CV."
     )
+    #: the one line the model card says of this estimator (markdown)
+    summary: ClassVar[str] = (
+        "Robyn-style: Nevergrad search over per-channel geometric adstock and Hill saturation "
+        "hyperparameters and the Ridge penalty, non-negative Ridge regression inside, "
+        "multi-objective selection (NRMSE, DECOMP.RSSD), block-bootstrap intervals."
+    )
     #: where the settings hold the interval level (the contract tests set it)
     level_setting: ClassVar[tuple[str, ...]] = ("bootstrap", "level")
 

@@ -21,6 +21,10 @@ class ReferenceConfig(EstimatorConfig):
         "moving-block bootstrap of the training weeks. It estimates the coefficients only, so "
         "its recovery is as good as its assumptions: the floor the other estimators must beat."
     )
+    summary: ClassVar[str] = (
+        "OLS on assumed geometric adstock and logistic saturation, block-bootstrap intervals: "
+        "a baseline and the worked example of docs/extending.md."
+    )
     level_setting: ClassVar[tuple[str, ...]] = ("level",)
 
     l_max: int = Field(8, ge=1, le=104, description="Adstock weights. Default 8.")
