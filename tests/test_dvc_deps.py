@@ -90,6 +90,24 @@ def test_a_record_hashes_the_simulator_its_estimator_and_what_they_import():
         assert not {"evaluation/score.py", "evaluation/study.py", "evaluation/tasks.py"} & code
 
 
+def test_only_the_spec_loader_and_the_registry_import_the_study_file_modules():
+    """What the fingerprint leaves out (:data:`~mmm_recovery.evaluation.tasks.STUDY_FILE_MODULES`)
+    is reached by a fit only through loading the study and looking its estimator up, whose
+    results are hashed as values."""
+    loaders = {
+        "mmm_recovery.core.spec",
+        "mmm_recovery.core.spec_checks",
+        "mmm_recovery.estimators.registry",
+        "mmm_recovery.evaluation.fitting",
+    }
+    for name in ("bayesian", "frequentist"):
+        code = {sources.module_name(f): f for f in tasks.code_files(name)}
+        for left_out in tasks.STUDY_FILE_MODULES:
+            target = sources.module_name(paths.PACKAGE / left_out)
+            users = {m for m, f in code.items() if target in sources.file_imports(f)}
+            assert users <= loaders, (left_out, sorted(users - loaders))
+
+
 def test_the_task_code_covers_what_its_fit_imports():
     """Everything the estimator's class imports (functions' imports too) is hashed."""
     from mmm_recovery.estimators import registry
@@ -97,6 +115,7 @@ def test_the_task_code_covers_what_its_fit_imports():
     for name in registry.names():
         module = registry.plugin(name).ESTIMATOR.partition(":")[0]
         runs = _rel(sources.closure([module], skip=tasks.NOT_TASK_MODULES))
+        runs -= set(tasks.STUDY_FILE_MODULES)
         assert runs <= _rel(tasks.code_files(name)), sorted(runs - _rel(tasks.code_files(name)))
 
 
@@ -139,6 +158,8 @@ def _fingerprints(study):
         ("reporting/tables.py", set()),
         ("reporting/plots.py", set()),
         ("estimators/bayesian/showcase.py", set()),
+        ("core/spec_checks.py", set()),
+        ("estimators/registry.py", set()),
         ("estimators/frequentist/objective.py", {"frequentist"}),
         ("estimators/bayesian/model.py", {"bayesian"}),
         ("simulation/simulate.py", {"frequentist", "bayesian"}),

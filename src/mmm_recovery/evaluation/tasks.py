@@ -85,8 +85,8 @@ def tasks(study: Study) -> list[Task]:
 
 
 def run_task(study_path: str, task: Task, data_root: str | None = None) -> dict[str, Any]:
-    """Fit, compare and write one task's record (runs in a worker process). Never raises for a
-    failing fit: the failure and its traceback are the record."""
+    """Fit one task and write its record (runs in a worker process). Never raises for a failing
+    fit: the failure and its traceback are the record."""
     from mmm_recovery.evaluation.fitting import fit_dataset
     from mmm_recovery.simulation.simulate import simulate
 
@@ -119,8 +119,10 @@ def run_task(study_path: str, task: Task, data_root: str | None = None) -> dict[
 def batched(study: Study, estimator: str) -> bool:
     """Whether the study runs ``estimator``'s tasks in batches: ``study.batch_size`` above one
     and an estimator with its own ``fit_batch``."""
+    if study.study.batch_size <= 1:  # (without importing the estimator's fitting code)
+        return False
     cls = registry.class_for(estimator, study.estimators[estimator])
-    return study.study.batch_size > 1 and cls.iter_fit_batch is not Estimator.iter_fit_batch
+    return cls.iter_fit_batch is not Estimator.iter_fit_batch
 
 
 def batches(study: Study, todo: Iterable[Task]) -> list[list[Task]]:
@@ -251,6 +253,20 @@ RECORD_FORMAT = 2
 #: ``plots`` narrate a fit in the fit notebook, so editing them redoes no study fit.
 NOT_TASK_MODULES = ("showcase.py", "plots.py")
 
+#: Modules a task imports that read, check or look up the study file but compute nothing a record
+#: holds: what they produce (the scenario, the estimator's settings, the seeds' inputs) is hashed
+#: as values instead (:func:`fingerprint`'s payload), so fixing a validation message, a lookup or
+#: the SBC and seed-stability settings refits nothing. ``tests/test_dvc_deps.py`` checks that
+#: only the spec loader and the registry import them.
+STUDY_FILE_MODULES = (
+    "core/spec_checks.py",
+    "core/merge.py",
+    "core/plugins.py",
+    "core/sbc_spec.py",
+    "core/stability_spec.py",
+    "estimators/registry.py",
+)
+
 #: What a task runs besides the estimator: the simulator (a replicate is simulated again from its
 #: seed), and the glue that gives the estimator its input
 TASK_ENTRY_MODULES = ("mmm_recovery.simulation.simulate", "mmm_recovery.evaluation.fitting")
@@ -259,8 +275,8 @@ TASK_ENTRY_MODULES = ("mmm_recovery.simulation.simulate", "mmm_recovery.evaluati
 def code_files(estimator: str) -> list[Path]:
     """The files a task of registered estimator ``estimator`` runs: :data:`TASK_ENTRY_MODULES`,
     the estimator's sub-package and every package module they import (core, families, the
-    estimator base), less :data:`NOT_TASK_MODULES`; not another estimator's code, the scoring,
-    the study runner or the reports."""
+    estimator base), less :data:`NOT_TASK_MODULES` and :data:`STUDY_FILE_MODULES`; not another
+    estimator's code, the scoring, the study runner or the reports."""
     from mmm_recovery.core import plugins
 
     package = plugins.plugin(estimator)
@@ -269,7 +285,8 @@ def code_files(estimator: str) -> list[Path]:
         for f in sorted(Path(str(package.__file__)).parent.rglob("*.py"))
         if f.name not in NOT_TASK_MODULES
     ]
-    return sources.closure([*TASK_ENTRY_MODULES, *own], skip=NOT_TASK_MODULES)
+    files = sources.closure([*TASK_ENTRY_MODULES, *own], skip=NOT_TASK_MODULES)
+    return [f for f in files if f.relative_to(paths.PACKAGE).as_posix() not in STUDY_FILE_MODULES]
 
 
 def code_hash(estimator: str) -> str:
