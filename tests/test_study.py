@@ -41,7 +41,7 @@ def _study(tmp_path: Path, replicates: int = 2, **frequentist) -> Path:
         }
     }
     f = tmp_path / "study.yaml"
-    f.write_text(yaml.safe_dump(raw))
+    f.write_text(yaml.safe_dump(raw, sort_keys=False))  # the channels in the smoke study's order
     return f
 
 
@@ -117,6 +117,7 @@ def test_records_are_scored_after_the_fits_and_a_scoring_change_refits_nothing(t
     leaves every record valid while the regret follows the new setting."""
     from mmm_recovery.core.results import FitInput
     from mmm_recovery.evaluation import score
+    from mmm_recovery.evaluation.fitting import fit_dataset
     from mmm_recovery.simulation.simulate import simulate
 
     f = _study(tmp_path, replicates=1)
@@ -127,16 +128,25 @@ def test_records_are_scored_after_the_fits_and_a_scoring_change_refits_nothing(t
     assert {"comparison", "regret", "shares"}.isdisjoint(
         files.read_json(tasks(study)[0].path(data))
     )
+    # the same fit, scored as it came out of the estimator (what records held before)
     ds = simulate(study.scenario(rec["scenario"]), study.rng(rec["scenario"], rec["replicate"]))
-    direct = score.score(rec["result"], ds.data, ds.truth, study.study.budget_bound)
-    pd.testing.assert_frame_equal(
-        pd.DataFrame(rec["comparison"]).astype(float, errors="ignore"),
-        direct.comparison.astype(float, errors="ignore"),
-        check_dtype=False,
+    fresh = fit_dataset(study, rec["scenario"], rec["replicate"], rec["estimator"], dataset=ds)
+    as_fitted = json.loads(json.dumps(files._jsonable(fresh.to_dict())))
+    assert json.dumps(as_fitted, sort_keys=True) == json.dumps(rec["result"], sort_keys=True)
+    direct = score.score(as_fitted, ds.data, ds.truth, study.study.budget_bound)
+    direct_fields = {
+        "comparison": direct.comparison.to_dict(orient="records"),
+        "regret": direct.regret,
+        "shares": direct.shares,
+    }
+    as_written = json.loads(json.dumps(files._jsonable(direct_fields), sort_keys=True))
+    for key in ("comparison", "regret", "shares"):
+        assert json.dumps(rec[key]) == json.dumps(as_written[key]), key
+    assert set(FitInput.from_simulated(ds, study.study.holdout_weeks).channels) == set(rec["spend"])
+    # the rows come in the study's channel order, as the estimator reported them
+    assert list(dict.fromkeys(c["channel"] for c in rec["comparison"])) == list(
+        ds.truth["channel_names"]
     )
-    assert rec["regret"] == json.loads(json.dumps(files._jsonable(direct.regret)))
-    assert rec["shares"] == pytest.approx(direct.shares, nan_ok=True)
-    assert FitInput.from_simulated(ds, study.study.holdout_weeks).channels == list(rec["spend"])
 
     raw = yaml.safe_load(f.read_text())
     raw["study"]["budget_bound"] = study.study.budget_bound / 2
@@ -378,3 +388,17 @@ def test_a_scheduler_variable_that_is_no_address_is_named(tmp_path, monkeypatch)
     monkeypatch.setenv(SCHEDULER_ENV, "nonsense")
     with pytest.raises(SchedulerUnavailable, match=f"{SCHEDULER_ENV}='nonsense'"):
         scheduler_for(load_study(_study(tmp_path)))
+
+
+def test_a_record_that_cannot_be_scored_is_a_failed_fit_not_a_crash():
+    from mmm_recovery.evaluation.tasks import scored
+
+    record = {
+        "status": "ok",
+        "converged": True,
+        "result": {"channels": {}},
+        "truth": {"channel_names": ["tv"], "channels": {}},
+        "spend": {"tv": {"max": 1.0, "mean": 0.5}},
+    }
+    out = scored(record, 0.3)
+    assert out["status"] == "failed" and out["error"].startswith("scoring failed: KeyError")

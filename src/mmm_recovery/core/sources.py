@@ -4,7 +4,8 @@ under ``TYPE_CHECKING``), and the files it reaches transitively.
 
 One home for three uses: a study record's fingerprint hashes exactly the files its fit runs
 (:func:`mmm_recovery.evaluation.tasks.code_files`), each DVC stage lists exactly the files its
-command imports as deps (``scripts/stage_deps.py``, checked by ``tests/test_dvc_deps.py``), and
+command imports as deps (``python -m mmm_recovery.core.sources --write``, checked by
+``tests/test_dvc_deps.py`` and the pre-commit hook), and
 the layer test reads the arrows between folders (``tests/test_architecture.py``).
 
 Three imports are made by name at run time, so the source shows no arrow for them (the *plugin
@@ -52,6 +53,12 @@ def imports(source: str) -> set[str]:
     ``a.b`` too, and ``from a.b import c`` imports the module ``a.b.c`` when there is one."""
     out: set[str] = set()
     for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            raise ValueError(
+                f"line {node.lineno}: a relative import (from {'.' * node.level}"
+                f"{node.module or ''} import ...): the package imports absolutely, so that its "
+                "import graph (record fingerprints, DVC deps) can be read from the source"
+            )
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PACKAGE_NAME):
             mod = str(node.module)
             out.add(mod)
@@ -66,7 +73,10 @@ def imports(source: str) -> set[str]:
 
 @cache
 def _file_imports(file: Path, mtime_ns: int) -> frozenset[str]:
-    return frozenset(imports(file.read_text()))
+    try:
+        return frozenset(imports(file.read_text()))
+    except ValueError as exc:
+        raise ValueError(f"{file}: {exc}") from None
 
 
 def file_imports(file: Path) -> set[str]:
@@ -137,7 +147,8 @@ SRC_PREFIX = "src/mmm_recovery/"
 USAGE = """usage: python -m mmm_recovery.core.sources [--check | --write]
 
   --check  exit 1, naming each stage, if dvc.yaml's package deps differ from its imports
-  --write  rewrite each stage's package deps in dvc.yaml from its imports"""
+  --write  rewrite each stage's package deps in dvc.yaml from its imports (exit 1 if it changed
+           the file, as a pre-commit hook that fixes does)"""
 
 
 def stage_entries(stage: dict) -> list[str]:
@@ -220,7 +231,8 @@ def rewrite_deps(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """``--check`` (exit 1 naming the stages whose deps differ) or ``--write``."""
+    """``--check`` (exit 1 naming the stages whose deps differ) or ``--write`` (exit 1 if it
+    rewrote dvc.yaml); exit 2 for a wrong command line."""
     import sys
 
     if argv not in (["--check"], ["--write"]):
@@ -230,10 +242,11 @@ def main(argv: list[str]) -> int:
     text = dvc.read_text()
     new = rewrite_deps(text)
     if argv == ["--write"]:
-        if new != text:
-            dvc.write_text(new)
-            print(f"{DVC_FILE}: package deps rewritten from the imports")
-        return 0
+        if new == text:
+            return 0
+        dvc.write_text(new)
+        print(f"{DVC_FILE}: package deps rewritten from the imports")
+        return 1
     differ = [name for name, s in dvc_stages(text).items() if s != dvc_stages(new)[name]]
     if differ:
         print(

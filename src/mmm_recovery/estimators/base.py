@@ -21,6 +21,13 @@ class EstimatorConfig(NumbersNotBooleans):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: what the methodology report says of the estimator (markdown)
+    description: ClassVar[str] = ""
+    #: the one line the model card says of it (markdown)
+    summary: ClassVar[str] = ""
+    #: the settings keys, outer first, that hold its interval level (the contract tests set it)
+    level_setting: ClassVar[tuple[str, ...]] = ()
+
     def min_train_weeks(self) -> int:
         """The fewest training weeks a fit with these settings needs (a scenario or a
         bring-your-own file with fewer, plus its holdout, is refused before any fit): at least

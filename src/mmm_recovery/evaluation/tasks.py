@@ -87,8 +87,7 @@ def tasks(study: Study) -> list[Task]:
 def run_task(study_path: str, task: Task, data_root: str | None = None) -> dict[str, Any]:
     """Fit one task and write its record (runs in a worker process). Never raises for a failing
     fit: the failure and its traceback are the record."""
-    from mmm_recovery.evaluation.fitting import fit_dataset
-    from mmm_recovery.simulation.simulate import simulate
+    from mmm_recovery.evaluation.fitting import fit_dataset, record_fields, simulated
 
     root = Path(data_root) if data_root else None
     study = load_study(study_path)
@@ -97,11 +96,11 @@ def run_task(study_path: str, task: Task, data_root: str | None = None) -> dict[
     try:
         # the same seed gives the same bytes as the simulate stage's file (tested), so the study
         # regenerates each replicate instead of depending on every scenario's files
-        ds = simulate(study.scenario(task.scenario), study.rng(task.scenario, task.replicate))
+        ds = simulated(study, task.scenario, task.replicate)
         result = fit_dataset(
             study, task.scenario, task.replicate, task.estimator, dataset=ds, seed=task.seed
         )
-        record |= _fitted(ds, result)
+        record |= record_fields(ds, result)
     except Exception as exc:  # noqa: BLE001 - a failed fit is a result, not a crash
         before = read_record(study, task, root)
         record |= {
@@ -151,28 +150,21 @@ def run_batch(
     finished run one at a time (:func:`run_task`). Never raises for a failing fit."""
     if len(batch) == 1:
         return [run_task(study_path, batch[0], data_root)]
-    from mmm_recovery.core.results import FitInput
     from mmm_recovery.estimators.registry import estimator_for
-    from mmm_recovery.simulation.simulate import simulate
+    from mmm_recovery.evaluation.fitting import fit_input, record_fields, simulated
 
     root = Path(data_root) if data_root else None
     study = load_study(study_path)
     est = estimator_for(study, batch[0].estimator)
     t0 = time.perf_counter()
-    datasets = [
-        simulate(study.scenario(t.scenario), study.rng(t.scenario, t.replicate)) for t in batch
-    ]
-    settings = study.study
-    inputs = [
-        FitInput.from_simulated(ds, settings.holdout_weeks, settings.calibration_levels)
-        for ds in datasets
-    ]
+    datasets = [simulated(study, t.scenario, t.replicate) for t in batch]
+    inputs = [fit_input(study, ds) for ds in datasets]
     rngs = [t.rng(study) for t in batch]
     done: list[dict[str, Any]] = []
     try:
         for t, ds, result in zip(batch, datasets, est.iter_fit_batch(inputs, rngs), strict=True):
             result.scenario, result.replicate = t.scenario, t.replicate
-            record = _record(study, t) | _fitted(ds, result) | {"path": "batched"}
+            record = _record(study, t) | record_fields(ds, result) | {"path": "batched"}
             done.append(_write(t, record, root, (time.perf_counter() - t0) / len(batch)))
     except Exception:  # noqa: BLE001 - the batch could not run as one: fit the rest one by one
         done += [run_task(study_path, t, data_root) for t in batch[len(done) :]]
@@ -189,43 +181,68 @@ def _record(study: Study, task: Task) -> dict[str, Any]:
     }
 
 
-def _fitted(ds: Any, result: Any) -> dict[str, Any]:
-    """The record's fields of a finished fit: its result, and the answer key it is scored against
-    (:func:`scored`): the truth and each channel's weekly spend range (currency)."""
-    res = json.loads(json.dumps(files._jsonable(result.to_dict())))
-    channels = ds.truth["channel_names"]
-    return {
-        "status": "ok",
-        "converged": result.converged,
-        "result": res,
-        "truth": json.loads(json.dumps(files._jsonable(ds.truth))),
-        "spend": {
-            c: {"max": float(ds.data[c].max()), "mean": float(ds.data[c].mean())} for c in channels
-        },
-    }
-
-
 def scored(record: dict[str, Any], budget_bound: float) -> dict[str, Any]:
     """``record`` with its score against its truth (:func:`mmm_recovery.evaluation.score.score`):
     ``comparison`` (rows), ``regret`` and ``shares``; a failed fit's record as it is. Runs after
-    the fits, from the records: the one place a record is scored."""
+    the fits, from the records: the one place a record is scored. A record that cannot be scored
+    is reported as a failed fit with the reason, never dropped.
+
+    A record is written with sorted keys, so its channels and each curve's parameters are put
+    back in the order a fit reports them (the study's channel order, each family's parameter
+    order) before scoring: the numbers, the rows' order and the optimiser's variable order are
+    those of scoring the fit as it came out of the estimator."""
     if record["status"] != "ok":
         return record
-    spend = record["spend"]
-    s = score.score_fit(
-        record["result"],
-        record["truth"],
-        {c: v["max"] for c, v in spend.items()},
-        {c: v["mean"] for c, v in spend.items()},
-        budget_bound,
-    )
+    try:
+        result, truth = _in_fit_order(record["result"], record["truth"])
+        names = truth["channel_names"]
+        spend = record["spend"]
+        s = score.score_fit(
+            result,
+            truth,
+            {c: spend[c]["max"] for c in names},
+            {c: spend[c]["mean"] for c in names},
+            budget_bound,
+        )
+    except Exception as exc:  # noqa: BLE001 - an unscorable fit is a result, not a crash
+        return record | {
+            "status": "failed",
+            "error": f"scoring failed: {type(exc).__name__}: {exc}",
+            "attempts": 0,
+        }
     fields = {
         "comparison": s.comparison.to_dict(orient="records"),
         "regret": s.regret,
         "shares": s.shares,
     }
-    # as JSON has them (NaN as null), as they were when records held their score
-    return record | json.loads(json.dumps(files._jsonable(fields)))
+    # as a JSON file has them (sorted keys, NaN as null), as when records held their score
+    return record | json.loads(json.dumps(files._jsonable(fields), sort_keys=True))
+
+
+def _in_fit_order(
+    result: dict[str, Any], truth: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``result`` and ``truth`` with their channels in the study's order and each curve's
+    parameters in its family's order (see :func:`scored`)."""
+    from mmm_recovery.families import registry as families
+
+    def ordered(block: dict[str, Any], declared: tuple[str, ...]) -> dict[str, Any]:
+        params = block["params"]
+        keys = [p for p in declared if p in params] + [p for p in params if p not in declared]
+        return {**block, "params": {k: params[k] for k in keys}}
+
+    names = list(truth["channel_names"])
+    channels = {}
+    for c in names:
+        est = result["channels"][c]
+        adstock, saturation = est["adstock"], est["saturation"]
+        channels[c] = {
+            **est,
+            "adstock": ordered(adstock, families.adstock(adstock["family"]).parameters),
+            "saturation": ordered(saturation, families.saturation(saturation["family"]).parameters),
+        }
+    truth = {**truth, "channels": {c: truth["channels"][c] for c in names}}
+    return {**result, "channels": channels}, truth
 
 
 def checksum(record: dict[str, Any]) -> str:
@@ -268,7 +285,7 @@ STUDY_FILE_MODULES = (
 )
 
 #: What a task runs besides the estimator: the simulator (a replicate is simulated again from its
-#: seed), and the glue that gives the estimator its input
+#: seed), and the module that gives the estimator its input and makes the record's fields
 TASK_ENTRY_MODULES = ("mmm_recovery.simulation.simulate", "mmm_recovery.evaluation.fitting")
 
 
