@@ -162,8 +162,8 @@ def _fingerprints(study):
         ("estimators/registry.py", set()),
         ("estimators/frequentist/objective.py", {"frequentist"}),
         ("estimators/bayesian/model.py", {"bayesian"}),
-        ("simulation/simulate.py", {"frequentist", "bayesian"}),
-        ("core/results.py", {"frequentist", "bayesian"}),
+        ("simulation/simulate.py", {"frequentist", "bayesian", "reference"}),
+        ("core/results.py", {"frequentist", "bayesian", "reference"}),
     ],
 )
 def test_an_edit_refits_exactly_the_records_it_changes(smoke_study, stamped, edit, refit):
