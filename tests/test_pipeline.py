@@ -133,6 +133,16 @@ def test_reports_rendered_with_the_metrics_numbers(project):
     assert {r["renderer"] for r in record.values()} == {expected}
     card = html.unescape((site / "model_card.html").read_text())
     method = html.unescape((site / "methodology.html").read_text())
+    # each estimator of the study is described in its own class's words, in both reports (the
+    # reference estimator, added with no edit to the reports, included)
+    from mmm_recovery.core.spec import load_study
+    from mmm_recovery.reporting import narrative
+
+    spec = load_study(project / "studies" / "recovery.yaml")
+    assert "reference" in spec.estimators
+    for heading, summary, description, _ in narrative.estimator_sections(spec):
+        assert heading in method and heading in card
+        assert description.split("**")[1] in method and summary.split()[0] in card
     for heading in (
         "Purpose and intended users",
         "Estimators and their settings",
@@ -144,8 +154,7 @@ def test_reports_rendered_with_the_metrics_numbers(project):
     for heading in (
         "Adstock: carry-over of spend",
         "Saturation: diminishing returns",
-        "The frequentist estimator",
-        "The Bayesian estimator",
+        "The estimators",
         "Recovery metrics and regret",
         "Study design",
         "Results",

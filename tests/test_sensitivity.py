@@ -109,7 +109,7 @@ def test_channel_estimates_carry_the_annotation():
         draws, spend, np.ones(30), np.linspace(0, 1e4, 5), 0.9, "hdi", annotate=annotate
     )
     assert len(seen) == 1 and {"roas", "adstock.alpha", "saturation.lam", "beta"} <= set(seen[0])
-    assert est["roas"][PRIOR_KEY] == 0.07 and PRIOR_KEY not in est["mroas"]
+    assert est.roas.extra[PRIOR_KEY] == 0.07 and PRIOR_KEY not in est.mroas.extra
     truth_channel = {
         "adstock": {"family": "geometric", "alpha": 0.4},
         "saturation": {"family": "logistic", "lam": 1e-4},
@@ -120,7 +120,7 @@ def test_channel_estimates_carry_the_annotation():
         "curve": {"response": np.linspace(0, 400, 5)},
     }
     rows = compare(
-        {"channels": {"tv": est}, "diagnostics": {"converged": True}},
+        {"channels": {"tv": est.to_dict()}, "diagnostics": {"converged": True}},
         {"channels": {"tv": truth_channel}},
         {"tv": 1e4},
     ).set_index("quantity")
