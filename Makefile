@@ -8,7 +8,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # JAX must see one host device per chain before it is imported (numpyro runs chains in parallel).
 export XLA_FLAGS ?= --xla_force_host_platform_device_count=4
 export MPLBACKEND ?= Agg
-# test processes `make test` runs at once (pytest-xdist); each holds PyMC and JAX (~2-3 GB)
+# test processes `make test` runs at once (pytest-xdist, whole modules each: a module-scoped
+# fixture is built once); each holds PyMC and JAX (~2-3 GB)
 TEST_WORKERS ?= 2
 
 .PHONY: help reproduce reproduce-full verify test browser test-slow lint typecheck check hooks bench bench-bayesian clean-venv
@@ -38,7 +39,7 @@ verify: $(STAMP) ## compare reproduced metrics with the committed ones (Monte Ca
 	$(BIN)/python -m mmm_recovery.evaluation.verify
 
 test: $(STAMP) browser ## create .venv (pinned) and run the fast test suite (TEST_WORKERS processes)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 test-slow: $(STAMP) ## run the slow parameter-recovery tests
 	$(BIN)/python -m pytest -m slow

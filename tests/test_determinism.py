@@ -9,10 +9,6 @@ import json
 import pytest
 from helpers import dvc, project_copy
 
-#: one test process runs this module: its module-scoped fixture is costly (`make test` runs
-#: pytest-xdist with --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("determinism")
-
 TIMING_KEYS = {"runtime_seconds", "sample_seconds", "ess_bulk_per_second"}
 
 

@@ -23,10 +23,6 @@ from mmm_recovery.estimators import registry
 from mmm_recovery.evaluation import score
 from mmm_recovery.simulation.simulate import simulate
 
-#: one test process runs this module: its module-scoped fixture is costly (`make test` runs
-#: pytest-xdist with --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("estimator_contract")
-
 NAMES = registry.names()
 SCENARIO = "base"
 SEED = 20240611

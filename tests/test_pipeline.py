@@ -6,10 +6,6 @@ import pytest
 import yaml
 from helpers import dvc, project_copy
 
-#: one test process runs this module: its module-scoped fixture is costly (`make test` runs
-#: pytest-xdist with --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("pipeline")
-
 #: the pipeline test checks how the stages are wired, not the calibration's power: one batch of
 #: simulation-based calibration (tests/test_sbc.py tests the calibration on the smoke design)
 SBC_SIMULATIONS = 8

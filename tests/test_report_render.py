@@ -24,10 +24,6 @@ from mmm_recovery.core.spec import load_study
 from mmm_recovery.reporting import tables
 from mmm_recovery.reporting.render import REPORTS, quarto_path, render
 
-#: one test process runs this module: its module-scoped fixture is costly (`make test` runs
-#: pytest-xdist with --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("report_render")
-
 SMOKE = paths.STUDIES / "smoke.yaml"
 QUANTITIES = ("adstock.alpha", "roas", "mroas", "curve_error")
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
