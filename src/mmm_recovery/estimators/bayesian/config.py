@@ -260,6 +260,17 @@ class BayesianConfig(EstimatorConfig):
     sampler: Literal["numpyro", "nutpie", "pymc"] = Field(
         "numpyro", description="NUTS implementation. Default numpyro."
     )
+    fit_path: Literal["compiled", "pymc-marketing"] = Field(
+        "compiled",
+        description="How one dataset is fitted with the numpyro sampler. `compiled` (default): "
+        "the model compiled once per worker process with its data as inputs, the adstock as "
+        "gather + matmul, NumPyro's same adaptation started from the Laplace approximation's "
+        "scales instead of the identity, and the predictions and log densities from compiled "
+        "graphs (estimators/bayesian/compiled.py). `pymc-marketing`: PyMC-Marketing's "
+        "MMM.fit (pm.sample) and its predictive sampling, compiled for every fit: the path "
+        "the compiled one is measured against (scripts/study_rate.py). The nutpie and pymc "
+        "samplers always take this path.",
+    )
     chains: int = Field(4, ge=1, le=16, description="Chains. Default 4.")
     draws: int = Field(1000, ge=10, description="Draws per chain. Default 1000.")
     tune: int = Field(1000, ge=10, description="Tuning steps per chain. Default 1000.")

@@ -3,6 +3,7 @@ draw), and the declared priors' and the likelihood's log densities for the prior
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -99,6 +100,20 @@ def _declared_priors(mmm) -> list[tuple[Any, str, str]]:
     return triples
 
 
+@functools.lru_cache(maxsize=64)
+def _log_density(distribution: str, parameters: tuple[tuple[str, float], ...], ndim: int) -> Any:
+    """The elementwise log density of PyMC's ``distribution`` with ``parameters`` on an array
+    of ``ndim`` dimensions, compiled once per process (``pm.logp(...).eval()`` compiles anew
+    on every call)."""
+    import pymc as pm
+    import pytensor
+    import pytensor.tensor as pt
+
+    x = pt.tensor("x", dtype="float64", shape=(None,) * ndim)
+    dist = getattr(pm, distribution).dist(**dict(parameters))
+    return pytensor.function([x], pm.logp(dist, x))
+
+
 def declared_log_prior(mmm, posterior: Any) -> Any:
     """The log density of each declared prior (:func:`_declared_priors`) at every posterior draw:
     a dataset with one variable per prior, on the posterior variable's dimensions.
@@ -109,7 +124,6 @@ def declared_log_prior(mmm, posterior: Any) -> Any:
     parameters are not numbers (a hierarchical prior) or that has a transform is an error naming
     the variable, and so is a model whose free variables are not exactly those priors' sampled
     variables: a prior this function does not know would otherwise be left out silently."""
-    import pymc as pm
     import xarray as xr
 
     triples = _declared_priors(mmm)
@@ -129,9 +143,12 @@ def declared_log_prior(mmm, posterior: Any) -> Any:
                 "and no transform; set prior_sensitivity: false"
             )
         values = posterior[name]
-        dist = getattr(pm, prior.distribution).dist(**prior.parameters)
-        logp = pm.logp(dist, np.asarray(values.values, dtype=float)).eval()
-        out[name] = xr.DataArray(np.asarray(logp, dtype=float), coords=values.coords)
+        params = tuple(sorted((k, float(v)) for k, v in prior.parameters.items()))
+        logp = _log_density(prior.distribution, params, values.ndim)
+        out[name] = xr.DataArray(
+            np.asarray(logp(np.asarray(values.values, dtype=float)), dtype=float),
+            coords=values.coords,
+        )
     return xr.Dataset(out)
 
 
@@ -162,9 +179,12 @@ def add_log_densities(
     except ValueError as exc:  # a diagnostic must not cost the fit: say why it is missing
         diag["prior_sensitivity_skipped"] = str(exc)
         return None
-    log_lik = pm.compute_log_likelihood(
-        idata, model=mmm.model, extend_inferencedata=False, progressbar=False
-    )
+    if "log_likelihood" in idata.children:  # computed with the draws (the compiled path)
+        log_lik = idata["log_likelihood"].to_dataset()
+    else:
+        log_lik = pm.compute_log_likelihood(
+            idata, model=mmm.model, extend_inferencedata=False, progressbar=False
+        )
     idata["log_likelihood"], idata["log_prior"] = log_lik, log_prior
     lp = per_draw_total(log_prior).ravel()[pick]
     ll = per_draw_total(log_lik).ravel()[pick]

@@ -82,6 +82,14 @@ from mmm_recovery.estimators.bayesian.posterior import (
 )
 
 
+def _prior_dataset(prior_y: np.ndarray) -> Any:
+    """Prior predictive draws of the target (scaled, ``(draws, weeks)``) as
+    ``sample_prior_predictive`` returns them (variable ``y``, dimensions sample and date)."""
+    import xarray as xr
+
+    return xr.Dataset({"y": (("sample", "date"), prior_y)})
+
+
 def peek_seeds(rng: np.random.Generator) -> np.ndarray:
     """The three seeds :meth:`BayesianMMM.fit` draws first from ``rng`` (prior predictive, NUTS,
     posterior predictive), without advancing ``rng``."""
@@ -131,56 +139,38 @@ class BayesianMMM(Estimator):
         keep_generated_source_in_project()
         check_fit_input(fit_input, l_max=cfg.l_max)
         t0 = time.perf_counter()
-        mmm = build_mmm(cfg, fit_input)
-        x = design_frame(cfg, fit_input)
         n_train = fit_input.n_train
-        x_train, y_train = x.iloc[:n_train], fit_input.data[fit_input.target].iloc[:n_train]
+        x = design_frame(cfg, fit_input)
         seeds = rng.integers(0, 2**31 - 1, size=3)  # peek_seeds() reads the same three
-
-        mmm.build_model(x_train, y_train)
         n_lift = len(fit_input.lift_tests) if cfg.calibrate else 0
-        if n_lift:
-            add_lift_tests(mmm, fit_input.lift_tests)
-        prior = mmm.sample_prior_predictive(
-            x_train, y_train, samples=cfg.prior_predictive_draws, random_seed=int(seeds[0])
-        )
+        diag: dict[str, Any] = {}
+        if posterior is None and cfg.sampler == "numpyro" and cfg.fit_path == "compiled":
+            from mmm_recovery.estimators.bayesian import compiled
+
+            sampled = compiled.sample(cfg, fit_input, int(seeds[0]), int(seeds[1]))
+            mmm, idata, sample_seconds = sampled.mmm, sampled.idata, sampled.sample_seconds
+            prior = _prior_dataset(sampled.prior_y)
+            mu = sampled.mu
+            diag["adaptation_start"] = "laplace" if sampled.warm_start else "identity"
+        else:
+            mmm, idata, prior, seconds = self._fit_pymc_marketing(
+                fit_input, x, [int(s) for s in seeds[:2]], posterior
+            )
+            sample_seconds = seconds if sample_seconds is None else sample_seconds
+            mu = None
         scales = mmm.get_scales_as_xarray()
         target_scale = float(scales["target_scale"].values)
         channel_scale = np.asarray(
             scales["channel_scale"].sel(channel=fit_input.channels).values, dtype=float
         )
-        prior_y = np.asarray(prior["y"].values, dtype=float) * target_scale
-        y_obs = y_train.to_numpy(dtype=float)
+        prior_y = np.asarray(prior["y"].transpose("sample", ...).values, dtype=float)
+        prior_y = prior_y * target_scale
+        y_obs = fit_input.data[fit_input.target].to_numpy(dtype=float)[:n_train]
         span = y_obs.max() - y_obs.min()
         prior_share = float(
             np.mean((prior_y >= y_obs.min() - span) & (prior_y <= y_obs.max() + span))
         )
-
-        sample_kwargs: dict[str, Any] = {
-            "chains": cfg.chains,
-            "draws": cfg.draws,
-            "tune": cfg.tune,
-            "target_accept": cfg.target_accept,
-            "random_seed": int(seeds[1]),
-            "nuts_sampler": cfg.sampler,
-            "progressbar": False,
-        }
-        if cfg.sampler == "numpyro":
-            sample_kwargs["nuts"] = {"chain_method": "parallel"}
-        elif (
-            cfg.sampler == "pymc"
-        ):  # chains in parallel processes, one per core (as numpyro/nutpie do)
-            sample_kwargs["cores"] = min(cfg.chains, os.cpu_count() or 1)
-        t_sample = time.perf_counter()
-        # PyMC-Marketing 1.3 recomputes the deterministics after sampling with PyMC's progress
-        # bar on whatever progressbar says (ModelBuilder._sample_with_deterministics); outside a
-        # notebook rich draws it on stdout, which a study worker's kernel records in 04_study.
-        if posterior is not None:  # PyMC-Marketing's sampling step returns the batched draws
-            mmm._fit_mcmc = lambda _kwargs: posterior
-        with contextlib.redirect_stdout(io.StringIO()):
-            idata = mmm.fit(x_train, y_train, **sample_kwargs)
-        if sample_seconds is None:
-            sample_seconds = time.perf_counter() - t_sample
+        x_train = x.iloc[:n_train]
 
         if cfg.saturation == "logistic":
             from mmm_recovery.estimators.bayesian.reparam import reference_input
@@ -191,7 +181,7 @@ class BayesianMMM(Estimator):
             idata = with_logistic_views(idata, x0, fit_input.channels)
         # R-hat and ESS over the same quantities whatever the coordinates NUTS sampled in
         free = ["adstock_alpha", *[f"saturation_{p}" for p in saturation_params(cfg)]]
-        diag = convergence_diagnostics(
+        diag |= convergence_diagnostics(
             idata,
             free + ["intercept_contribution", "y_sigma"]
             if "intercept_contribution" in idata["posterior"]
@@ -221,7 +211,10 @@ class BayesianMMM(Estimator):
         draws = channel_draws(cfg, idata, fit_input, channel_scale, target_scale, pick)
         channels = summarize_draws(draws, fit_input, cfg.hdi_level, "hdi", annotate=annotate)
 
-        yhat = predict(mmm, x, n_train, target_scale, int(seeds[2]))
+        if mu is None:
+            yhat = predict(mmm, x, n_train, target_scale, int(seeds[2]))
+        else:  # the posterior mean of mu: what the predictive draws' mean estimates
+            yhat = mu * target_scale
         y = fit_input.data[fit_input.target].to_numpy(dtype=float)
         fit_stats = FitStats(
             in_sample=fit_metrics(y[:n_train], yhat[:n_train]),
@@ -259,6 +252,48 @@ class BayesianMMM(Estimator):
         )
         result.extras.update(mmm=mmm, idata=idata, prior=prior, summary_draws=pick)
         return result
+
+    def _fit_pymc_marketing(
+        self, fit_input: FitInput, x: pd.DataFrame, seeds: list[int], posterior: Any
+    ) -> tuple[Any, Any, Any, float]:
+        """PyMC-Marketing's own fit (``fit_path: pymc-marketing``, or another sampler, or the
+        batched sampler's ``posterior``): the built ``MMM``, its inference data, the prior
+        predictive (seeded by ``seeds[0]``) and the seconds sampling took (NUTS seeded by
+        ``seeds[1]``)."""
+        cfg = self.config
+        mmm = build_mmm(cfg, fit_input)
+        n_train = fit_input.n_train
+        x_train, y_train = x.iloc[:n_train], fit_input.data[fit_input.target].iloc[:n_train]
+        mmm.build_model(x_train, y_train)
+        if cfg.calibrate and len(fit_input.lift_tests):
+            add_lift_tests(mmm, fit_input.lift_tests)
+        prior = mmm.sample_prior_predictive(
+            x_train, y_train, samples=cfg.prior_predictive_draws, random_seed=seeds[0]
+        )
+        sample_kwargs: dict[str, Any] = {
+            "chains": cfg.chains,
+            "draws": cfg.draws,
+            "tune": cfg.tune,
+            "target_accept": cfg.target_accept,
+            "random_seed": seeds[1],
+            "nuts_sampler": cfg.sampler,
+            "progressbar": False,
+        }
+        if cfg.sampler == "numpyro":
+            sample_kwargs["nuts"] = {"chain_method": "parallel"}
+        elif (
+            cfg.sampler == "pymc"
+        ):  # chains in parallel processes, one per core (as numpyro/nutpie do)
+            sample_kwargs["cores"] = min(cfg.chains, os.cpu_count() or 1)
+        t_sample = time.perf_counter()
+        # PyMC-Marketing 1.3 recomputes the deterministics after sampling with PyMC's progress
+        # bar on whatever progressbar says (ModelBuilder._sample_with_deterministics); outside a
+        # notebook rich draws it on stdout, which a study worker's kernel records in 04_study.
+        if posterior is not None:  # PyMC-Marketing's sampling step returns the batched draws
+            mmm._fit_mcmc = lambda _kwargs: posterior
+        with contextlib.redirect_stdout(io.StringIO()):
+            idata = mmm.fit(x_train, y_train, **sample_kwargs)
+        return mmm, idata, prior, time.perf_counter() - t_sample
 
     def iter_fit_batch(
         self, fit_inputs: list[FitInput], rngs: list[np.random.Generator]

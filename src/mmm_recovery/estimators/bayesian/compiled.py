@@ -1,0 +1,465 @@
+"""The Bayesian estimator's fit, compiled once per worker process.
+
+``pm.sample`` (PyMC-Marketing's ``MMM.fit``) compiles the model, NumPyro's warm-up and sampling
+loops, and every post-processing graph (prior and posterior predictive, log likelihood,
+deterministics) afresh for every dataset, which is most of a study fit's cost. Here one model
+structure (the same settings, weeks, channels, controls and lift tests) is compiled once per
+process with its data as inputs (:mod:`~mmm_recovery.estimators.bayesian.batched`'s
+``graph_replace`` + ``get_jaxified_graph``, the adstock lowered as gather + matmul,
+:mod:`~mmm_recovery.estimators.bayesian.gather_conv`) and every later dataset of that structure
+reuses it:
+
+* NUTS: NumPyro's kernel (``numpyro.infer.hmc.hmc``), the same windowed step-size and diagonal
+  mass-matrix adaptation, target acceptance, warm-up and draw counts as ``pm.sample`` with
+  NumPyro; the chains start at PyMC's jittered initial points (same seeds). The adaptation
+  starts from a diagonal inverse mass matrix at the posterior's scale (:func:`_laplace`: the
+  marginal variances of the Laplace approximation at the posterior mode, found by BFGS on the
+  same compiled potential) instead of the identity, where the first warm-up window otherwise
+  spends most of the warm-up's gradients; where that fails (a mode not found, a Hessian not
+  positive definite) it starts from the identity, as NumPyro does, and says so.
+* The draws: constrained values and deterministics from the jaxified graph of the model's
+  value variables, the log likelihood (pointwise, every observed variable) and the prediction
+  ``mu`` over every week (training and holdout, the holdout carrying over the training weeks'
+  adstock) from compiled graphs; the prior predictive from PyMC's forward sampler compiled once
+  on the template's shared data, which takes each dataset's values (``set_value``).
+
+The result is the inference data ``pm.sample`` returns (the same groups, names, dimensions and
+sampler statistics), so the workflow checks read it unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mmm_recovery.core.results import FitInput, check_fit_input
+from mmm_recovery.estimators.bayesian.batched import (
+    DATA_VARIABLES,
+    STAT_NAMES,
+    X0_NAME,
+    pymc_jax_seed,
+    shared_inputs,
+)
+from mmm_recovery.estimators.bayesian.config import BayesianConfig
+from mmm_recovery.estimators.bayesian.model import TIME_INDEX, build_mmm, design_frame
+
+#: the per-week data variables (set to every week's values for the prediction)
+WEEKLY = ("channel_data", "target_data", "control_data", "dayofyear")
+
+
+def build(cfg: BayesianConfig, fit_input: FitInput) -> Any:
+    """The built PyMC-Marketing ``MMM`` of one dataset as the estimator builds it (lift tests
+    included when ``cfg.calibrate``), with the effect coordinates' reference input as a shared
+    variable (:data:`~mmm_recovery.estimators.bayesian.batched.X0_NAME`)."""
+    import pytensor
+
+    from mmm_recovery.estimators.bayesian.lift import add_lift_tests
+
+    check_fit_input(fit_input, l_max=cfg.l_max)
+    mmm = build_mmm(cfg, fit_input)
+    if hasattr(mmm.saturation, "x0"):
+        mmm.saturation.x0_variable = pytensor.shared(np.asarray(mmm.saturation.x0), name=X0_NAME)
+    x = design_frame(cfg, fit_input)
+    n = fit_input.n_train
+    mmm.build_model(x.iloc[:n], fit_input.data[fit_input.target].iloc[:n])
+    if cfg.calibrate and len(fit_input.lift_tests):
+        add_lift_tests(mmm, fit_input.lift_tests)
+    return mmm
+
+
+def structure_key(cfg: BayesianConfig, fit_input: FitInput) -> str:
+    """What decides the compiled model: the settings, the training weeks, the channels and
+    controls, and the lift tests (their measurements are constants of the graph)."""
+    lift = fit_input.lift_tests if cfg.calibrate and len(fit_input.lift_tests) else None
+    parts = {
+        "settings": cfg.model_dump(mode="json"),
+        "weeks": fit_input.n_train,
+        "channels": list(fit_input.channels),
+        "controls": list(fit_input.controls),
+        "lift": None if lift is None else lift.to_csv(float_format="%.17g"),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def data_variables(mmm: Any) -> dict[str, Any]:
+    """The model's per-dataset data variables (shared), by name: PyMC-Marketing's
+    :data:`~mmm_recovery.estimators.bayesian.batched.DATA_VARIABLES` and the effect
+    coordinates' reference input. (:func:`~mmm_recovery.estimators.bayesian.batched.shared_inputs`
+    finds the same from the graph, at the cost of building the log density: the compiled model
+    checks they agree.)"""
+    found = {n: mmm.model[n] for n in DATA_VARIABLES if n in mmm.model.named_vars}
+    x0 = getattr(mmm.saturation, "x0_variable", None)
+    if x0 is not None:
+        found[X0_NAME] = x0
+    return found
+
+
+def data_values(mmm: Any) -> dict[str, np.ndarray]:
+    """The values of :func:`data_variables`."""
+    return {n: np.asarray(v.get_value()) for n, v in data_variables(mmm).items()}
+
+
+def weekly_data(cfg: BayesianConfig, fit_input: FitInput, mmm: Any) -> dict[str, np.ndarray]:
+    """The per-week data of every week (training and holdout), as the model holds the training
+    weeks': raw spend, the design's controls (:func:`design_frame`), day of year, target. Its
+    training rows are checked equal to the model's own."""
+    import pandas as pd
+
+    x = design_frame(cfg, fit_input)
+    controls = [*fit_input.controls, *([TIME_INDEX] if cfg.trend else [])]
+    full = {
+        "channel_data": x[list(fit_input.channels)].to_numpy(dtype=float),
+        "target_data": fit_input.data[fit_input.target].to_numpy(dtype=float),
+        "control_data": x[controls].to_numpy(dtype=float) if controls else None,
+        "dayofyear": pd.to_datetime(x[fit_input.date]).dt.dayofyear.to_numpy(),
+    }
+    own = data_values(mmm)
+    out = {}
+    for name in WEEKLY:
+        if name not in own:
+            continue
+        value = np.asarray(full[name], dtype=own[name].dtype)
+        if not np.array_equal(value[: fit_input.n_train], own[name]):
+            raise RuntimeError(f"{name}: the training weeks differ from the model's own data")
+        out[name] = value
+    return out
+
+
+@dataclass
+class Compiled:
+    """One model structure compiled with its data as inputs (module docstring)."""
+
+    mmm: Any  # the template: the first dataset's built MMM
+    data_names: list[str]
+    value_names: list[str]
+    output_names: list[str]
+    keep: list[str]
+    observed: list[str]
+    logp: Any
+    values: Any
+    loglik: Any
+    mu: Any
+    laplace: Any
+    run: Any
+    initial_point: Any
+    forward: Any
+    rngs: list[Any]
+
+
+_CACHE: dict[str, Compiled] = {}
+
+
+def compiled_for(cfg: BayesianConfig, fit_input: FitInput, mmm: Any) -> Compiled:
+    """The compiled model of ``fit_input``'s structure (:func:`structure_key`): from this
+    process's cache, else compiled from ``mmm`` (which becomes the template)."""
+    key = structure_key(cfg, fit_input)
+    if key not in _CACHE:
+        _CACHE[key] = _compile(cfg, mmm)
+    return _CACHE[key]
+
+
+def _compile(cfg: BayesianConfig, mmm: Any) -> Compiled:
+    import jax
+    from pymc.initial_point import make_initial_point_fn
+    from pymc.sampling.forward import compile_forward_sampling_function
+    from pymc.sampling.jax import get_jaxified_graph
+    from pytensor.graph.replace import graph_replace
+    from pytensor.tensor.random.type import RandomGeneratorType
+
+    from mmm_recovery.estimators.bayesian.gather_conv import gather_convolution
+
+    model = mmm.model
+    shared = shared_inputs(model)
+    if {v.name for v in shared} != set(data_variables(mmm)):
+        raise RuntimeError(
+            f"the model's shared inputs {sorted(v.name for v in shared)} are not its data "
+            f"variables {sorted(data_variables(mmm))}"
+        )
+    inputs = [v.type(name=v.name) for v in shared]
+    replace = dict(zip(shared, inputs, strict=True))
+    value_vars = list(model.value_vars)
+    outputs = list(model.unobserved_value_vars)
+    mu_var = model["mu"]
+    observed = list(model.observed_RVs)
+    (logp,) = graph_replace([model.logp()], replace, strict=False)
+    outs = graph_replace(outputs, replace, strict=False)
+    (mu,) = graph_replace(model.replace_rvs_by_values([mu_var]), replace, strict=False)
+    pointwise = graph_replace(model.logp(vars=observed, sum=False), replace, strict=False)
+    args = [*value_vars, *inputs]
+    with gather_convolution():
+        logp_fn = get_jaxified_graph(inputs=args, outputs=[logp])
+        values_fn = get_jaxified_graph(inputs=args, outputs=outs)
+        mu_fn = get_jaxified_graph(inputs=args, outputs=[mu])
+        loglik_fn = get_jaxified_graph(inputs=args, outputs=pointwise)
+    n_values = len(value_vars)
+
+    def per_draw(fn: Any) -> Any:
+        """``fn`` over a leading draw axis of the values, the data shared."""
+        return jax.jit(jax.vmap(fn, in_axes=(*([0] * n_values), *([None] * len(inputs)))))
+
+    def mean_mu(*a: Any) -> Any:
+        return jax.vmap(mu_fn, in_axes=(*([0] * n_values), *([None] * len(inputs))))(*a)[0].mean(0)
+
+    forward, _ = compile_forward_sampling_function(
+        outputs=[model[v.name] for v in observed][:1],
+        vars_in_trace=[],
+        basic_rvs=model.basic_RVs,
+        model=model,
+    )
+    keep = [v.name for v in (*model.free_RVs, *model.deterministics)]
+    return Compiled(
+        mmm=mmm,
+        data_names=[v.name for v in shared],
+        value_names=[v.name for v in value_vars],
+        output_names=[v.name for v in outputs],
+        keep=keep,
+        observed=[v.name for v in observed],
+        logp=logp_fn,
+        values=per_draw(values_fn),
+        loglik=per_draw(loglik_fn),
+        mu=jax.jit(mean_mu),
+        laplace=_laplace(logp_fn),
+        run=_sampler(logp_fn, cfg),
+        initial_point=make_initial_point_fn(
+            model=model, jitter_rvs=set(model.free_RVs), return_transformed=True
+        ),
+        forward=forward,
+        rngs=[v for v in forward.get_shared() if isinstance(v.type, RandomGeneratorType)],
+    )
+
+
+def _laplace(logp_fn: Any, iterations: int = 200, tolerance: float = 1e-6) -> Any:
+    """A jitted ``laplace(z, data) -> (variances, ok)``: the diagonal of the inverse Hessian of
+    the potential at its minimum, the Laplace approximation's marginal variances in the
+    sampler's (unconstrained, flattened) coordinates. The minimum is found from ``z`` by damped
+    Newton steps (Levenberg-Marquardt: a step that does not lower the potential is refused and
+    the damping raised) until the largest gradient component is below ``tolerance``, at most
+    ``iterations``; ``ok`` is false, and the variances one, where it is not or the Hessian there
+    is not positive definite."""
+    import jax
+    import jax.numpy as jnp
+    from jax.flatten_util import ravel_pytree
+
+    def run(z: Any, data: Any) -> Any:
+        flat, unravel = ravel_pytree(list(z))
+        eye = jnp.eye(flat.size)
+
+        def f(x: Any) -> Any:
+            return -logp_fn(*unravel(x), *data)[0]
+
+        value_and_grad, hess = jax.value_and_grad(f), jax.hessian(f)
+
+        def searching(carry: Any) -> Any:
+            i, _, _, g, _ = carry
+            return (i < iterations) & ~(jnp.max(jnp.abs(g)) < tolerance)
+
+        def newton(carry: Any) -> Any:
+            i, x, fx, g, damping = carry
+            trial = x + jnp.linalg.solve(hess(x) + damping * eye, -g)
+            ft, gt = value_and_grad(trial)
+            better = jnp.isfinite(ft) & (ft < fx)
+            return (
+                i + 1,
+                jnp.where(better, trial, x),
+                jnp.where(better, ft, fx),
+                jnp.where(better, gt, g),
+                jnp.where(better, damping / 3.0, damping * 4.0),
+            )
+
+        f0, g0 = value_and_grad(flat)
+        _, x, _, g, _ = jax.lax.while_loop(searching, newton, (0, flat, f0, g0, 1.0))
+        chol = jnp.linalg.cholesky(hess(x))
+        var = jnp.diag(jax.scipy.linalg.cho_solve((chol, True), eye))
+        ok = (jnp.max(jnp.abs(g)) < tolerance) & jnp.all(jnp.isfinite(var)) & jnp.all(var > 0)
+        return jnp.where(ok, var, jnp.ones_like(var)), ok
+
+    return jax.jit(run)
+
+
+def _sampler(logp_fn: Any, cfg: BayesianConfig) -> Any:
+    """A ``run(keys, z0, data, inverse_mass) -> (draws, stats)`` for ``cfg.chains`` chains,
+    shared out over JAX's CPU devices (one per core, the chains of a device one after the
+    other), compiled on its first call and reused for every dataset of the structure."""
+    import os
+
+    import jax
+    import jax.numpy as jnp
+    from numpyro.infer.hmc import hmc
+
+    def potential_fn_gen(*data: Any) -> Any:
+        def potential(z: Any) -> Any:
+            return -logp_fn(*z, *data)[0]
+
+        return potential
+
+    init_kernel, sample_kernel = hmc(potential_fn_gen=potential_fn_gen, algo="NUTS")
+
+    def one_chain(key: Any, z0: Any, inverse_mass: Any, data: Any) -> Any:
+        key, _ = jax.random.split(key)  # as numpyro.infer.HMC.init splits a chain's key
+        state = init_kernel(
+            z0,
+            num_warmup=cfg.tune,
+            inverse_mass_matrix=inverse_mass,
+            target_accept_prob=cfg.target_accept,
+            adapt_step_size=True,
+            adapt_mass_matrix=True,
+            dense_mass=False,
+            model_args=data,
+            rng_key=key,
+        )
+
+        def step(state: Any, _: Any) -> Any:
+            state = sample_kernel(state, model_args=data)
+            stats = (
+                state.diverging,
+                state.num_steps,
+                state.energy,
+                state.potential_energy,
+                state.adapt_state.step_size,
+                state.accept_prob,
+            )
+            return state, (state.z, stats)
+
+        state = jax.lax.fori_loop(
+            0, cfg.tune, lambda _, s: sample_kernel(s, model_args=data), state
+        )
+        _, out = jax.lax.scan(step, state, None, length=cfg.draws)
+        return out
+
+    devices = jax.local_devices()
+    n_dev = max(1, min(len(devices), cfg.chains, os.cpu_count() or 1))
+    while cfg.chains % n_dev:
+        n_dev -= 1
+    per = cfg.chains // n_dev
+
+    def device_lanes(keys: Any, z0: Any, inverse_mass: Any, data: Any) -> Any:
+        return jax.lax.map(lambda lane: one_chain(*lane, data), (keys, z0, inverse_mass))
+
+    mapped = jax.pmap(device_lanes, in_axes=(0, 0, 0, None), devices=devices[:n_dev])
+
+    def run(keys: Any, z0: Any, inverse_mass: Any, data: Any) -> Any:
+        def shard(a: Any) -> Any:
+            return jnp.asarray(a).reshape(n_dev, per, *np.shape(a)[1:])
+
+        out = mapped(shard(keys), [shard(a) for a in z0], shard(inverse_mass), list(data))
+        return jax.tree_util.tree_map(lambda a: a.reshape(cfg.chains, *a.shape[2:]), out)
+
+    return run
+
+
+@dataclass
+class Sampled:
+    """One dataset's fit by the compiled model: its built ``MMM``, the inference data (posterior,
+    sample statistics, pointwise log likelihood, observed and constant data), the prior
+    predictive draws of the target and the posterior mean of ``mu`` over every week (both on
+    the max-scaled target), whether the adaptation started from the Laplace scales, and the
+    seconds NUTS took."""
+
+    mmm: Any
+    idata: Any
+    prior_y: np.ndarray
+    mu: np.ndarray
+    warm_start: bool
+    sample_seconds: float
+
+
+def sample(cfg: BayesianConfig, fit_input: FitInput, prior_seed: int, nuts_seed: int) -> Sampled:
+    """Fit ``fit_input`` with the compiled model of its structure. ``prior_seed`` seeds the
+    prior predictive draws, ``nuts_seed`` plays ``pm.sample``'s ``random_seed`` (initial points
+    and chain keys)."""
+    import time
+
+    import jax
+    import jax.numpy as jnp
+    from pymc.pytensorf import reseed_rngs
+    from pymc.util import _get_seeds_per_chain
+
+    mmm = build(cfg, fit_input)
+    c = compiled_for(cfg, fit_input, mmm)
+    own = data_values(mmm)
+    if sorted(own) != sorted(c.data_names):
+        raise RuntimeError(f"data variables {sorted(own)} differ from {sorted(c.data_names)}")
+    for name, var in data_variables(c.mmm).items():  # the template's PyMC functions read these
+        var.set_value(own[name])
+    data = [jnp.asarray(own[n]) for n in c.data_names]
+
+    reseed_rngs(c.rngs, prior_seed)
+    prior_y = np.stack([np.asarray(c.forward()[0]) for _ in range(cfg.prior_predictive_draws)])
+
+    t0 = time.perf_counter()
+    jax_seed = pymc_jax_seed(nuts_seed, cfg.chains)
+    z0 = [_initial_point(c, int(s), data) for s in _get_seeds_per_chain(jax_seed, cfg.chains)]
+    start = [jnp.asarray(np.stack([z[i] for z in z0])) for i in range(len(c.value_names))]
+    inverse_mass, ok = c.laplace([a[0] for a in start], data)
+    key = jax.random.PRNGKey(jax_seed)
+    keys = jax.random.split(key, cfg.chains) if cfg.chains > 1 else key[None]
+    inverse_mass = jnp.broadcast_to(inverse_mass, (cfg.chains, inverse_mass.size))
+    z, stats = c.run(keys, start, inverse_mass, data)
+    z = [np.asarray(a) for a in z]
+    seconds = time.perf_counter() - t0
+
+    flat = [a.reshape(-1, *a.shape[2:]) for a in z]
+    values = [np.asarray(v) for v in c.values(*flat, *data)]
+    loglik = [np.asarray(v) for v in c.loglik(*flat, *data)]
+    weekly = weekly_data(cfg, fit_input, mmm)
+    full = [jnp.asarray(weekly.get(n, own[n])) for n in c.data_names]
+    mu = np.asarray(c.mu(*flat, *full))
+    idata = _inference_data(c, mmm, values, [np.asarray(s) for s in stats], loglik, cfg.chains)
+    return Sampled(mmm, idata, prior_y, mu, bool(ok), seconds)
+
+
+def _initial_point(c: Compiled, seed: int, data: list[Any]) -> list[np.ndarray]:
+    """PyMC's jittered initial point for one chain (``_init_jitter``: redrawn with a new seed
+    while the log density is not finite, at most 10 times)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(11):
+        point = c.initial_point(seed)
+        values = [np.asarray(point[n]) for n in c.value_names]
+        if np.isfinite(float(c.logp(*values, *data)[0])):
+            break
+        seed = int(rng.integers(2**30, dtype=np.int64))
+    return values
+
+
+def _inference_data(
+    c: Compiled,
+    mmm: Any,
+    values: list[np.ndarray],
+    stats: list[np.ndarray],
+    loglik: list[np.ndarray],
+    chains: int,
+) -> Any:
+    """The draws as ``pm.sample`` returns them (chain, draw, *dims), with the pointwise log
+    likelihood of every observed variable."""
+    from arviz import from_dict
+    from pymc.backends.arviz import (
+        coords_and_dims_for_inferencedata,
+        find_constants,
+        find_observations,
+    )
+
+    def split(a: np.ndarray) -> np.ndarray:
+        return a.reshape(chains, -1, *a.shape[1:])
+
+    model = mmm.model
+    keep = set(c.keep)
+    posterior = {n: split(a) for n, a in zip(c.output_names, values, strict=True) if n in keep}
+    sample_stats = {n: a for n, a in zip(STAT_NAMES, stats, strict=True)}
+    sample_stats["tree_depth"] = np.log2(sample_stats["n_steps"]).astype(int) + 1
+    groups: dict[str, Any] = {
+        "posterior": posterior,
+        "sample_stats": sample_stats,
+        "log_likelihood": {n: split(a) for n, a in zip(c.observed, loglik, strict=True)},
+    }
+    for name, found in (
+        ("observed_data", find_observations(model)),
+        ("constant_data", find_constants(model)),
+    ):
+        if found is not None:
+            groups[name] = found
+    coords, dims = coords_and_dims_for_inferencedata(model)
+    return from_dict(data=groups, coords=coords, dims=dims, sample_dims=["chain", "draw"])
