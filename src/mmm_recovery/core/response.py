@@ -125,3 +125,70 @@ class ChannelResponse:
         fam_a, l_max, norm = ad.pop("family"), int(ad.pop("l_max")), bool(ad.pop("normalize"))
         fam_s = sat.pop("family")
         return cls(fam_a, ad, l_max, norm, fam_s, sat, d["beta"])
+
+
+@dataclass(frozen=True)
+class ResponseDraws:
+    """Many draws of one channel's response (bootstrap replicates, posterior draws) computed
+    together: the same formulas as :class:`ChannelResponse`, each parameter an array over the
+    draws. Every draw must share the families, ``l_max`` and ``normalize``
+    (:meth:`from_draws` returns None otherwise)."""
+
+    first: ChannelResponse
+    adstock_params: dict[str, np.ndarray]  # (D, 1) each: one channel
+    saturation_params: dict[str, np.ndarray]
+    beta: np.ndarray  # (D, 1)
+
+    @classmethod
+    def from_draws(cls, draws: Any) -> ResponseDraws | None:
+        """From a sequence of scalar :class:`ChannelResponse`, or None where they differ in
+        family, lag window or parameter names."""
+        first = draws[0]
+
+        def shape(d: ChannelResponse) -> tuple:
+            return (
+                d.adstock_family,
+                d.l_max,
+                d.normalize,
+                d.saturation_family,
+                tuple(d.adstock_params),
+                tuple(d.saturation_params),
+            )
+
+        if any(shape(d) != shape(first) for d in draws):
+            return None
+
+        def column(values: list[Any]) -> np.ndarray:
+            return np.asarray(values, dtype=float).reshape(-1, 1)
+
+        return cls(
+            first,
+            {k: column([d.adstock_params[k] for d in draws]) for k in first.adstock_params},
+            {k: column([d.saturation_params[k] for d in draws]) for k in first.saturation_params},
+            column([d.beta for d in draws]),
+        )
+
+    def _weights(self) -> np.ndarray:
+        """Adstock weights, shape (D, l_max, 1)."""
+        f = self.first
+        return families.adstock_weights(f.adstock_family, self.adstock_params, f.l_max, f.normalize)
+
+    def contribution(self, spend: np.ndarray) -> np.ndarray:
+        """Weekly contribution (currency) of each draw, shape (D, T)."""
+        x = transforms.convolve_adstock(np.asarray(spend, dtype=float)[:, None], self._weights())
+        return self.beta * families.saturate(
+            self.first.saturation_family, x[..., 0], self.saturation_params
+        )
+
+    def steady_state(self, spend_level: np.ndarray) -> np.ndarray:
+        """Each draw's steady-state weekly revenue at every spend level, shape (D, G)."""
+        k = self._weights().sum(axis=-2)  # (D, 1)
+        x = np.asarray(spend_level, dtype=float)[None, :] * k
+        return self.beta * families.saturate(self.first.saturation_family, x, self.saturation_params)
+
+    def marginal(self, spend_level: float) -> np.ndarray:
+        """Each draw's marginal ROAS at one weekly spend, shape (D,)."""
+        k = self._weights().sum(axis=-2)
+        family = families.saturation(self.first.saturation_family)
+        d = family.derivative(float(spend_level) * k, self.saturation_params)
+        return (self.beta * d * k)[:, 0]

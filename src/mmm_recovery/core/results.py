@@ -57,7 +57,7 @@ from mmm_recovery.core.estimates import (
     FitStats,
     SaturationEstimate,
 )
-from mmm_recovery.core.response import ChannelResponse
+from mmm_recovery.core.response import ChannelResponse, ResponseDraws
 
 RESULTS_FILE = "results.json"
 
@@ -235,18 +235,26 @@ def channel_estimates(
             **{f"saturation.{k}": float(v) for k, v in r.saturation_params.items()},
         }
 
-    rows = [quantities(d, t) for d, t in zip(draws, media_totals, strict=True)]
+    columns = _draw_quantities(draws, spend, media_totals, mean_weekly)
+    if columns is None:  # draws of different families: one at a time
+        rows = [quantities(d, t) for d, t in zip(draws, media_totals, strict=True)]
+        columns = {k: np.array([r[k] for r in rows]) for k in rows[0]}
     pt = quantities(point, float(cast(float, point_media_total))) if point is not None else None
     extra: Mapping[str, Mapping[str, float]] = {}
     if annotate is not None:
-        extra = annotate({k: np.array([r[k] for r in rows]) for k in rows[0]})
+        extra = annotate(columns)
 
     def est(key: str) -> Estimate:
-        out = estimate([r[key] for r in rows], level, kind, None if pt is None else pt[key], levels)
+        out = estimate(columns[key], level, kind, None if pt is None else pt[key], levels)
         return Estimate.from_dict({**out, **extra.get(key, {})})
 
     first = point or draws[0]
-    curves = np.array([d.steady_state(grid) for d in draws])
+    stacked = ResponseDraws.from_draws(draws)
+    curves = (
+        np.array([d.steady_state(grid) for d in draws])
+        if stacked is None
+        else stacked.steady_state(grid)
+    )
     lower = upper = None
     if len(draws) > 1:  # pointwise bands of the same kind as every other interval
         if kind == "hdi":
@@ -275,6 +283,32 @@ def channel_estimates(
     )
 
 
+def _draw_quantities(
+    draws: Sequence[ChannelResponse],
+    spend: np.ndarray,
+    media_totals: np.ndarray,
+    mean_weekly: float,
+) -> dict[str, np.ndarray] | None:
+    """Every quantity of :func:`channel_estimates` for all draws at once (:class:`ResponseDraws`),
+    or None where the draws do not share their families."""
+    stacked = ResponseDraws.from_draws(draws)
+    if stacked is None:
+        return None
+    spend_total = float(spend.sum())
+    c = stacked.contribution(spend).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(media_totals > 0, c / media_totals, np.nan)
+    return {
+        "contribution_total": c,
+        "contribution_share": share,
+        "roas": c / spend_total if spend_total > 0 else np.full_like(c, np.nan),
+        "mroas": stacked.marginal(mean_weekly),
+        "beta": stacked.beta[:, 0],
+        **{f"adstock.{k}": v[:, 0] for k, v in stacked.adstock_params.items()},
+        **{f"saturation.{k}": v[:, 0] for k, v in stacked.saturation_params.items()},
+    }
+
+
 def summarize_draws(
     draws: Mapping[str, Sequence[ChannelResponse]],
     fit_input: FitInput,
@@ -290,7 +324,11 @@ def summarize_draws(
     totals = np.zeros(n_draws)
     point_total = 0.0
     for i, c in enumerate(fit_input.channels):
-        totals += np.array([d.contribution(spend[:, i]).sum() for d in draws[c]])
+        stacked = ResponseDraws.from_draws(draws[c])
+        if stacked is None:
+            totals += np.array([d.contribution(spend[:, i]).sum() for d in draws[c]])
+        else:
+            totals += stacked.contribution(spend[:, i]).sum(axis=1)
         if point is not None:
             point_total += float(point[c].contribution(spend[:, i]).sum())
     return {
