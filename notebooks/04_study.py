@@ -39,7 +39,9 @@ from mmm_recovery.reporting import plots
 
 spec = load_study(study)
 root = paths.resolve(data_root)
-run_study(spec, data_root=root, progress=False)  # a progress bar would put timings in here
+# progress lines (fits done / total, fits per minute, time left) go to stderr: shown while this
+# runs, in Jupyter and on the stage's console, and left out of the saved notebook (same bytes)
+run_study(spec, data_root=root)
 metrics = write_outputs(spec, paths.resolve(metrics_dir), root)
 fits = pd.read_csv(paths.resolve(metrics_dir) / "fits.csv")
 fits.groupby(["scenario", "estimator"])[["converged", "regret", "holdout_mape"]].mean()

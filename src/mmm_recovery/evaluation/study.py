@@ -13,7 +13,7 @@ reason and the study goes on; a fit that does not converge is kept and flagged.
 Execution: ``processes`` (a local process pool of ``study.workers``) or a Dask distributed
 scheduler (``study.scheduler: tcp://host:port``, or the ``MMM_RECOVERY_SCHEDULER`` environment
 variable, which wins); one pool or Dask task per batch of tasks (:mod:`.tasks`). Progress is
-shown with tqdm.
+printed as lines on stderr (:mod:`.progress`).
 """
 
 from __future__ import annotations
@@ -63,17 +63,26 @@ def run_study(
     progress: bool = True,
     only: Iterable[Task] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every task whose record is missing; return the summaries of the tasks run now."""
-    from tqdm.auto import tqdm
+    """Run every task whose record is missing; return the summaries of the tasks run now.
+    ``progress``: print fits done / total, fits per minute and the time left to stderr
+    (:class:`~mmm_recovery.evaluation.progress.Progress`)."""
+    from mmm_recovery.evaluation.progress import Progress
 
-    todo = [t for t in (only or tasks(study)) if not is_done(study, t, data_root)]
+    wanted = list(only or tasks(study))
+    todo = [t for t in wanted if not is_done(study, t, data_root)]
     if not todo:
         return []
     study_path = str(study.source)
     root = str(data_root) if data_root else None
     sched = scheduler_for(study)
     done: list[dict[str, Any]] = []
-    bar = tqdm(total=len(todo), desc=f"study {study.study.name}", disable=not progress)
+    bar = Progress(
+        len(todo),
+        f"study {study.study.name}",
+        skipped=len(wanted) - len(todo),
+        enabled=progress,
+    )
+    bar.emit()
     if sched == "processes":
         with ProcessPoolExecutor(
             max_workers=study.study.workers, mp_context=mp.get_context("spawn")
@@ -100,7 +109,6 @@ def run_study(
             for f in dask_completed(futures):
                 done += f.result()
                 bar.update(len(f.result()))
-    bar.close()
     return done
 
 
