@@ -91,13 +91,14 @@ def test_the_switch_changes_only_how_pytensor_lowers_the_adstock():
     assert "conv_general_dilated" not in str(jax.make_jaxpr(lambda a: switched(xv, a)[0])(av))
 
 
-def test_one_structure_compiles_once_and_takes_each_datasets_data(smoke_study):
-    """Two replicates of one scenario share one compiled model; at jittered points its log
-    density fed each dataset's data equals that dataset's own PyMC log density; a dataset of
-    another length gets its own."""
+@pytest.mark.parametrize("scenario", ["base", "hill_truth"])
+def test_one_structure_compiles_once_and_takes_each_datasets_data(smoke_study, scenario):
+    """Two replicates of one scenario (hill_truth: with a lift test, whose numbers differ)
+    share one compiled model; at jittered points its log density fed each dataset's data equals
+    that dataset's own PyMC log density; a dataset of another length gets its own."""
     cfg = BayesianConfig.model_validate(smoke_study.estimators["bayesian"])
     compiled._CACHE.clear()
-    fis = _inputs(smoke_study)
+    fis = _inputs(smoke_study, scenario)
     built = [compiled.build(cfg, fi) for fi in fis]
     cs = [compiled.compiled_for(cfg, fi, m) for fi, m in zip(fis, built, strict=True)]
     assert cs[0] is cs[1] and len(compiled._CACHE) == 1
@@ -115,6 +116,9 @@ def test_one_structure_compiles_once_and_takes_each_datasets_data(smoke_study):
             }
             got = float(c.logp(*(point[n] for n in c.value_names), *data)[0])
             assert got == pytest.approx(float(logp(point)), rel=LOGP_RTOL)
+    if scenario != "base":
+        assert len(fis[0].lift_tests) and not fis[0].lift_tests.equals(fis[1].lift_tests)
+        return
     shorter = FitInput.from_simulated(
         simulate(smoke_study.scenario("base"), smoke_study.rng("base", 0)),
         smoke_study.study.holdout_weeks + 4,

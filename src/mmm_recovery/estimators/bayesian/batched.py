@@ -77,7 +77,8 @@ def build_model(cfg: BayesianConfig, fit_input: FitInput, x0_shared: bool = Fals
 
 
 def shared_inputs(model: Any) -> list[Any]:
-    """The model's per-dataset shared variables, in :data:`DATA_VARIABLES` order (then ``x0``)."""
+    """The model's per-dataset shared variables, in :data:`DATA_VARIABLES` order (then ``x0``,
+    then the lift tests' :data:`~mmm_recovery.estimators.bayesian.lift.LIFT_DATA`)."""
     from pytensor.compile.sharedvalue import SharedVariable
     from pytensor.graph.traversal import graph_inputs
 
@@ -86,7 +87,9 @@ def shared_inputs(model: Any) -> list[Any]:
         for v in graph_inputs([model.logp(), *model.unobserved_value_vars])
         if isinstance(v, SharedVariable)
     }
-    return [found[n] for n in (*DATA_VARIABLES, X0_NAME) if n in found]
+    from mmm_recovery.estimators.bayesian.lift import LIFT_DATA
+
+    return [found[n] for n in (*DATA_VARIABLES, X0_NAME, *LIFT_DATA) if n in found]
 
 
 def _check_constant_shared(mmms: Sequence[Any], inputs: set[str]) -> None:

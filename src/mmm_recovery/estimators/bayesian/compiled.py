@@ -73,14 +73,20 @@ def build(cfg: BayesianConfig, fit_input: FitInput) -> Any:
 
 def structure_key(cfg: BayesianConfig, fit_input: FitInput) -> str:
     """What decides the compiled model: the settings, the training weeks, the channels and
-    controls, and the lift tests (their measurements are constants of the graph)."""
-    lift = fit_input.lift_tests if cfg.calibrate and len(fit_input.lift_tests) else None
+    controls, and each lift test's channel and length (its numbers are data,
+    :data:`~mmm_recovery.estimators.bayesian.lift.LIFT_DATA`)."""
+    from mmm_recovery.core.files import lift_test_weeks
+
+    lift = None
+    if cfg.calibrate and len(fit_input.lift_tests):
+        tests = fit_input.lift_tests
+        lift = list(zip(tests["channel"], map(str, lift_test_weeks(tests)), strict=True))
     parts = {
         "settings": cfg.model_dump(mode="json"),
         "weeks": fit_input.n_train,
         "channels": list(fit_input.channels),
         "controls": list(fit_input.controls),
-        "lift": None if lift is None else lift.to_csv(float_format="%.17g"),
+        "lift": lift,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
@@ -88,13 +94,16 @@ def structure_key(cfg: BayesianConfig, fit_input: FitInput) -> str:
 def data_variables(mmm: Any) -> dict[str, Any]:
     """The model's per-dataset data variables (shared), by name: PyMC-Marketing's
     :data:`~mmm_recovery.estimators.bayesian.batched.DATA_VARIABLES` and the effect
-    coordinates' reference input. (:func:`~mmm_recovery.estimators.bayesian.batched.shared_inputs`
+    coordinates' reference input and the lift tests' numbers. (:func:`~mmm_recovery.estimators.bayesian.batched.shared_inputs`
     finds the same from the graph, at the cost of building the log density: the compiled model
     checks they agree.)"""
+    from mmm_recovery.estimators.bayesian.lift import LIFT_DATA
+
     found = {n: mmm.model[n] for n in DATA_VARIABLES if n in mmm.model.named_vars}
     x0 = getattr(mmm.saturation, "x0_variable", None)
     if x0 is not None:
         found[X0_NAME] = x0
+    found.update({n: mmm.model[n] for n in LIFT_DATA if n in mmm.model.named_vars})
     return found
 
 

@@ -18,6 +18,15 @@ LIFT_NAME = "lift_measurements"
 #: name of the likelihood of the tests of a given length (the ``weeks`` column)
 LIFT_WINDOW_NAME = "lift_window_measurements"
 
+#: the lift tests' numbers in the model, as data variables (shared, like the weekly data) named
+#: ``<likelihood>_<field>``: a compiled model takes each dataset's tests as inputs. A steady-state
+#: test's ``x`` and ``delta_x``, a timed test's spend path (``spend``), and every test's
+#: ``sigma`` and measured ``delta_y`` (all on the scaled data).
+LIFT_DATA = tuple(
+    [f"{LIFT_NAME}_{f}" for f in ("x", "delta_x", "sigma", "delta_y")]
+    + [f"{LIFT_WINDOW_NAME}_{f}" for f in ("spend", "sigma", "delta_y")]
+)
+
 
 def _lift_likelihoods(lift_tests: pd.DataFrame) -> tuple[np.ndarray, tuple[tuple[str, Any], ...]]:
     """Each lift test's weeks (NaN: steady state) and, per likelihood, its name and the mask of
@@ -42,14 +51,11 @@ def _lift_saturation(mmm, channels: list[str], lift_dim: str):
     from pymc_marketing.mmm.transformers import logistic_saturation
 
     order = list(mmm.channel_columns)
-    x0 = saturation.x0[[order.index(c) for c in channels]]
+    index = as_xtensor(np.array([order.index(c) for c in channels]), dims=(lift_dim,))
+    x0 = saturation.reference().isel(channel=index)
 
     def function(x, lam, effect):  # lam and effect have one value per test
-        return (
-            effect
-            * logistic_saturation(x, lam)
-            / logistic_saturation(as_xtensor(x0, dims=(lift_dim,)), lam)
-        )
+        return effect * logistic_saturation(x, lam) / logistic_saturation(x0, lam)
 
     return function
 
@@ -72,8 +78,6 @@ def add_lift_tests(mmm, lift_tests: pd.DataFrame) -> None:
       channel measures less than the steady-state lift, and the model is compared with what the
       test measured, not with the steady state.
     """
-    from pymc_marketing.mmm.lift_test import add_saturation_observations
-
     scales = mmm.get_scales_as_xarray()
     target_scale = float(scales["target_scale"].values)
     channel_scale = scales["channel_scale"].sel(channel=lift_tests["channel"].to_list()).values
@@ -84,20 +88,55 @@ def add_lift_tests(mmm, lift_tests: pd.DataFrame) -> None:
         df[c] = df[c].to_numpy(dtype=float) / target_scale
     weeks, ((_, steady), (_, timed)) = _lift_likelihoods(df)
     if steady.any():
-        rows = df.loc[steady, list(files.LIFT_TEST_COLUMNS)].reset_index(drop=True)
-        with mmm.model:
-            add_saturation_observations(
-                rows,
-                variable_mapping=mmm.saturation.variable_mapping,
-                saturation_function=_lift_saturation(
-                    mmm, rows["channel"].to_list(), f"_{LIFT_NAME}_dim"
-                ),
-                name=LIFT_NAME,
-            )
+        _add_steady_lift_tests(mmm, df.loc[steady].reset_index(drop=True))
     if timed.any():
         _add_windowed_lift_tests(
             mmm, df.loc[timed].reset_index(drop=True), weeks[timed].astype(int)
         )
+
+
+def _data(name: str, values: np.ndarray, dims: tuple[str, ...]) -> Any:
+    """A data variable of the current model (its dimensions added as coordinates of its
+    lengths where they are new)."""
+    import pymc as pm
+    import pymc.dims as pmd
+
+    model = pm.modelcontext(None)
+    for dim, length in zip(dims, np.shape(values), strict=True):
+        if dim not in model.coords:
+            model.add_coord(dim, length=length)
+    return pmd.Data(name, np.asarray(values, dtype=float), dims=dims)
+
+
+def _add_steady_lift_tests(mmm, df: pd.DataFrame) -> None:
+    """The likelihood :data:`LIFT_NAME` of steady-state lift tests (``df`` on the scaled data,
+    one row per test; :func:`add_lift_tests`): ``delta_y ~ Normal(sat(x + delta_x) - sat(x),
+    sigma)`` with the saturation including its ``beta``, as PyMC-Marketing's
+    ``add_saturation_observations`` builds it, with the tests' numbers as data variables
+    (:data:`LIFT_DATA`)."""
+    import pymc.dims as pmd
+    from pymc.dims import as_xtensor
+
+    name = LIFT_NAME
+    lift_dim = f"_{name}_dim"
+    model = mmm.model
+    order = list(mmm.channel_columns)
+    channels = df["channel"].to_list()
+    index = {"channel": as_xtensor(np.array([order.index(c) for c in channels]), dims=(lift_dim,))}
+    with model:
+        x, delta_x, sigma, delta_y = (
+            _data(f"{name}_{f}", df[f].to_numpy(dtype=float), (lift_dim,))
+            for f in ("x", "delta_x", "sigma", "delta_y")
+        )
+    saturation = _lift_saturation(mmm, channels, lift_dim)
+    params = {
+        p: model[v].isel(index, missing_dims="ignore")
+        for p, v in mmm.saturation.variable_mapping.items()
+    }
+    lift = saturation(x + delta_x, **params) - saturation(x, **params)
+    with model:
+        mu = pmd.Deterministic(f"{name}_model_estimated_lift", lift)
+        pmd.Normal(name, mu=mu, sigma=sigma, observed=delta_y)
 
 
 def _add_windowed_lift_tests(mmm, df: pd.DataFrame, weeks: np.ndarray) -> None:
@@ -128,9 +167,11 @@ def _add_windowed_lift_tests(mmm, df: pd.DataFrame, weeks: np.ndarray) -> None:
     x = df["x"].to_numpy(dtype=float)[:, None]
     after = x + df["delta_x"].to_numpy(dtype=float)[:, None]
     spend = np.where(np.arange(l_max + longest)[None, :] < l_max, x, after)
-    adstocked = mmm.adstock.function(
-        as_xtensor(spend, dims=(lift_dim, week_dim)), **parameters(mmm.adstock), dim=week_dim
-    )
+    with model:
+        spend_data = _data(f"{name}_spend", spend, (lift_dim, week_dim))
+        sigma = _data(f"{name}_sigma", df["sigma"].to_numpy(dtype=float), (lift_dim,))
+        delta_y = _data(f"{name}_delta_y", df["delta_y"].to_numpy(dtype=float), (lift_dim,))
+    adstocked = mmm.adstock.function(spend_data, **parameters(mmm.adstock), dim=week_dim)
     saturation = _lift_saturation(mmm, channels, lift_dim)
     sat_params = parameters(mmm.saturation)
     before = saturation(adstocked.isel({week_dim: l_max - 1}), **sat_params)
@@ -138,14 +179,8 @@ def _add_windowed_lift_tests(mmm, df: pd.DataFrame, weeks: np.ndarray) -> None:
     share = (np.arange(longest)[None, :] < weeks[:, None]) / weeks[:, None]  # 1/w in its weeks
     lift = ((during - before) * as_xtensor(share, dims=(lift_dim, week_dim))).sum(week_dim)
     with model:
-        model.add_coord(lift_dim, length=len(df))
         mu = pmd.Deterministic(f"{name}_model_estimated_lift", lift)
-        pmd.Normal(
-            name,
-            mu=mu,
-            sigma=as_xtensor(df["sigma"].to_numpy(dtype=float), dims=(lift_dim,)),
-            observed=as_xtensor(df["delta_y"].to_numpy(dtype=float), dims=(lift_dim,)),
-        )
+        pmd.Normal(name, mu=mu, sigma=sigma, observed=delta_y)
 
 
 def posterior_lifts(
