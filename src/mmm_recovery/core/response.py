@@ -184,7 +184,9 @@ class ResponseDraws:
         """Each draw's steady-state weekly revenue at every spend level, shape (D, G)."""
         k = self._weights().sum(axis=-2)  # (D, 1)
         x = np.asarray(spend_level, dtype=float)[None, :] * k
-        return self.beta * families.saturate(self.first.saturation_family, x, self.saturation_params)
+        return self.beta * families.saturate(
+            self.first.saturation_family, x, self.saturation_params
+        )
 
     def marginal(self, spend_level: float) -> np.ndarray:
         """Each draw's marginal ROAS at one weekly spend, shape (D,)."""
