@@ -65,7 +65,9 @@ def build(cfg: BayesianConfig, fit_input: FitInput) -> Any:
         mmm.saturation.x0_variable = pytensor.shared(np.asarray(mmm.saturation.x0), name=X0_NAME)
     x = design_frame(cfg, fit_input)
     n = fit_input.n_train
-    mmm.build_model(x.iloc[:n], fit_input.data[fit_input.target].iloc[:n])
+    x_train, y_train = x.iloc[:n], fit_input.data[fit_input.target].iloc[:n]
+    mmm.build_model(x_train, y_train)
+    mmm._fit_data_group = mmm.create_fit_data(x_train, y_train)  # as MMM.fit keeps it
     if cfg.calibrate and len(fit_input.lift_tests):
         add_lift_tests(mmm, fit_input.lift_tests)
     return mmm
@@ -156,6 +158,7 @@ class Compiled:
     run: Any
     initial_point: Any
     forward: Any
+    prior_names: list[str]
     rngs: list[Any]
 
 
@@ -213,8 +216,9 @@ def _compile(cfg: BayesianConfig, mmm: Any) -> Compiled:
     def mean_mu(*a: Any) -> Any:
         return jax.vmap(mu_fn, in_axes=(*([0] * n_values), *([None] * len(inputs))))(*a)[0].mean(0)
 
+    prior_names = [v.name for v in (*model.free_RVs, *model.deterministics, *observed)]
     forward, _ = compile_forward_sampling_function(
-        outputs=[model[v.name] for v in observed][:1],
+        outputs=[model[n] for n in prior_names],
         vars_in_trace=[],
         basic_rvs=model.basic_RVs,
         model=model,
@@ -237,6 +241,7 @@ def _compile(cfg: BayesianConfig, mmm: Any) -> Compiled:
             model=model, jitter_rvs=set(model.free_RVs), return_transformed=True
         ),
         forward=forward,
+        prior_names=prior_names,
         rngs=[v for v in forward.get_shared() if isinstance(v.type, RandomGeneratorType)],
     )
 
@@ -397,7 +402,10 @@ def sample(cfg: BayesianConfig, fit_input: FitInput, prior_seed: int, nuts_seed:
     data = [jnp.asarray(own[n]) for n in c.data_names]
 
     reseed_rngs(c.rngs, prior_seed)
-    prior_y = np.stack([np.asarray(c.forward()[0]) for _ in range(cfg.prior_predictive_draws)])
+    prior_draws = [c.forward() for _ in range(cfg.prior_predictive_draws)]
+    prior = {
+        n: np.stack([np.asarray(d[i]) for d in prior_draws]) for i, n in enumerate(c.prior_names)
+    }
 
     t0 = time.perf_counter()
     jax_seed = pymc_jax_seed(nuts_seed, cfg.chains)
@@ -418,7 +426,29 @@ def sample(cfg: BayesianConfig, fit_input: FitInput, prior_seed: int, nuts_seed:
     full = [jnp.asarray(weekly.get(n, own[n])) for n in c.data_names]
     mu = np.asarray(c.mu(*flat, *full))
     idata = _inference_data(c, mmm, values, [np.asarray(s) for s in stats], loglik, cfg.chains)
-    return Sampled(mmm, idata, prior_y, mu, bool(ok), seconds)
+    _add_prior(idata, mmm, prior, c.observed)
+    fit_data = mmm.create_fit_data_group()  # the training data, as MMM.fit stores it
+    if fit_data is not None:
+        idata["/fit_data"] = fit_data
+    mmm.idata = idata
+    return Sampled(mmm, idata, prior[c.observed[0]], mu, bool(ok), seconds)
+
+
+def _add_prior(idata: Any, mmm: Any, prior: dict[str, np.ndarray], observed: list[str]) -> None:
+    """The prior draws as ``MMM.sample_prior_predictive`` leaves them in the inference data:
+    groups ``prior`` (parameters, deterministics) and ``prior_predictive`` (observed), one
+    chain."""
+    from arviz import from_dict
+    from pymc.backends.arviz import coords_and_dims_for_inferencedata
+
+    coords, dims = coords_and_dims_for_inferencedata(mmm.model)
+    groups = {
+        "prior": {n: a[None] for n, a in prior.items() if n not in observed},
+        "prior_predictive": {n: a[None] for n, a in prior.items() if n in observed},
+    }
+    tree = from_dict(data=groups, coords=coords, dims=dims, sample_dims=["chain", "draw"])
+    for name in groups:
+        idata[f"/{name}"] = tree[name].to_dataset()
 
 
 def _initial_point(c: Compiled, seed: int, data: list[Any]) -> list[np.ndarray]:
