@@ -194,3 +194,24 @@ class ResponseDraws:
         family = families.saturation(self.first.saturation_family)
         d = family.derivative(float(spend_level) * k, self.saturation_params)
         return (self.beta * d * k)[:, 0]
+
+    def quantities(
+        self, spend: np.ndarray, media_totals: np.ndarray, mean_weekly: float
+    ) -> dict[str, np.ndarray]:
+        """Each draw's summarised quantities over a spend series (currency): total contribution,
+        its share of ``media_totals`` (each draw's total over all channels), ROAS, marginal ROAS
+        at ``mean_weekly``, ``beta`` and the parameters as ``adstock.<p>`` and
+        ``saturation.<p>``: arrays of shape (D,)."""
+        spend_total = float(np.sum(spend))
+        c = self.contribution(spend).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(media_totals > 0, c / media_totals, np.nan)
+        return {
+            "contribution_total": c,
+            "contribution_share": share,
+            "roas": c / spend_total if spend_total > 0 else np.full_like(c, np.nan),
+            "mroas": self.marginal(mean_weekly),
+            "beta": self.beta[:, 0],
+            **{f"adstock.{k}": v[:, 0] for k, v in self.adstock_params.items()},
+            **{f"saturation.{k}": v[:, 0] for k, v in self.saturation_params.items()},
+        }

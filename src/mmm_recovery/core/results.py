@@ -235,7 +235,8 @@ def channel_estimates(
             **{f"saturation.{k}": float(v) for k, v in r.saturation_params.items()},
         }
 
-    columns = _draw_quantities(draws, spend, media_totals, mean_weekly)
+    stacked = ResponseDraws.from_draws(draws)
+    columns = None if stacked is None else stacked.quantities(spend, media_totals, mean_weekly)
     if columns is None:  # draws of different families: one at a time
         rows = [quantities(d, t) for d, t in zip(draws, media_totals, strict=True)]
         columns = {k: np.array([r[k] for r in rows]) for k in rows[0]}
@@ -249,7 +250,6 @@ def channel_estimates(
         return Estimate.from_dict({**out, **extra.get(key, {})})
 
     first = point or draws[0]
-    stacked = ResponseDraws.from_draws(draws)
     curves = (
         np.array([d.steady_state(grid) for d in draws])
         if stacked is None
@@ -281,32 +281,6 @@ def channel_estimates(
             upper=upper,
         ),
     )
-
-
-def _draw_quantities(
-    draws: Sequence[ChannelResponse],
-    spend: np.ndarray,
-    media_totals: np.ndarray,
-    mean_weekly: float,
-) -> dict[str, np.ndarray] | None:
-    """Every quantity of :func:`channel_estimates` for all draws at once (:class:`ResponseDraws`),
-    or None where the draws do not share their families."""
-    stacked = ResponseDraws.from_draws(draws)
-    if stacked is None:
-        return None
-    spend_total = float(spend.sum())
-    c = stacked.contribution(spend).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(media_totals > 0, c / media_totals, np.nan)
-    return {
-        "contribution_total": c,
-        "contribution_share": share,
-        "roas": c / spend_total if spend_total > 0 else np.full_like(c, np.nan),
-        "mroas": stacked.marginal(mean_weekly),
-        "beta": stacked.beta[:, 0],
-        **{f"adstock.{k}": v[:, 0] for k, v in stacked.adstock_params.items()},
-        **{f"saturation.{k}": v[:, 0] for k, v in stacked.saturation_params.items()},
-    }
 
 
 def summarize_draws(

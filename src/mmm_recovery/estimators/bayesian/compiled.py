@@ -12,7 +12,7 @@ reuses it:
 * NUTS: NumPyro's kernel (``numpyro.infer.hmc.hmc``), the same windowed step-size and diagonal
   mass-matrix adaptation, target acceptance, warm-up and draw counts as ``pm.sample`` with
   NumPyro; the chains start at PyMC's jittered initial points (same seeds). The adaptation
-  starts from a diagonal inverse mass matrix at the posterior's scale (:func:`_laplace`: the
+  starts from a diagonal inverse mass matrix at the posterior's scale (:func:`.nuts.laplace`: the
   marginal variances of the Laplace approximation at the posterior mode, found by BFGS on the
   same compiled potential) instead of the identity, where the first warm-up window otherwise
   spends most of the warm-up's gradients; where that fails (a mode not found, a Hessian not
@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from mmm_recovery.core.results import FitInput, check_fit_input
+from mmm_recovery.estimators.bayesian import nuts
 from mmm_recovery.estimators.bayesian.batched import (
     DATA_VARIABLES,
     STAT_NAMES,
@@ -235,8 +236,8 @@ def _compile(cfg: BayesianConfig, mmm: Any) -> Compiled:
         values=per_draw(values_fn),
         loglik=per_draw(loglik_fn),
         mu=jax.jit(mean_mu),
-        laplace=_laplace(logp_fn),
-        run=_sampler(logp_fn, cfg),
+        laplace=nuts.laplace(logp_fn),
+        run=nuts.sampler(logp_fn, cfg),
         initial_point=make_initial_point_fn(
             model=model, jitter_rvs=set(model.free_RVs), return_transformed=True
         ),
@@ -244,125 +245,6 @@ def _compile(cfg: BayesianConfig, mmm: Any) -> Compiled:
         prior_names=prior_names,
         rngs=[v for v in forward.get_shared() if isinstance(v.type, RandomGeneratorType)],
     )
-
-
-def _laplace(logp_fn: Any, iterations: int = 200, tolerance: float = 1e-6) -> Any:
-    """A jitted ``laplace(z, data) -> (variances, ok)``: the diagonal of the inverse Hessian of
-    the potential at its minimum, the Laplace approximation's marginal variances in the
-    sampler's (unconstrained, flattened) coordinates. The minimum is found from ``z`` by damped
-    Newton steps (Levenberg-Marquardt: a step that does not lower the potential is refused and
-    the damping raised) until the largest gradient component is below ``tolerance``, at most
-    ``iterations``; ``ok`` is false, and the variances one, where it is not or the Hessian there
-    is not positive definite."""
-    import jax
-    import jax.numpy as jnp
-    from jax.flatten_util import ravel_pytree
-
-    def run(z: Any, data: Any) -> Any:
-        flat, unravel = ravel_pytree(list(z))
-        eye = jnp.eye(flat.size)
-
-        def f(x: Any) -> Any:
-            return -logp_fn(*unravel(x), *data)[0]
-
-        value_and_grad, hess = jax.value_and_grad(f), jax.hessian(f)
-
-        def searching(carry: Any) -> Any:
-            i, _, _, g, _ = carry
-            return (i < iterations) & ~(jnp.max(jnp.abs(g)) < tolerance)
-
-        def newton(carry: Any) -> Any:
-            i, x, fx, g, damping = carry
-            trial = x + jnp.linalg.solve(hess(x) + damping * eye, -g)
-            ft, gt = value_and_grad(trial)
-            better = jnp.isfinite(ft) & (ft < fx)
-            return (
-                i + 1,
-                jnp.where(better, trial, x),
-                jnp.where(better, ft, fx),
-                jnp.where(better, gt, g),
-                jnp.where(better, damping / 3.0, damping * 4.0),
-            )
-
-        f0, g0 = value_and_grad(flat)
-        _, x, _, g, _ = jax.lax.while_loop(searching, newton, (0, flat, f0, g0, 1.0))
-        chol = jnp.linalg.cholesky(hess(x))
-        var = jnp.diag(jax.scipy.linalg.cho_solve((chol, True), eye))
-        ok = (jnp.max(jnp.abs(g)) < tolerance) & jnp.all(jnp.isfinite(var)) & jnp.all(var > 0)
-        return jnp.where(ok, var, jnp.ones_like(var)), ok
-
-    return jax.jit(run)
-
-
-def _sampler(logp_fn: Any, cfg: BayesianConfig) -> Any:
-    """A ``run(keys, z0, data, inverse_mass) -> (draws, stats)`` for ``cfg.chains`` chains,
-    shared out over JAX's CPU devices (one per core, the chains of a device one after the
-    other), compiled on its first call and reused for every dataset of the structure."""
-    import os
-
-    import jax
-    import jax.numpy as jnp
-    from numpyro.infer.hmc import hmc
-
-    def potential_fn_gen(*data: Any) -> Any:
-        def potential(z: Any) -> Any:
-            return -logp_fn(*z, *data)[0]
-
-        return potential
-
-    init_kernel, sample_kernel = hmc(potential_fn_gen=potential_fn_gen, algo="NUTS")
-
-    def one_chain(key: Any, z0: Any, inverse_mass: Any, data: Any) -> Any:
-        key, _ = jax.random.split(key)  # as numpyro.infer.HMC.init splits a chain's key
-        state = init_kernel(
-            z0,
-            num_warmup=cfg.tune,
-            inverse_mass_matrix=inverse_mass,
-            target_accept_prob=cfg.target_accept,
-            adapt_step_size=True,
-            adapt_mass_matrix=True,
-            dense_mass=False,
-            model_args=data,
-            rng_key=key,
-        )
-
-        def step(state: Any, _: Any) -> Any:
-            state = sample_kernel(state, model_args=data)
-            stats = (
-                state.diverging,
-                state.num_steps,
-                state.energy,
-                state.potential_energy,
-                state.adapt_state.step_size,
-                state.accept_prob,
-            )
-            return state, (state.z, stats)
-
-        state = jax.lax.fori_loop(
-            0, cfg.tune, lambda _, s: sample_kernel(s, model_args=data), state
-        )
-        _, out = jax.lax.scan(step, state, None, length=cfg.draws)
-        return out
-
-    devices = jax.local_devices()
-    n_dev = max(1, min(len(devices), cfg.chains, os.cpu_count() or 1))
-    while cfg.chains % n_dev:
-        n_dev -= 1
-    per = cfg.chains // n_dev
-
-    def device_lanes(keys: Any, z0: Any, inverse_mass: Any, data: Any) -> Any:
-        return jax.lax.map(lambda lane: one_chain(*lane, data), (keys, z0, inverse_mass))
-
-    mapped = jax.pmap(device_lanes, in_axes=(0, 0, 0, None), devices=devices[:n_dev])
-
-    def run(keys: Any, z0: Any, inverse_mass: Any, data: Any) -> Any:
-        def shard(a: Any) -> Any:
-            return jnp.asarray(a).reshape(n_dev, per, *np.shape(a)[1:])
-
-        out = mapped(shard(keys), [shard(a) for a in z0], shard(inverse_mass), list(data))
-        return jax.tree_util.tree_map(lambda a: a.reshape(cfg.chains, *a.shape[2:]), out)
-
-    return run
 
 
 @dataclass
