@@ -184,6 +184,8 @@ def compile_batched(
     from pymc.sampling.jax import _get_batched_jittered_initial_points, get_jaxified_graph
     from pytensor.graph.replace import graph_replace
 
+    from mmm_recovery.estimators.bayesian.gather_conv import gather_convolution
+
     if not fit_inputs:
         raise ValueError("compile_batched needs at least one dataset")
     if mmms is None:
@@ -198,8 +200,9 @@ def compile_batched(
     logp = graph_replace([template.logp()], replace, strict=False)
     values_out = graph_replace(list(template.unobserved_value_vars), replace, strict=False)
     value_vars = list(template.value_vars)
-    logp_fn = get_jaxified_graph(inputs=[*value_vars, *inputs], outputs=logp)
-    values_fn = get_jaxified_graph(inputs=[*value_vars, *inputs], outputs=values_out)
+    with gather_convolution():  # the adstock as gather + matmul (.gather_conv)
+        logp_fn = get_jaxified_graph(inputs=[*value_vars, *inputs], outputs=logp)
+        values_fn = get_jaxified_graph(inputs=[*value_vars, *inputs], outputs=values_out)
 
     data: list[np.ndarray] = []
     own_shared = [{v.name: v for v in shared_inputs(m.model)} for m in mmms]
@@ -289,46 +292,13 @@ def _run_chains(bm: BatchedModel, cfg: BayesianConfig, seeds: Sequence[int]) -> 
     ``(K * chains, draws, ...)`` per value variable) and the sampler statistics."""
     import jax
     import jax.numpy as jnp
-    from numpyro.infer.hmc import hmc
 
-    def potential_fn_gen(*data):
-        def potential(z):
-            return -bm.logp_fn(*z, *data)[0]
+    from mmm_recovery.estimators.bayesian.nuts import chain
 
-        return potential
+    nuts_chain = chain(bm.logp_fn, cfg)
 
-    init_kernel, sample_kernel = hmc(potential_fn_gen=potential_fn_gen, algo="NUTS")
-
-    def one_chain(key, z0, data):
-        key, _ = jax.random.split(key)  # as numpyro.infer.HMC.init splits a chain's key
-        state = init_kernel(
-            z0,
-            num_warmup=cfg.tune,
-            target_accept_prob=cfg.target_accept,
-            adapt_step_size=True,
-            adapt_mass_matrix=True,
-            dense_mass=False,
-            model_args=data,
-            rng_key=key,
-        )
-
-        def step(state, _):
-            state = sample_kernel(state, model_args=data)
-            stats = (
-                state.diverging,
-                state.num_steps,
-                state.energy,
-                state.potential_energy,
-                state.adapt_state.step_size,
-                state.accept_prob,
-            )
-            return state, (state.z, stats)
-
-        state = jax.lax.fori_loop(  # warm-up: adapt, keep nothing
-            0, cfg.tune, lambda _, s: sample_kernel(s, model_args=data), state
-        )
-        _, (z, stats) = jax.lax.scan(step, state, None, length=cfg.draws)
-        return z, stats
+    def one_chain(key, z0, data):  # NumPyro's default start: the identity mass matrix
+        return nuts_chain(key, z0, None, data)
 
     per_dataset = []
     for seed in seeds:  # as PyMC's NumPyro path keys its chains

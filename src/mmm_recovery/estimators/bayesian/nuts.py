@@ -63,14 +63,14 @@ def laplace(logp_fn: Any, iterations: int = 200, tolerance: float = 1e-6) -> Any
     return jax.jit(run)
 
 
-def sampler(logp_fn: Any, cfg: BayesianConfig) -> Any:
-    """A ``run(keys, z0, data, inverse_mass) -> (draws, stats)`` for ``cfg.chains`` chains,
-    shared out over JAX's CPU devices (one per core, the chains of a device one after the
-    other), compiled on its first call and reused for every dataset of the structure."""
-    import os
-
+def chain(logp_fn: Any, cfg: BayesianConfig) -> Any:
+    """``one_chain(key, z0, inverse_mass, data) -> (draws, stats)``: one NUTS chain of
+    NumPyro's kernel (``numpyro.infer.hmc.hmc``) on the log density ``logp_fn`` with ``data``:
+    ``cfg.tune`` warm-up iterations of its windowed step-size and diagonal mass-matrix
+    adaptation (started from ``inverse_mass``; None: the identity), then ``cfg.draws`` draws
+    (unconstrained) with the sampler statistics of
+    :data:`~mmm_recovery.estimators.bayesian.batched.STAT_NAMES`."""
     import jax
-    import jax.numpy as jnp
     from numpyro.infer.hmc import hmc
 
     def potential_fn_gen(*data: Any) -> Any:
@@ -110,8 +110,22 @@ def sampler(logp_fn: Any, cfg: BayesianConfig) -> Any:
         state = jax.lax.fori_loop(
             0, cfg.tune, lambda _, s: sample_kernel(s, model_args=data), state
         )
-        _, out = jax.lax.scan(step, state, None, length=cfg.draws)
-        return out
+        return jax.lax.scan(step, state, None, length=cfg.draws)[1]
+
+    return one_chain
+
+
+def sampler(logp_fn: Any, cfg: BayesianConfig) -> Any:
+    """A ``run(keys, z0, inverse_mass, data) -> (draws, stats)`` for ``cfg.chains`` chains of
+    :func:`chain`, shared out over JAX's CPU devices (one per core, the chains of a device one
+    after the other), compiled on its first call and reused for every dataset of the
+    structure."""
+    import os
+
+    import jax
+    import jax.numpy as jnp
+
+    one_chain = chain(logp_fn, cfg)
 
     devices = jax.local_devices()
     n_dev = max(1, min(len(devices), cfg.chains, os.cpu_count() or 1))
