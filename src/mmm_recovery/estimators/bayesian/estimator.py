@@ -158,6 +158,9 @@ class BayesianMMM(Estimator):
             )
             sample_seconds = seconds if sample_seconds is None else sample_seconds
             mu = None
+            # NumPyro's adaptation (the batched sampler's too) starts from the identity
+            numpyro = cfg.sampler == "numpyro" or posterior is not None
+            diag["adaptation_start"] = "identity" if numpyro else f"{cfg.sampler}'s own"
         scales = mmm.get_scales_as_xarray()
         target_scale = float(scales["target_scale"].values)
         channel_scale = np.asarray(
