@@ -42,6 +42,16 @@ def test_all_draws_at_once_equal_each_draw_alone(adstock, saturation):
     np.testing.assert_allclose(
         stacked.marginal(2e4), [d.marginal(2e4) for d in draws], rtol=RTOL, atol=1e-15
     )
+    totals = np.array([d.contribution(spend).sum() for d in draws]) * 3
+    totals[0] = 0.0  # no media at all in that draw: its share is undefined
+    q = stacked.quantities(spend, totals, float(spend.mean()))
+    for i, d in enumerate(draws[:5]):
+        c = d.contribution(spend).sum()
+        assert q["contribution_total"][i] == pytest.approx(c, rel=RTOL)
+        assert q["roas"][i] == pytest.approx(c / spend.sum(), rel=RTOL)
+        assert q["beta"][i] == d.beta
+    assert np.isnan(q["contribution_share"][0])
+    assert q["contribution_share"][1] == pytest.approx(1 / 3, rel=RTOL)
 
 
 def test_draws_of_different_families_are_not_stacked():

@@ -159,7 +159,10 @@ class ResponseDraws:
             return None
 
         def column(values: list[Any]) -> np.ndarray:
-            return np.asarray(values, dtype=float).reshape(-1, 1)
+            out = np.asarray(values, dtype=float)
+            if out.shape != (len(draws),):
+                raise ValueError(f"ResponseDraws needs one scalar per draw, got shape {out.shape}")
+            return out[:, None]
 
         return cls(
             first,

@@ -21,9 +21,9 @@ per-dataset path's groups, names, dimensions and sampler statistics, so the work
 unchanged.
 
 Nothing here assumes a CPU: JAX runs the call on whatever device it sees (a GPU when one is
-present). Scope: models without lift tests (their measurements are baked into the graph as
-constants); a dataset with lift tests is refused with a clear error and goes to the per-dataset
-path.
+present). Scope: models without lift tests (datasets with tests can differ in how many tests
+and of which kind, so their graphs differ); a dataset with lift tests is refused with a clear
+error and goes to the per-dataset path.
 """
 
 from __future__ import annotations
@@ -62,8 +62,9 @@ def build_model(cfg: BayesianConfig, fit_input: FitInput, x0_shared: bool = Fals
     check_fit_input(fit_input, l_max=cfg.l_max)
     if len(fit_input.lift_tests) and cfg.calibrate:
         raise ValueError(
-            "the batched sampler does not take lift tests (their measurements are constants of "
-            "the model graph); fit datasets with lift tests one at a time"
+            "the batched sampler does not take lift tests (datasets' tests can differ in number "
+            "and kind, and with them the model's graph); fit datasets with lift tests one at a "
+            "time"
         )
     mmm = build_mmm(cfg, fit_input)
     if x0_shared and hasattr(mmm.saturation, "x0"):

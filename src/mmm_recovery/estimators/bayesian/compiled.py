@@ -12,9 +12,9 @@ reuses it:
 * NUTS: NumPyro's kernel (``numpyro.infer.hmc.hmc``), the same windowed step-size and diagonal
   mass-matrix adaptation, target acceptance, warm-up and draw counts as ``pm.sample`` with
   NumPyro; the chains start at PyMC's jittered initial points (same seeds). The adaptation
-  starts from a diagonal inverse mass matrix at the posterior's scale (:func:`.nuts.laplace`: the
-  marginal variances of the Laplace approximation at the posterior mode, found by BFGS on the
-  same compiled potential) instead of the identity, where the first warm-up window otherwise
+  starts from a diagonal inverse mass matrix at the posterior's scale (:func:`.nuts.laplace`:
+  the marginal variances of the Laplace approximation at the posterior mode, found by damped
+  Newton steps on the same compiled potential) instead of the identity, where the first warm-up window otherwise
   spends most of the warm-up's gradients; where that fails (a mode not found, a Hessian not
   positive definite) it starts from the identity, as NumPyro does, and says so.
 * The draws: constrained values and deterministics from the jaxified graph of the model's
@@ -161,6 +161,8 @@ class Compiled:
     forward: Any
     prior_names: list[str]
     rngs: list[Any]
+    constants: dict[str, np.ndarray]  # shared values the graph holds as constants
+    target: str  # the observed target's name
 
 
 _CACHE: dict[str, Compiled] = {}
@@ -168,11 +170,36 @@ _CACHE: dict[str, Compiled] = {}
 
 def compiled_for(cfg: BayesianConfig, fit_input: FitInput, mmm: Any) -> Compiled:
     """The compiled model of ``fit_input``'s structure (:func:`structure_key`): from this
-    process's cache, else compiled from ``mmm`` (which becomes the template)."""
+    process's cache, else compiled from a template model of its own (built like ``mmm``, and
+    never handed out: each fit sets the template's data to its own). Either way ``mmm``'s
+    other shared values (e.g. its dimensions' lengths) are checked equal to the template's:
+    the compiled graph holds the template's as constants."""
     key = structure_key(cfg, fit_input)
     if key not in _CACHE:
-        _CACHE[key] = _compile(cfg, mmm)
-    return _CACHE[key]
+        _CACHE[key] = _compile(cfg, build(cfg, fit_input))
+    c = _CACHE[key]
+    own = _constants(mmm, list(c.constants))
+    for name, value in c.constants.items():
+        if not np.array_equal(own[name], value):
+            raise RuntimeError(
+                f"shared variable {name!r} is {own[name]} in this dataset's model and {value} in "
+                "the compiled one: it is a constant of the compiled graph, so the structure key "
+                "must cover it"
+            )
+    return c
+
+
+def _constants(mmm: Any, names: list[str]) -> dict[str, np.ndarray]:
+    """The values of the model's shared variables ``names`` that are not data: PyMC's
+    dimension lengths, or named variables."""
+    model = mmm.model
+    out = {}
+    for name in names:
+        var = model.dim_lengths.get(name, model.named_vars.get(name))
+        if var is None or not hasattr(var, "get_value"):
+            raise RuntimeError(f"shared variable {name!r} of the compiled graph is not the model's")
+        out[name] = np.asarray(var.get_value())
+    return out
 
 
 def _compile(cfg: BayesianConfig, mmm: Any) -> Compiled:
@@ -180,7 +207,9 @@ def _compile(cfg: BayesianConfig, mmm: Any) -> Compiled:
     from pymc.initial_point import make_initial_point_fn
     from pymc.sampling.forward import compile_forward_sampling_function
     from pymc.sampling.jax import get_jaxified_graph
+    from pytensor.compile.sharedvalue import SharedVariable
     from pytensor.graph.replace import graph_replace
+    from pytensor.graph.traversal import graph_inputs
     from pytensor.tensor.random.type import RandomGeneratorType
 
     from mmm_recovery.estimators.bayesian.gather_conv import gather_convolution
@@ -198,6 +227,15 @@ def _compile(cfg: BayesianConfig, mmm: Any) -> Compiled:
     outputs = list(model.unobserved_value_vars)
     mu_var = model["mu"]
     observed = list(model.observed_RVs)
+    graph = [model.logp(), *outputs, mu_var, *model.logp(vars=observed, sum=False)]
+    inputs_names = {v.name for v in shared}
+    constants = [
+        str(v.name)
+        for v in graph_inputs(graph)
+        if isinstance(v, SharedVariable)
+        and not isinstance(v.type, RandomGeneratorType)
+        and v.name not in inputs_names
+    ]
     (logp,) = graph_replace([model.logp()], replace, strict=False)
     outs = graph_replace(outputs, replace, strict=False)
     (mu,) = graph_replace(model.replace_rvs_by_values([mu_var]), replace, strict=False)
@@ -244,6 +282,8 @@ def _compile(cfg: BayesianConfig, mmm: Any) -> Compiled:
         forward=forward,
         prior_names=prior_names,
         rngs=[v for v in forward.get_shared() if isinstance(v.type, RandomGeneratorType)],
+        constants=_constants(mmm, constants),
+        target=str(mmm.output_var),
     )
 
 
@@ -252,8 +292,9 @@ class Sampled:
     """One dataset's fit by the compiled model: its built ``MMM``, the inference data (posterior,
     sample statistics, pointwise log likelihood, observed and constant data), the prior
     predictive draws of the target and the posterior mean of ``mu`` over every week (both on
-    the max-scaled target), whether the adaptation started from the Laplace scales, and the
-    seconds NUTS took."""
+    the max-scaled target), whether the adaptation started from the Laplace scales, the
+    seconds NUTS took, and whether this fit compiled its structure (then those seconds include
+    the compilation)."""
 
     mmm: Any
     idata: Any
@@ -261,6 +302,7 @@ class Sampled:
     mu: np.ndarray
     warm_start: bool
     sample_seconds: float
+    compiled: bool  # this fit compiled its structure (sample_seconds include the compile)
 
 
 def sample(cfg: BayesianConfig, fit_input: FitInput, prior_seed: int, nuts_seed: int) -> Sampled:
@@ -275,6 +317,7 @@ def sample(cfg: BayesianConfig, fit_input: FitInput, prior_seed: int, nuts_seed:
     from pymc.util import _get_seeds_per_chain
 
     mmm = build(cfg, fit_input)
+    first = structure_key(cfg, fit_input) not in _CACHE
     c = compiled_for(cfg, fit_input, mmm)
     own = data_values(mmm)
     if sorted(own) != sorted(c.data_names):
@@ -313,7 +356,7 @@ def sample(cfg: BayesianConfig, fit_input: FitInput, prior_seed: int, nuts_seed:
     if fit_data is not None:
         idata["/fit_data"] = fit_data
     mmm.idata = idata
-    return Sampled(mmm, idata, prior[c.observed[0]], mu, bool(ok), seconds)
+    return Sampled(mmm, idata, prior[c.target], mu, bool(ok), seconds, first)
 
 
 def _add_prior(idata: Any, mmm: Any, prior: dict[str, np.ndarray], observed: list[str]) -> None:
@@ -335,15 +378,19 @@ def _add_prior(idata: Any, mmm: Any, prior: dict[str, np.ndarray], observed: lis
 
 def _initial_point(c: Compiled, seed: int, data: list[Any]) -> list[np.ndarray]:
     """PyMC's jittered initial point for one chain (``_init_jitter``: redrawn with a new seed
-    while the log density is not finite, at most 10 times)."""
+    while the log density is not finite, at most 10 times; then an error, as PyMC's)."""
     rng = np.random.default_rng(seed)
     for _ in range(11):
         point = c.initial_point(seed)
         values = [np.asarray(point[n]) for n in c.value_names]
         if np.isfinite(float(c.logp(*values, *data)[0])):
-            break
+            return values
         seed = int(rng.integers(2**30, dtype=np.int64))
-    return values
+    bad = [n for n, v in zip(c.value_names, values, strict=True) if not np.all(np.isfinite(v))]
+    raise ValueError(
+        "no jittered initial point with a finite log density in 11 tries "
+        f"(non-finite values: {bad or 'none; the density itself is not finite'})"
+    )
 
 
 def _inference_data(
