@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         if ref.empty:
             body.append(f"| {name} | 0 | one path (no reference settings) | |")
             continue
-        both = ref.join(new, lsuffix="_ref", how="inner")
+        both = ref[["wall", "cpu"]].add_suffix("_ref").join(new[["wall", "cpu"]], how="inner")
         rw, rc = both["wall_ref"] / both["wall"], both["cpu_ref"] / both["cpu"]
         body.append(
             f"| {name} | {len(both)} | {rw.median():.2f} ({rw.min():.2f}-{rw.max():.2f}) "
