@@ -45,12 +45,19 @@ def _study(tmp_path: Path, replicates: int = 2, **frequentist) -> Path:
     return f
 
 
-def test_runs_every_task_then_nothing(tmp_path):
+def test_runs_every_task_then_nothing(tmp_path, capsys):
     study = load_study(_study(tmp_path))
-    ran = run_study(study, data_root=tmp_path / "data", progress=False)
+    ran = run_study(study, data_root=tmp_path / "data")
     assert sorted((r["scenario"], r["replicate"]) for r in ran) == sorted(
         (t.scenario, t.replicate) for t in tasks(study)
     )
+    # progress lines on stderr: the start, and the end with the rate
+    lines = capsys.readouterr().err.splitlines()
+    n = len(tasks(study))
+    name = study.study.name
+    assert lines[0] == f"study {name}: 0/{n} fits (0%), first fits under way"
+    assert lines[-1].startswith(f"study {name}: {n}/{n} fits (100%), ")
+    assert lines[-1].endswith("fits/min, done")
     assert all(r["status"] == "ok" for r in ran)
     assert run_study(study, data_root=tmp_path / "data", progress=False) == []
     m = write_outputs(study, tmp_path / "metrics", tmp_path / "data")
