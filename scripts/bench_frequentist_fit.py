@@ -90,12 +90,18 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(r[1] for r in rows)
     nevergrad = sum(r[2] for r in rows)
     objective = sum(r[3] for r in rows)
-    evaluations = cfg.trials * cfg.budget + cfg.bootstrap.replicates * cfg.bootstrap.budget
+    boot = cfg.bootstrap
+    by = {
+        "research": "Nevergrad re-searches",
+        "de": "NumPy TwoPointsDE re-searches (no Nevergrad)",
+        "reselect": "reselections (no search)",
+    }[boot.method]
+    per_replicate = boot.candidates if boot.method == "reselect" else boot.budget
     facts = [
         f"- Study: `{args.study}`, scenario `{args.scenario}`; optimizer {cfg.optimizer}, "
-        f"{cfg.trials} trials x {cfg.budget} + {cfg.bootstrap.replicates} bootstrap re-searches "
-        f"x {cfg.bootstrap.budget} = {evaluations} candidates per fit, asked and told in "
-        f"batches of {cfg.batch_size}",
+        f"{cfg.trials} trials x {cfg.budget} candidates asked and told in batches of "
+        f"{cfg.batch_size}; bootstrap `{boot.method}`: {boot.replicates} {by} x "
+        f"{per_replicate} evaluations",
         "- Nevergrad: its `ask` and `tell` (the optimizer and its parametrization, once per "
         "candidate). Objective: the adstocked, saturated designs and Ridge fits of each batch "
         "of candidates, the part that evaluating many searches in one call would share. "

@@ -12,7 +12,18 @@ from mmm_recovery.estimators.frequentist.config import FrequentistConfig
 from mmm_recovery.estimators.frequentist.estimator import FrequentistMMM
 from mmm_recovery.estimators.frequentist.reference import reference_losses
 from mmm_recovery.estimators.frequentist.resampling import block_bootstrap_rows, cv_folds
-from mmm_recovery.estimators.frequentist.search import bounds_vectors, pareto_mask, select
+from mmm_recovery.estimators.frequentist.search import (
+    bounds_vectors,
+    contenders,
+    de_search,
+    mark_front,
+    objective_columns,
+    pareto_mask,
+    reselect,
+    search,
+    select,
+    two_point_crossover,
+)
 from mmm_recovery.simulation.simulate import simulate
 
 
@@ -68,6 +79,94 @@ def test_selection_rules():
     assert select(evals, "nrmse") == 0
     # scaled front: (0, 1), (0.1, 0.2), (1, 0) -> closest to origin is row 1
     assert select(evals, "nrmse+decomp_rssd") == 1
+
+
+def test_contenders_are_the_distinct_models_ranked_by_the_selection_rule():
+    evals = pd.DataFrame(
+        {"nrmse": [0.10, 0.11, 0.20, 0.12, 0.11], "decomp_rssd": [0.50, 0.10, 0.00, 0.30, 0.10]}
+    )
+    evals["h"] = [np.full(3, float(i)) for i in (0, 1, 2, 3, 1)]  # row 4 re-evaluates row 1
+    mark_front(evals, ["nrmse", "decomp_rssd"])
+    # scaled over the front: distances 1, 0.22, 1, 0.63 (row 3 is dominated but still a model)
+    pool = contenders(evals, ["nrmse", "decomp_rssd"], 10)
+    np.testing.assert_array_equal(pool[:, 0], [1.0, 3.0, 0.0, 2.0])
+    assert len(contenders(evals, ["nrmse", "decomp_rssd"], 2)) == 2
+    np.testing.assert_array_equal(contenders(evals, ["nrmse"], 1)[0], np.zeros(3))
+
+
+@pytest.mark.parametrize("objective", ["nrmse", "nrmse+decomp_rssd"])
+def test_reselect_over_every_evaluation_on_the_training_weeks_is_the_search_s_choice(
+    baseline, objective
+):
+    """The bootstrap's reselection, given all the search's models and the original weeks,
+    chooses what the search chose: one rule, one objective."""
+    _, fi = baseline
+    est = FrequentistMMM({"budget": 96, "trials": 2, "objective": objective})
+    obj = est.objective(fi)
+    evals = search(obj, est.config, np.random.default_rng(4))
+    columns = objective_columns(objective, False)
+    pool = contenders(evals, columns, len(evals))
+    chosen = pool[reselect(obj, pool, obj.features(pool), obj.rows, columns, 32)]
+    np.testing.assert_array_equal(chosen, evals.loc[evals["chosen"], "h"].iloc[0])
+
+
+def test_two_point_crossover_mixes_both_sides():
+    rng = np.random.default_rng(0)
+    for d in (3, 4, 16):
+        donor, parent = np.zeros((2000, d)), np.ones((2000, d))
+        child = two_point_crossover(rng, donor, parent)
+        from_parent = child.sum(axis=1)
+        assert (from_parent < d).all()  # the donor always gives a coordinate
+        if d >= 4:  # a contiguous stretch or its complement: at most two changes along a row
+            assert (from_parent >= 1).all()
+            assert (np.abs(np.diff(child, axis=1)).sum(axis=1) <= 2).all()
+        assert 0.3 < from_parent.mean() / d < 0.7
+
+
+def test_de_re_search_starts_from_the_start_improves_and_is_seeded(baseline):
+    _, fi = baseline
+    est = FrequentistMMM({})
+    obj = est.objective(fi)
+    lo, hi = bounds_vectors(est.config, obj.n_channels)
+    start = lo + 0.3 * (hi - lo)
+    rows = block_bootstrap_rows(np.random.default_rng(0), fi.n_train, 8)
+    ev = de_search(obj, est.config, np.random.default_rng(1), 300, rows, start)
+    assert len(ev) == 300 and ev["step"].tolist() == list(range(300))
+    h = np.stack(ev["h"].to_numpy())
+    np.testing.assert_array_equal(h[0], start)
+    assert ((h >= lo) & (h <= hi)).all()
+    front = mark_front(ev, ["nrmse", "decomp_rssd"])
+    chosen = select(front, "nrmse+decomp_rssd")
+    assert chosen != 0  # from a poor start, the re-search finds better models
+    assert ev["nrmse"].iloc[-32:].min() < ev["nrmse"].iloc[:32].min()
+    again = de_search(obj, est.config, np.random.default_rng(1), 300, rows, start)
+    pd.testing.assert_frame_equal(ev[again.columns[:-1]], again[again.columns[:-1]])
+    np.testing.assert_array_equal(h, np.stack(again["h"].to_numpy()))
+
+
+def test_bootstrap_methods_and_the_ridge_only_limit(baseline):
+    """One candidate holds the chosen hyperparameters in every replicate (reported as such);
+    more let the choice move; the Nevergrad re-search stays available."""
+    _, fi = baseline
+    base = {"budget": 96, "trials": 1, "cv": {"initial_train_weeks": 150}}
+    out = {}
+    for name, boot in {
+        "fixed": {"replicates": 6, "method": "reselect", "candidates": 1},
+        "reselect": {"replicates": 6, "method": "reselect", "candidates": 200},
+        "research": {"replicates": 2, "method": "research", "budget": 40},
+        "de": {"replicates": 2, "method": "de", "budget": 40},
+    }.items():
+        result = FrequentistMMM({**base, "bootstrap": boot}).fit(fi, np.random.default_rng(2))
+        out[name] = result.diagnostics["bootstrap"]
+        assert len(result.tables["bootstrap"]) == boot["replicates"]
+    assert out["fixed"] == {
+        "method": "reselect",
+        "distinct": 1,
+        "at_point": 1.0,
+        "median_move": 0.0,
+    }
+    assert out["reselect"]["distinct"] > 1 and out["reselect"]["median_move"] > 0
+    assert out["research"]["method"] == "research" and out["de"]["method"] == "de"
 
 
 def test_block_bootstrap_and_cv_folds():

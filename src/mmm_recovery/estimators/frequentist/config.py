@@ -62,7 +62,24 @@ class BootstrapConfig(EstimatorConfig):
     )
     block_weeks: int = Field(8, ge=1, description="Block length in weeks. Default 8.")
     level: float = Field(0.9, gt=0.0, lt=1.0, description="Interval level. Default 0.9.")
-    budget: int = Field(300, ge=10, description="Search evaluations per replicate. Default 300.")
+    method: Literal["de", "research", "reselect"] = Field(
+        "de",
+        description="What each replicate re-optimises on the resampled weeks. `de`: a "
+        "re-search of `budget` evaluations started from the chosen model, as Nevergrad's "
+        "TwoPointsDE runs it, in NumPy (one objective call per generation). `research`: the "
+        "same with Nevergrad itself and the search's `optimizer`. `reselect`: no search; "
+        "refit the search's `candidates` most competitive models and choose among them by "
+        "the selection rule (no optimiser noise; narrower). Default de.",
+    )
+    candidates: int = Field(
+        300,
+        ge=1,
+        description="Models each `reselect` replicate chooses among (1 holds the chosen "
+        "hyperparameters fixed: a Ridge-only interval). Default 300.",
+    )
+    budget: int = Field(
+        300, ge=10, description="Evaluations per `de` or `research` replicate. Default 300."
+    )
 
 
 class CVConfig(EstimatorConfig):
@@ -92,8 +109,11 @@ class FrequentistConfig(EstimatorConfig):
         "NRMSE $= \\mathrm{RMSE} / (\\max y - \\min y)$ and DECOMP.RSSD $= \\sqrt{\\sum_c "
         "(\\text{effect share}_c - \\text{spend share}_c)^2}$. The chosen model is the Pareto-"
         "optimal point closest to the origin after scaling both objectives to [0, 1] over the "
-        "front. Intervals: moving-block bootstrap of weeks, a short re-search per replicate, "
-        "percentile intervals. Validation: the holdout and rolling-origin CV."
+        "front. Intervals: moving-block bootstrap of weeks; each replicate re-runs a short "
+        "TwoPointsDE re-search (`bootstrap.budget` evaluations, started from the chosen model) "
+        "on the resampled weeks and applies the selection rule; percentile intervals. They "
+        "carry the re-search's own noise beside the sampling error. Validation: the holdout "
+        "and rolling-origin CV."
     )
     #: the one line the model card says of this estimator (markdown)
     summary: ClassVar[str] = (

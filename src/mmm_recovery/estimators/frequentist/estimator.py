@@ -36,9 +36,29 @@ Selection rule: among the Pareto-optimal evaluations of all trials, scale each o
 [0, 1] over the front and pick the point closest to the origin (for ``nrmse`` without lift
 tests: the lowest NRMSE).
 
-Uncertainty: a moving-block bootstrap of training weeks (weeks are autocorrelated); each
-replicate re-runs a short search started from the chosen point and refits; intervals are
-percentiles. Validation: rolling-origin CV with the chosen hyperparameters, and the holdout.
+Uncertainty: a moving-block bootstrap of training weeks (weeks are autocorrelated); intervals
+are percentiles. Each replicate re-applies the model choice on the resampled weeks
+(``bootstrap.method``):
+
+* ``de`` (default): a re-search of ``bootstrap.budget`` evaluations started from the chosen
+  point, as Nevergrad's ``TwoPointsDE`` runs it (:func:`.search.de_search`: the same population,
+  initial sample, mutation, two-point crossover, bounds and multi-objective replacement), in
+  NumPy with one objective call per generation instead of Nevergrad's per-candidate objects;
+  then the selection rule over its evaluations. The interval carries the sampling error of the
+  coefficients and of the re-search's choice, and the re-search's own noise: it is the interval
+  ``research`` gave, measured so on the same datasets
+  (``docs/benchmarks/bootstrap_coverage.md``).
+* ``research``: the same with Nevergrad itself and the search's ``optimizer``. At budgets <= 150
+  it returns the start in most replicates (a Ridge-only interval).
+* ``reselect``: no search; the search's ``bootstrap.candidates`` most competitive distinct models
+  (by the selection rule's score) are refitted on the resampled weeks and the rule picks one. No
+  optimiser noise and no model the search did not visit: narrower, and it covers less.
+
+Every fit reports ``bootstrap`` in its diagnostics: the method, the distinct models its
+replicates chose, the share that chose the point estimate's own hyperparameters (1 means a
+Ridge-only interval) and the median largest move of one hyperparameter (share of its range).
+
+Validation: rolling-origin CV with the chosen hyperparameters, and the holdout.
 """
 
 from __future__ import annotations
@@ -65,9 +85,13 @@ from mmm_recovery.estimators.frequentist.config import FrequentistConfig, adstoc
 from mmm_recovery.estimators.frequentist.objective import Objective
 from mmm_recovery.estimators.frequentist.resampling import block_bootstrap_rows, cv_folds
 from mmm_recovery.estimators.frequentist.search import (
+    bootstrap_summary,
     bounds_vectors,
+    contenders,
+    de_search,
     mark_front,
     objective_columns,
+    reselect,
     run_search,
     search,
     select,
@@ -206,19 +230,24 @@ class FrequentistMMM(Estimator):
 
         draws: dict[str, list[ChannelResponse]]
         boot_rows, draws = [], {c: [] for c in fit_input.channels}
-        for b in range(cfg.bootstrap.replicates):
+        columns = objective_columns(cfg.objective, obj.lift is not None)
+        boot = cfg.bootstrap
+        if boot.method == "reselect":
+            pool = contenders(evals, columns, boot.candidates)
+            pool_features = obj.features(pool)
+        for b in range(boot.replicates):
             r_rng = np.random.default_rng(boot_rng.integers(2**63))
-            rows = block_bootstrap_rows(r_rng, n_train, cfg.bootstrap.block_weeks)
-            ev = run_search(
-                obj,
-                cfg,
-                int(r_rng.integers(2**31 - 1)),
-                cfg.bootstrap.budget,
-                rows=rows,
-                start=h_best,
-            )
-            columns = objective_columns(cfg.objective, obj.lift is not None)
-            hb = np.asarray(ev.at[select(mark_front(ev, columns), cfg.objective, columns), "h"])
+            rows = block_bootstrap_rows(r_rng, n_train, boot.block_weeks)
+            if boot.method == "reselect":
+                hb = pool[reselect(obj, pool, pool_features, rows, columns, cfg.batch_size)]
+            else:
+                if boot.method == "de":
+                    ev = de_search(obj, cfg, r_rng, boot.budget, rows, h_best)
+                else:
+                    ev = run_search(
+                        obj, cfg, int(r_rng.integers(2**31 - 1)), boot.budget, rows, h_best
+                    )
+                hb = np.asarray(ev.at[select(mark_front(ev, columns), cfg.objective, columns), "h"])
             fb = obj.exact_fit(hb, rows=rows)
             for c, r in self.responses(obj, hb, fb, fit_input.channels).items():
                 draws[c].append(r)
@@ -255,6 +284,7 @@ class FrequentistMMM(Estimator):
             },
             "at_search_bound": [n for n, b in zip(names, at_bound, strict=True) if b],
             "bootstrap_replicates": cfg.bootstrap.replicates,
+            "bootstrap": bootstrap_summary(cfg, h_best, [r["h"] for r in boot_rows]),
             "coefficients": {
                 "intercept": fit["intercept"],
                 **dict(

@@ -76,22 +76,33 @@ class Objective:
         return np.concatenate([sat, other], axis=2)
 
     def solve(
-        self, design: np.ndarray, lam: np.ndarray, rows: np.ndarray
+        self, sat: np.ndarray, lam: np.ndarray, rows: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Batched ridge with non-negative media coefficients (active set). Returns (coef (B, P), intercept (B,))."""
-        d = design[:, rows, :]
+        """Batched ridge of ``y`` on the design (:meth:`design`: media features ``sat`` (B, T, C),
+        then the other regressors) over ``rows``, with non-negative media coefficients (active
+        set). The other regressors' block of the Gram matrix is shared by the batch and computed
+        once. Returns (coef (B, P), intercept (B,))."""
+        s = sat[:, rows, :]
+        o = self.other[rows]
         y = self.y[rows]
-        n = len(rows)
-        mean = d.mean(axis=1)
-        dc = d - mean[:, None, :]
+        n, (b, c), k = len(rows), (sat.shape[0], sat.shape[2]), o.shape[1]
+        mean_s, mean_o = s.mean(axis=1), o.mean(axis=0)
+        sc, oc = s - mean_s[:, None, :], o - mean_o
         yc = y - y.mean()
-        var = (dc**2).mean(axis=1)
+        mean = np.concatenate([mean_s, np.broadcast_to(mean_o, (b, k))], axis=1)
+        var = np.concatenate(
+            [(sc**2).mean(axis=1), np.broadcast_to((oc**2).mean(axis=0), (b, k))], axis=1
+        )
         var = np.where(var > 0, var, 1.0)
-        gram = np.matmul(dc.transpose(0, 2, 1), dc)
-        rhs = np.matmul(yc, dc)
-        idx = np.arange(gram.shape[1])
+        gram = np.empty((b, c + k, c + k))
+        gram[:, :c, :c] = np.matmul(sc.transpose(0, 2, 1), sc)
+        cross = np.matmul(sc.transpose(0, 2, 1), oc)
+        gram[:, :c, c:] = cross
+        gram[:, c:, :c] = cross.transpose(0, 2, 1)
+        gram[:, c:, c:] = oc.T @ oc
+        rhs = np.concatenate([np.matmul(yc, sc), np.broadcast_to(yc @ oc, (b, k))], axis=1)
+        idx = np.arange(c + k)
         gram[:, idx, idx] += n * lam[:, None] * var
-        c = self.n_channels
         coef = np.linalg.solve(gram, rhs[..., None])[..., 0]
         free = np.ones(rhs.shape, dtype=bool)
         todo = np.flatnonzero((coef[:, :c] < 0).any(axis=1))
@@ -115,13 +126,19 @@ class Objective:
         out = self.objectives(h, rows)
         return out["nrmse"], out["decomp_rssd"]
 
-    def objectives(self, h: np.ndarray, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """:attr:`objective_names` -> its value per candidate, shape (B,)."""
+    def objectives(
+        self,
+        h: np.ndarray,
+        rows: np.ndarray | None = None,
+        features: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """:attr:`objective_names` -> its value per candidate, shape (B,), fitted on ``rows``
+        (default: the training rows). ``features`` is :meth:`features` of ``h`` when the caller
+        has it: it does not depend on ``rows`` (kappa's range is the training weeks')."""
         rows = self.rows if rows is None else rows
-        sat, kappa = self.features(h)
-        design = self.design(sat)
-        coef, intercept = self.solve(design, self.decode(h)["lambda"], rows)
-        nrmse, rssd = self._losses(design, coef, intercept, rows)
+        sat, kappa = self.features(h) if features is None else features
+        coef, intercept = self.solve(sat, self.decode(h)["lambda"], rows)
+        nrmse, rssd = self._losses(sat, coef, intercept, rows)
         out = {"nrmse": nrmse, "decomp_rssd": rssd}
         if self.lift is not None:
             out["mape_lift"] = self.mape_lift(h, kappa, coef)
@@ -157,13 +174,16 @@ class Objective:
             model[:, timed] = beta[:, timed] * change
         return np.mean(np.abs(model - dy) / np.abs(dy), axis=1)
 
-    def _losses(self, design, coef, intercept, rows):
-        d = design[:, rows, :]
+    def _losses(self, sat, coef, intercept, rows):
+        """NRMSE and DECOMP.RSSD over ``rows`` of the fits ``coef``, ``intercept`` on the design
+        whose media features are ``sat`` (B, T, C)."""
+        s = sat[:, rows, :]
         y = self.y[rows]
-        yhat = intercept[:, None] + np.einsum("bnp,bp->bn", d, coef)
-        nrmse = np.sqrt(np.mean((y - yhat) ** 2, axis=1)) / (y.max() - y.min())
         c = self.n_channels
-        effect = coef[:, :c] * d[:, :, :c].sum(axis=1)
+        media = np.einsum("bnc,bc->bn", s, coef[:, :c])
+        yhat = intercept[:, None] + media + (self.other[rows] @ coef[:, c:].T).T
+        nrmse = np.sqrt(np.mean((y - yhat) ** 2, axis=1)) / (y.max() - y.min())
+        effect = coef[:, :c] * s.sum(axis=1)
         total = effect.sum(axis=1, keepdims=True)
         eff_share = np.divide(effect, total, out=np.zeros_like(effect), where=total > 0)
         spend = self.spend[rows].sum(axis=0)
@@ -192,7 +212,7 @@ class Objective:
         sol = lsq_linear(a, b, bounds=(lower, np.full(p, np.inf)), method="bvls")
         coef = sol.x
         intercept = float(y.mean() - mean @ coef)
-        nrmse, rssd = self._losses(design[None], coef[None], np.array([intercept]), rows)
+        nrmse, rssd = self._losses(sat, coef[None], np.array([intercept]), rows)
         out = {
             "coef": coef,
             "intercept": intercept,
