@@ -158,9 +158,9 @@ def de_search(
             cands[0] = np.clip(start, lo, hi)
         else:
             if multi:  # a member is on the front unless a front point dominates it
-                no_worse = (front_loss[None] <= losses[:, None]).all(axis=2)
-                better = (front_loss[None] < losses[:, None]).any(axis=2)
-                on_front = ~(no_worse & better).any(axis=1)
+                no_worse = np.all(front_loss[None] <= losses[:, None], axis=2)
+                somewhere_better = np.any(front_loss[None] < losses[:, None], axis=2)
+                on_front = ~np.any(no_worse & somewhere_better, axis=1)
             x = population[:n]
             if multi and len(front) > 2:  # two distinct Pareto points per member
                 ia = rng.integers(len(front), size=n)
