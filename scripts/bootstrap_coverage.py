@@ -171,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="docs/benchmarks/bootstrap_coverage.md")
     args = ap.parse_args(argv)
     study = load_study(args.study)
+    # replicates past the study's own are further datasets of its scenarios (a dataset's seed
+    # does not depend on the study's replicate count)
+    study = study.model_copy(
+        update={"study": study.study.model_copy(update={"replicates": args.replicates})}
+    )
     i, n = (int(x) for x in args.shard.split("/"))
     records = paths.ROOT / args.records
     records.parent.mkdir(parents=True, exist_ok=True)

@@ -67,11 +67,18 @@ def _timed(est: Any, fit_input: Any, rng: Any) -> tuple[float, float, bool]:
     return time.perf_counter() - wall, time.process_time() - cpu, bool(result.converged)
 
 
+def reference_name(study: Any, name: str) -> str:
+    """The registered estimator a study's estimator ``name`` configures (a variant's base)."""
+    from mmm_recovery.estimators import registry
+
+    return registry.resolve(name, study.estimators[name])[0]
+
+
 def pairs(study: Any, name: str, replicates: int) -> list[dict[str, Any]]:
     """One row per dataset and path: estimator, scenario, replicate, path, wall, cpu, first."""
     from mmm_recovery.evaluation.fitting import fit_input, simulated
 
-    paths = {"reference": REFERENCE.get(name), "new": {}}
+    paths = {"reference": REFERENCE.get(reference_name(study, name)), "new": {}}
     ests = {p: _estimator(study, name, s) for p, s in paths.items() if s is not None}
     rows, seen = [], set()
     for scenario in study.scenarios:
@@ -159,7 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         r
         for name in names
         for r in pairs(
-            study, name, args.replicates if name in REFERENCE else args.replicates_one_path
+            study,
+            name,
+            args.replicates
+            if reference_name(study, name) in REFERENCE
+            else args.replicates_one_path,
         )
     ]
     df = pd.DataFrame(rows)
