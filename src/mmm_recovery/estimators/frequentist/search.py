@@ -11,8 +11,11 @@ import pandas as pd
 from mmm_recovery.estimators.frequentist.config import FrequentistConfig, adstock_params
 from mmm_recovery.estimators.frequentist.objective import Objective
 
-
 # ------------------------------------------------------------------------------------ search
+#: rows of a Pareto test compared with all points in one array operation (bounds its memory)
+PARETO_CHUNK = 256
+
+
 def pareto_mask(points: np.ndarray) -> np.ndarray:
     """Boolean mask of the non-dominated rows of ``points`` (n, m), all objectives minimised."""
     n = points.shape[0]
@@ -26,9 +29,17 @@ def pareto_mask(points: np.ndarray) -> np.ndarray:
                 keep[i] = True
                 best_second = points[i, 1]
         return keep
-    for i in range(n):
-        dominated = np.all(points <= points[i], axis=1) & np.any(points < points[i], axis=1)
-        keep[i] = not dominated.any()
+    for s in range(
+        0, n, PARETO_CHUNK
+    ):  # a block of rows against all points, objective by objective
+        block = points[s : s + PARETO_CHUNK]
+        no_worse = np.ones((len(block), n), dtype=bool)
+        better = np.zeros((len(block), n), dtype=bool)
+        for j in range(points.shape[1]):
+            other, own = points[None, :, j], block[:, j, None]
+            no_worse &= other <= own
+            better |= other < own
+        keep[s : s + PARETO_CHUNK] = ~np.any(no_worse & better, axis=1)
     return keep
 
 
