@@ -1,0 +1,175 @@
+"""One rule for "are these intervals calibrated?", used wherever a report says so.
+
+A coverage cell is ``k`` of ``n`` intervals that contain the truth at a nominal level. The rule:
+
+* each cell gets a Wilson 95% interval (never of width 0 at 0/n or n/n) and an exact two-sided
+  binomial test of ``coverage = nominal``;
+* the cells a report states together are one family: their p-values are adjusted by Holm's
+  step-down method, so the chance of calling any calibrated cell miscalibrated is at most
+  ``alpha`` (:data:`ALPHA`);
+* a rejected cell *under-covers* or *over-covers*; any other cell is *not distinguishable from
+  nominal*, and the words say what shortfall the cell could have missed: the smallest shortfall
+  below nominal that the exact test at the family's per-cell level (Bonferroni's, which Holm
+  never exceeds) detects with probability :data:`POWER`;
+* cells that pool channels whose coverage differs (a chi-square test of homogeneity across the
+  channels at ``alpha``) get no pooled verdict: :func:`pooled` says so and the channels are
+  judged one by one.
+
+Nothing here reads files: callers pass counts from the metrics files.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+#: the family-wise error rate of one report's calibration verdicts
+ALPHA = 0.05
+#: the power at which :func:`detectable_shortfall` is stated
+POWER = 0.8
+
+UNDER, OVER, NOMINAL = "under-covers", "over-covers", "not distinguishable from nominal"
+
+
+def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion ``k / n`` (``(nan, nan)`` when n = 0)."""
+    if n <= 0:
+        return math.nan, math.nan
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def exact_p(k: int, n: int, nominal: float) -> float:
+    """Two-sided exact binomial p-value of ``k`` of ``n`` against coverage ``nominal``."""
+    return float(stats.binomtest(k, n, nominal).pvalue) if n > 0 else math.nan
+
+
+def holm(pvalues: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values (NaN entries stay NaN and do not count)."""
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full_like(p, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    m = len(ok)
+    if not m:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
+
+def _rejects(n: int, nominal: float, alpha: float) -> np.ndarray:
+    """The counts ``k`` in 0..n that the exact two-sided test at ``alpha`` rejects (SciPy's
+    ``binomtest`` p-value: the probability of every count no likelier than ``k``)."""
+    pmf = stats.binom.pmf(np.arange(n + 1), n, nominal)
+    order = np.sort(pmf)
+    tail = np.cumsum(order)  # tail[i]: the mass of the i + 1 least likely counts
+    below = np.searchsorted(order, pmf * (1 + 1e-7), side="right")
+    return np.minimum(tail[below - 1], 1.0) <= alpha
+
+
+@functools.lru_cache(maxsize=4096)
+def detectable_shortfall(n: int, nominal: float, alpha: float, power: float = POWER) -> float:
+    """The smallest shortfall ``d`` (coverage ``nominal - d``) that the exact test at ``alpha``
+    rejects with probability >= ``power`` with ``n`` intervals, to 0.001 (``nominal`` itself
+    when even coverage 0 is not detected so often; NaN when n = 0)."""
+    if n <= 0:
+        return math.nan
+    reject = _rejects(n, nominal, alpha)
+    ks = np.arange(n + 1)
+
+    def detected(d: float) -> bool:
+        return bool(stats.binom.pmf(ks, n, nominal - d)[reject].sum() >= power)
+
+    if not detected(nominal):
+        return float(nominal)
+    lo, hi = 0, int(round(nominal * 1000))  # in thousandths: lo not detected, hi detected
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if detected(mid / 1000) else (mid, hi)
+    return hi / 1000
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One cell's verdict under the rule (module docstring)."""
+
+    k: int
+    n: int
+    nominal: float
+    lo: float
+    hi: float
+    p: float
+    p_adjusted: float
+    verdict: str
+    #: the shortfall the cell detects with probability :data:`POWER` (its family's level)
+    shortfall: float
+
+    @property
+    def coverage(self) -> float:
+        return self.k / self.n if self.n else math.nan
+
+    def words(self, digits: int = 2) -> str:
+        """E.g. ``under-covers: 12/20 = 0.60 [0.39, 0.78] at 0.9`` or ``not distinguishable
+        from nominal (15/15 = 1.00 [0.80, 1.00] at 0.94); could miss a shortfall up to 0.37``."""
+        if not self.n:
+            return "no intervals"
+        cell = (
+            f"{self.k}/{self.n} = {self.coverage:.{digits}f} "
+            f"[{self.lo:.{digits}f}, {self.hi:.{digits}f}] at {self.nominal:g}"
+        )
+        if self.verdict != NOMINAL:
+            return f"{self.verdict}: {cell}"
+        return f"{self.verdict} ({cell}); could miss a shortfall up to {self.shortfall:.2f}"
+
+
+def judge(
+    cells: list[tuple[int, int, float]], alpha: float = ALPHA, power: float = POWER
+) -> list[Verdict]:
+    """Verdicts for one family of cells ``(k, n, nominal)``, Holm-adjusted together."""
+    p = np.array([exact_p(k, n, nom) for k, n, nom in cells])
+    adjusted = holm(p)
+    m = int(np.sum(~np.isnan(p)))
+    out = []
+    for (k, n, nom), pv, pa in zip(cells, p, adjusted, strict=True):
+        lo, hi = wilson(k, n)
+        if n and pa <= alpha:
+            verdict = UNDER if k / n < nom else OVER
+        else:
+            verdict = NOMINAL
+        shortfall = detectable_shortfall(n, nom, alpha / max(m, 1), power)
+        out.append(Verdict(k, n, nom, lo, hi, float(pv), float(pa), verdict, shortfall))
+    return out
+
+
+def heterogeneous(counts: list[tuple[int, int]], alpha: float = ALPHA) -> bool:
+    """Do the channels' coverages ``(k, n)`` differ? A chi-square test of homogeneity of the
+    2 x channels table at ``alpha`` (False when fewer than two channels have intervals or every
+    interval covers, or none does)."""
+    rows = [(k, n - k) for k, n in counts if n > 0]
+    if len(rows) < 2:
+        return False
+    table = np.array(rows, dtype=float).T
+    if (table.sum(axis=1) == 0).any():
+        return False
+    return bool(stats.chi2_contingency(table, correction=False)[1] <= alpha)
+
+
+def pooled(counts: dict[str, tuple[int, int]], nominal: float, alpha: float = ALPHA) -> str:
+    """Words for a cell that pools ``counts`` (channel -> (k, n)) at ``nominal``: the pooled
+    verdict when the channels agree, else the channels' own verdicts (one family)."""
+    if heterogeneous(list(counts.values()), alpha):
+        verdicts = judge([(k, n, nominal) for k, n in counts.values()], alpha)
+        return "channels differ; " + "; ".join(
+            f"{c}: {v.words()}" for c, v in zip(counts, verdicts, strict=True)
+        )
+    k = sum(k for k, _ in counts.values())
+    n = sum(n for _, n in counts.values())
+    return judge([(k, n, nominal)], alpha)[0].words()
