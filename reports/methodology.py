@@ -212,7 +212,11 @@ plots.error_by_scenario(m.bias, "roas", "mean_abs_rel_error") if len(m.bias) els
 # Every fit reports its intervals (of its own kind: posterior HDIs, bootstrap percentile
 # intervals) at the study's `calibration_levels` as well as at its own level, so one set of fits
 # gives a calibration curve: the share of intervals that cover the truth against their nominal
-# level. Calibrated intervals lie on the diagonal, within their binomial error.
+# level. Calibrated intervals lie on the diagonal, within their binomial error. The verdicts
+# below are the reports' one rule (`mmm_recovery.evaluation.calibration`): an exact binomial
+# test of each cell at nominal, Holm-adjusted over all of an estimator's cells; a cell it cannot
+# tell from nominal states the shortfall it could miss (detected with probability
+# `calibration.POWER`).
 
 # %%
 #| label: fig-calibration

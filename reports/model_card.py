@@ -97,7 +97,7 @@ if len(m.coverage) and len(m.comparisons):
     display(plots.headline(m.coverage, m.comparisons, "adstock.alpha", nominal))
 
 # %%
-# calibration at several levels: the share of points within 2 Monte Carlo SE of nominal
+# calibration at several levels: the one rule (exact tests, Holm over each estimator's cells)
 Markdown(
     tables.calibration_verdict(m, "roas") + " " + tables.calibration_verdict(m, "adstock.alpha")
 )

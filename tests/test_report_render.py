@@ -304,7 +304,7 @@ def test_findings_page_shows_the_metrics_numbers(tmp_path):
     """The README's findings page: every coverage count and mean error of the synthetic metrics,
     recomputed here from comparisons.csv, is on the page; failed fits are counted."""
     from mmm_recovery.core import files
-    from mmm_recovery.evaluation.score import clopper_pearson
+    from mmm_recovery.evaluation.calibration import wilson
     from mmm_recovery.reporting import findings
 
     page = findings_page(tmp_path)
@@ -312,7 +312,7 @@ def test_findings_page_shows_the_metrics_numbers(tmp_path):
     for quantity, _ in findings.HEADLINE:
         for (scen, est), g in comp[comp["quantity"] == quantity].groupby(["scenario", "estimator"]):
             k, n = int(g["covered"].sum()), int(g["covered"].notna().sum())
-            lo, hi = clopper_pearson(k, n)
+            lo, hi = wilson(k, n)
             cell = f"{k}/{n} = {tables.fmt(k / n, 2)} [{tables.fmt(lo, 2)}, {tables.fmt(hi, 2)}]"
             mean = tables.fmt(g["rel_error"].abs().mean())
             assert f"| {scen} | {est} |" in page
@@ -408,27 +408,32 @@ def test_methodology_states_the_seed_stability_from_its_metrics(site):
     assert quoted == len(load_study(SMOKE).estimators)
 
 
-def test_both_reports_open_with_the_answer_from_study_json(site):
-    """Each report's first section says, per estimator, in how many scenarios its intervals are
-    calibrated and names each one that is not, with its coverage from study.json."""
+def test_both_reports_open_with_the_answer_from_the_one_calibration_rule(site):
+    """Each report's first section says, per estimator, what the one calibration rule says of
+    its ROAS intervals at their own level: the scenarios that under- or over-cover with their
+    counts, how many cannot be told from nominal and the shortfall they could miss; and its
+    calibration section states the same rule's counts over every level."""
+    from mmm_recovery.evaluation import calibration as cal
     from mmm_recovery.reporting import answer
 
-    study = json.loads((site / "metrics" / "study.json").read_text())
+    m = tables.StudyMetrics.load(site / "metrics")
+    verdicts = tables.coverage_verdicts(m, "roas")
+    assert len(verdicts)
     for name in ("model_card", "methodology"):
         page = html.unescape((site / "_site" / f"{name}.html").read_text())
-        for est in next(iter(study.values())):
-            judged = {
-                s: answer.calibration_z(v[est]["roas"], v[est]["interval_level"])
-                for s, v in study.items()
-            }
-            off = [s for s, zs in judged.items() if abs(zs) > 2]
-            assert (
-                f"roas intervals calibrated (coverage within 2 MC-SE of nominal) in "
-                f"{len(judged) - len(off)} of {len(judged)} scenarios" in page
-            ), (name, est)
-            for s in off:
-                cov = tables.fmt(study[s][est]["roas"]["coverage"], 2)
-                assert f"{s} ({cov}, {judged[s]:+.1f} SE, n = " in page, (name, est, s)
+        for est in m.estimators:
+            sentence = answer.calibration_sentence(m, est, "roas")
+            assert sentence is not None and sentence in page, (name, est)
+            family = verdicts[verdicts["estimator"] == est]
+            level = family[(family["nominal"] - m.interval_level(est)).abs() < 1e-9]
+            for r in level[level["verdict"] != cal.NOMINAL].itertuples():
+                if not r.channels_differ:
+                    assert f"{r.scenario} {r.k}/{r.n} = " in page, (name, est, r.scenario)
+            counts = (
+                f"{est}: of {len(family)} cells, {(family['verdict'] == cal.UNDER).sum()} "
+                f"under-cover, {(family['verdict'] == cal.OVER).sum()} over-cover"
+            )
+            assert counts in page, (name, est)
 
 
 def test_answer_groups_scenarios_by_the_one_key_they_change():

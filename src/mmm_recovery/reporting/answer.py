@@ -1,12 +1,13 @@
 """The study's answer per estimator, in words, for the first lines of the reports.
 
-Where an estimator's intervals are calibrated (empirical coverage within ``z`` Monte Carlo
-standard errors of the nominal level, the SE taken at the nominal level:
-``sqrt(nominal (1 - nominal) / n)``) and where they are not, by how much; then how the error
-moves with each factor the scenarios vary. A scenario's *factor* is the one key of the study
-file in which it differs from the first scenario (the reference: ``n_weeks``, ``noise``,
-``lift_tests``, ...); a scenario that differs in more than one key is named, not grouped. Every
-number comes from ``study.json``; the factors and their levels from the study file.
+Where an estimator's intervals under-cover, over-cover or cannot be told from nominal at their
+own level, by the one calibration rule (:func:`mmm_recovery.reporting.tables.coverage_verdicts`:
+exact tests Holm-adjusted over all of the estimator's cells, the shortfall each undecided cell
+could miss, channels that differ named instead of pooled); then how the error moves with each
+factor the scenarios vary. A scenario's *factor* is the one key of the study file in which it
+differs from the first scenario (the reference: ``n_weeks``, ``noise``, ``lift_tests``, ...); a
+scenario that differs in more than one key is named, not grouped. Every number comes from the
+metrics files; the factors and their levels from the study file.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import math
 from typing import Any
 
 from mmm_recovery.core.spec import Study
-from mmm_recovery.reporting.tables import StudyMetrics, fmt, fmt_with_se
+from mmm_recovery.reporting.tables import StudyMetrics, coverage_verdicts, fmt, fmt_with_se
 
 #: words for the factors a scenario can change
 FACTOR_WORDS = {
@@ -25,14 +26,6 @@ FACTOR_WORDS = {
     "spend_correlation": "spend correlation",
     "channels": "the channels' true response",
 }
-
-
-def calibration_z(cell: dict[str, Any], nominal: float) -> float:
-    """(coverage - nominal) in units of the binomial SE at the nominal level."""
-    n = cell.get("n_intervals") or 0
-    if not n or cell.get("coverage") is None:
-        return math.nan
-    return (cell["coverage"] - nominal) / math.sqrt(nominal * (1 - nominal) / n)
 
 
 def factors(spec: Study) -> tuple[str, dict[str, list[str]]]:
@@ -66,7 +59,52 @@ def _error(cells: dict[str, Any], scenario: str) -> str:
     return fmt_with_se(c.get("mean_abs_rel_error"), c.get("mean_abs_rel_error_se"), 2)
 
 
-def answer(m: StudyMetrics, spec: Study, quantity: str = "roas", z: float = 2.0) -> str:
+def calibration_sentence(m: StudyMetrics, estimator: str, quantity: str) -> str | None:
+    """What the one rule says of ``estimator``'s ``quantity`` intervals at their own level, one
+    clause per verdict (None without intervals)."""
+    from mmm_recovery.evaluation import calibration as cal
+
+    family = coverage_verdicts(m, quantity)
+    level = m.interval_level(estimator)
+    if family.empty or level is None:
+        return None
+    family = family[family["estimator"] == estimator]
+    v = family[(family["nominal"] - level).abs() < 1e-9]
+    if v.empty:
+        return None
+    parts = []
+    for verdict in (cal.UNDER, cal.OVER):
+        g = v[(v["verdict"] == verdict) & ~v["channels_differ"]]
+        if len(g):
+            parts.append(
+                f"{verdict} in {len(g)} of {len(v)} scenarios: "
+                + "; ".join(
+                    f"{r.scenario} {r.k}/{r.n} = {fmt(r.k / r.n, 2)} [{fmt(r.lo, 2)}, "
+                    f"{fmt(r.hi, 2)}]"
+                    for r in g.itertuples()
+                )
+            )
+    rest = v[(v["verdict"] == cal.NOMINAL) & ~v["channels_differ"]]
+    if len(rest):
+        parts.append(
+            f"not distinguishable from nominal in {len(rest)} of {len(v)} scenarios (each could "
+            f"miss a shortfall up to {fmt(rest['shortfall'].max(), 2)})"
+        )
+    differ = v[v["channels_differ"]]
+    if len(differ):
+        parts.append(
+            "channels differ, so no pooled verdict, in "
+            + "; ".join(
+                f"{r.scenario} ({r.words[len('channels differ; ') :]})" for r in differ.itertuples()
+            )
+        )
+    return (
+        f"{quantity} intervals (exact tests at nominal, Holm-adjusted over the estimator's "
+        f"{len(family)} cells): " + "; ".join(parts)
+    )
+
+
+def answer(m: StudyMetrics, spec: Study, quantity: str = "roas") -> str:
     """One Markdown bullet per estimator (see the module docstring)."""
     if not m.study:
         return "The study has no results yet."
@@ -78,29 +116,12 @@ def answer(m: StudyMetrics, spec: Study, quantity: str = "roas", z: float = 2.0)
             for s, v in m.study.items()
             if est in v
         }
-        judged = {
-            s: calibration_z(c, nom)
-            for s, (c, nom) in cells.items()
-            if nom and c.get("n_intervals")
-        }
-        if not judged:
+        sentence = calibration_sentence(m, est, quantity)
+        if sentence is None:
             lines.append(f"- **{est}**: no {quantity} intervals.")
             continue
-        off = {s: zs for s, zs in judged.items() if not abs(zs) <= z}
-        nominal = next(nom for _, nom in cells.values() if nom)
-        text = (
-            f"- **{est}** ({100 * nominal:g}% intervals): {quantity} intervals calibrated "
-            f"(coverage within {z:g} MC-SE of nominal) in {len(judged) - len(off)} of "
-            f"{len(judged)} scenarios"
-        )
-        if off:
-            text += "; not in " + "; ".join(
-                f"{s} ({fmt(cells[s][0]['coverage'], 2)}, {zs:+.1f} SE, "
-                f"n = {cells[s][0]['n_intervals']})"
-                for s, zs in sorted(off.items(), key=lambda kv: kv[1])
-            )
-        text += "."
-
+        nominal = m.interval_level(est) or math.nan
+        text = f"- **{est}** ({100 * nominal:g}% intervals): {sentence}."
         moves = [
             f"{FACTOR_WORDS.get(f, f)}: "
             + ", ".join(f"{level(spec, s, f)} {_error(cells, s)}" for s in names if s in cells)

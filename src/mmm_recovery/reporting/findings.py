@@ -10,6 +10,7 @@ finds its values on the page.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any
 
@@ -18,9 +19,10 @@ import pandas as pd
 from mmm_recovery.core import files, paths
 from mmm_recovery.core.spec import Study, load_study
 from mmm_recovery.estimators.registry import estimator_for
-from mmm_recovery.evaluation.score import clopper_pearson
+from mmm_recovery.evaluation.calibration import ALPHA, NOMINAL, POWER, wilson
 from mmm_recovery.reporting.tables import (
     StudyMetrics,
+    coverage_verdicts,
     fmt,
     fmt_mean_se,
     fmt_with_se,
@@ -34,26 +36,45 @@ HEADLINE = (("roas", "ROAS"), ("adstock.alpha", "adstock decay"))
 def _interval(k: int, n: int) -> str:
     if n == 0:
         return "n/a"
-    lo, hi = clopper_pearson(k, n)
+    lo, hi = wilson(k, n)
     return f"{k}/{n} = {fmt(k / n, 2)} [{fmt(lo, 2)}, {fmt(hi, 2)}]"
 
 
 def quantity_table(m: StudyMetrics, quantity: str, nominal: dict[str, float]) -> pd.DataFrame:
-    """Per scenario and estimator: interval coverage (k/n, exact 95% CI) beside the nominal
-    level, and the mean absolute relative error with its standard error, for ``quantity``."""
+    """Per scenario and estimator: interval coverage (k/n, Wilson 95% interval) beside the
+    nominal level with the one calibration rule's verdict
+    (:func:`~mmm_recovery.reporting.tables.coverage_verdicts`), and the mean absolute relative
+    error with its standard error, for ``quantity``."""
     c = m.comparisons
     if not len(c):
         return pd.DataFrame()
     c = c[c["quantity"] == quantity]
+    verdicts = coverage_verdicts(m, quantity)
     rows = []
     for (scen, est), g in c.groupby(["scenario", "estimator"], sort=False):
         covered = g["covered"].dropna()
+        v = (
+            verdicts[
+                (verdicts["estimator"] == est)
+                & (verdicts["scenario"] == scen)
+                & ((verdicts["nominal"] - nominal.get(est, math.nan)).abs() < 1e-9)
+            ]
+            if len(verdicts)
+            else verdicts
+        )
+        verdict = "n/a"
+        if len(v):
+            r = v.iloc[0]
+            verdict = "channels differ" if r["channels_differ"] else r["verdict"]
+            if verdict == NOMINAL:
+                verdict = f"not distinguishable (could miss {fmt(r['shortfall'], 2)})"
         rows.append(
             {
                 "scenario": scen,
                 "estimator": est,
                 "nominal": fmt(nominal.get(est), 2),
                 "coverage (95% CI)": _interval(int(covered.sum()), len(covered)),
+                "verdict": verdict,
                 "mean |rel. error| (SE)": fmt_mean_se(g["rel_error"].abs()),
             }
         )
@@ -137,7 +158,12 @@ def page(
         f"Study **{s.name}**: {len(spec.scenarios)} scenarios x {s.replicates} replicates x "
         f"{len(spec.estimators)} estimators (base seed {s.base_seed}). A coverage cell is the "
         "share of a scenario's intervals (every replicate and channel) that contain the truth, "
-        "with its exact 95% binomial interval; compare it with the estimator's nominal level. "
+        "with its Wilson 95% interval, beside the estimator's nominal level. Its verdict is the "
+        "reports' one rule: an exact binomial test at nominal, Holm-adjusted over all of the "
+        "estimator's cells of the quantity (every scenario and calibration level), family-wise "
+        f"{fmt(ALPHA, 2)}; a cell it cannot tell from nominal says the shortfall it could miss "
+        f"(detected with probability {fmt(POWER, 1)}); where the channels' coverages differ "
+        "there is no pooled verdict. "
         "Errors are relative to the true value, averaged over the same estimates, with their "
         "standard error (channels of one fit are counted as independent, so it is somewhat "
         "too small).",

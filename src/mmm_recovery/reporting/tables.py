@@ -131,6 +131,14 @@ class StudyMetrics:
     def estimators(self) -> list[str]:
         return list(next(iter(self.study.values()))) if self.study else []
 
+    def interval_level(self, estimator: str) -> float | None:
+        """The nominal level of ``estimator``'s reported intervals (``study.json``)."""
+        for per_estimator in self.study.values():
+            level = (per_estimator.get(estimator) or {}).get("interval_level")
+            if level:
+                return float(level)
+        return None
+
 
 def summary_table(m: StudyMetrics) -> pd.DataFrame:
     """Scenario x estimator rows: fits, failures, non-converged, decay bias/RMSE/coverage, ROAS and
@@ -206,27 +214,106 @@ def worst_case(m: StudyMetrics, quantity: str = "adstock.alpha", stat: str = "rm
     return f"The largest {stat} of {quantity} is {fmt(best[2])}, for the {best[1]} estimator in scenario {best[0]}."
 
 
-def calibration_verdict(m: StudyMetrics, quantity: str = "roas", z: float = 2.0) -> str:
-    """Per estimator, how many of its (scenario, nominal level) coverage points of ``quantity``
-    lie within ``z`` Monte Carlo standard errors of nominal, and the furthest point (in MC-SE;
-    a point with coverage 0 or 1 has SE 0 and is judged by its exact 95% interval instead)."""
+def coverage_verdicts(m: StudyMetrics, quantity: str = "roas") -> pd.DataFrame:
+    """Every coverage cell of ``quantity`` (scenario x nominal level, channels pooled) judged by
+    the one calibration rule (:mod:`mmm_recovery.evaluation.calibration`): one family per
+    estimator (all its scenarios and levels, Holm-adjusted together), so every report that
+    states a cell's verdict states the same one. Columns: estimator, scenario, nominal, k, n,
+    lo, hi (Wilson 95%), p_adjusted, verdict, shortfall (detectable at 80% power), words, and
+    ``channels_differ`` (the channels' coverages differ, from ``comparisons.csv``: then
+    ``words`` gives each channel's verdict instead of the pooled one)."""
+    from mmm_recovery.evaluation import calibration as cal
+
     c = m.calibration
     if c.empty or quantity not in set(c["quantity"]):
-        return f"No calibration levels were computed for {quantity}."
-    out = []
+        return pd.DataFrame()
+    comp = m.comparisons
+    comp = comp[comp["quantity"] == quantity] if len(comp) else comp
+    rows = []
     for est, g in c[c["quantity"] == quantity].groupby("estimator", sort=False):
-        dev = g["coverage"] - g["nominal"]
-        inside_ci = (g["coverage_lo"] <= g["nominal"]) & (g["nominal"] <= g["coverage_hi"])
-        score = (dev / g["coverage_se"]).where(g["coverage_se"] > 0)
-        ok = score.abs().le(z).where(score.notna(), inside_ci)
-        worst = g.loc[(dev.abs()).idxmax()]
-        out.append(
-            f"{est}: {int(ok.sum())} of {len(g)} points within {z:g} MC-SE of nominal; the "
-            f"furthest, {worst['scenario']} at {worst['nominal']:g}, covers "
-            f"{fmt(worst['coverage'])} (SE {fmt(worst['coverage_se'])}, "
-            f"{int(worst['n_intervals'])} intervals)."
+        g = g[g["n_intervals"] > 0]
+        cells = [
+            (int(round(r.coverage * r.n_intervals)), int(r.n_intervals), float(r.nominal))
+            for r in g.itertuples()
+        ]
+        level = m.interval_level(est)
+        for r, v in zip(g.itertuples(), cal.judge(cells), strict=True):
+            by_channel = _channel_counts(comp, r.scenario, est, r.nominal, level)
+            differ = cal.heterogeneous(list(by_channel.values()))
+            words = v.words()
+            if differ:
+                per = cal.judge([(k, n, v.nominal) for k, n in by_channel.values()])
+                words = "channels differ; " + "; ".join(
+                    f"{ch}: {w.words()}" for ch, w in zip(by_channel, per, strict=True)
+                )
+            rows.append(
+                {
+                    "estimator": est,
+                    "scenario": r.scenario,
+                    "nominal": v.nominal,
+                    "k": v.k,
+                    "n": v.n,
+                    "lo": v.lo,
+                    "hi": v.hi,
+                    "p_adjusted": v.p_adjusted,
+                    "verdict": v.verdict,
+                    "shortfall": v.shortfall,
+                    "channels_differ": differ,
+                    "words": words,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _channel_counts(
+    comp: pd.DataFrame, scenario: str, estimator: str, nominal: float, level: float | None
+) -> dict[str, tuple[int, int]]:
+    """channel -> (intervals covering, intervals) of one cell, from the comparison rows."""
+    if not len(comp):
+        return {}
+    col = "covered" if level is not None and math.isclose(nominal, level) else None
+    col = col or f"covered@{nominal:g}"
+    if col not in comp.columns:
+        return {}
+    g = comp[(comp["scenario"] == scenario) & (comp["estimator"] == estimator)]
+    return {
+        ch: (int(x.sum()), int(x.notna().sum())) for ch, x in g.groupby("channel", sort=False)[col]
+    }
+
+
+def calibration_verdict(m: StudyMetrics, quantity: str = "roas") -> str:
+    """Per estimator, what the one calibration rule says of its ``quantity`` cells (every
+    scenario and nominal level): how many under-cover, over-cover or cannot be told from
+    nominal, the worst cell, and the largest shortfall the undecided cells could have
+    missed."""
+    v = coverage_verdicts(m, quantity)
+    if v.empty:
+        return f"No calibration levels were computed for {quantity}."
+    from mmm_recovery.evaluation import calibration as cal
+
+    out = []
+    for est, g in v.groupby("estimator", sort=False):
+        under, over = g[g["verdict"] == cal.UNDER], g[g["verdict"] == cal.OVER]
+        rest = g[g["verdict"] == cal.NOMINAL]
+        text = (
+            f"{est}: of {len(g)} cells, {len(under)} under-cover, {len(over)} over-cover and "
+            f"{len(rest)} are not distinguishable from nominal"
         )
-    return f"Calibration of {quantity}: " + " ".join(out)
+        if len(rest):
+            text += f" (each could miss a shortfall up to {fmt(rest['shortfall'].max(), 2)})"
+        if len(under):
+            worst = under.loc[(under["k"] / under["n"] - under["nominal"]).idxmin()]
+            text += f"; the worst, {worst['scenario']}, {worst['words']}"
+        differ = g[g["channels_differ"]]
+        if len(differ):
+            text += "; channels differ in " + ", ".join(
+                sorted({f"{r.scenario} at {r.nominal:g}" for r in differ.itertuples()})
+            )
+        out.append(text + ".")
+    return (
+        f"Calibration of {quantity} (exact binomial tests at nominal, Holm-adjusted over each "
+        f"estimator's cells, family-wise {fmt(cal.ALPHA, 2)}): " + " ".join(out)
+    )
 
 
 def channel_errors(m: StudyMetrics, quantity: str = "roas") -> pd.DataFrame:
