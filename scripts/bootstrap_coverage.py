@@ -87,12 +87,27 @@ def summarise(df: Any, level: float) -> tuple[list[str], list[str]]:
     n = len(datasets)
 
     def paired(col: str, frame: Any, method: str) -> tuple[float, float, float, float]:
-        a, b = frame[(col, "research")], frame[(col, method)]
-        d = (b - a).groupby(level=["scenario", "replicate"]).mean()
-        se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.nan
-        return float(a.mean()), float(b.mean()), float(d.mean()), float(se)
+        """Both methods' coverage over the rows both have, their difference (a ratio
+        estimator: every interval weighs the same) and its SE clustered by dataset."""
+        both = frame[[(col, "research"), (col, method)]].dropna()
+        a, b = both[(col, "research")], both[(col, method)]
+        by = (b - a).groupby(level=["scenario", "replicate"])
+        total, rows = by.sum(), by.size()
+        g = len(total)
+        d = float(total.sum() / rows.sum()) if g else np.nan
+        se = (
+            float(np.sqrt(g / (g - 1) * ((total - rows * d) ** 2).sum()) / rows.sum())
+            if g > 1
+            else np.nan
+        )
+        return float(a.mean()), float(b.mean()), d, se
+
+    def ratio(d: float, se: float) -> str:
+        return f"{d / se:+.1f}" if se > 0 else "n/a"
 
     others = [m for m in METHODS[1:] if (f"{COVERED_AT}{level:g}", m) in wide.columns]
+    if not others:
+        return [f"- Datasets: {n}; no method beside research in the records"], []
     body = [
         "Coverage pooled over channels and quantities (ROAS, marginal ROAS, contribution share "
         "and every parameter the truth shares), and each method's paired difference from "
@@ -107,7 +122,7 @@ def summarise(df: Any, level: float) -> tuple[list[str], list[str]]:
         cells = []
         for m in others:
             a, b, d, se = paired(f"{COVERED_AT}{lv:g}", wide, m)
-            cells.append(f"{b:.3f} | {d:+.3f} ({se:.3f}) | {d / se:+.1f}")
+            cells.append(f"{b:.3f} | {d:+.3f} ({se:.3f}) | {ratio(d, se)}")
         body.append(f"| {lv:g} | {a:.3f} | " + " | ".join(cells) + " |")
     for m in others:
         body += [
