@@ -24,7 +24,7 @@ def test_intervals_that_cover_80_percent_at_nominal_90_under_cover():
     words = [
         cal.pooled({c: (planted(rng, 100, 0.80), 100) for c in "abcde"}, 0.90) for _ in range(100)
     ]
-    split = [w for w in words if w.startswith("channels differ")]
+    split = [w for w in words if w.startswith(cal.DIFFER)]
     assert all(w.startswith(cal.UNDER) for w in words if w not in split)
     # the channels agree in truth: the homogeneity test splits them at about its level
     assert len(split) / len(words) <= cal.ALPHA + 3 * math.sqrt(cal.ALPHA * 0.95 / len(words))
@@ -57,11 +57,11 @@ def test_intervals_at_nominal_are_not_distinguishable_and_say_what_they_could_mi
     assert "could miss a shortfall up to" in v.words()
 
 
-def test_a_full_cell_has_an_interval_of_nonzero_width():
+def test_a_full_cell_has_an_exact_interval_of_nonzero_width():
     v = cal.judge([(15, 15, 0.94)])[0]
     assert v.hi == 1.0 and 0.7 < v.lo < 1.0
     assert v.verdict == cal.NOMINAL and v.shortfall > 0.2
-    lo, hi = cal.wilson(0, 15)
+    lo, hi = cal.interval(0, 15)
     assert lo == 0.0 and hi > 0.1
 
 
@@ -92,7 +92,7 @@ def test_channels_that_differ_get_no_pooled_verdict():
     counts = {"tv": (18, 30), "ooh": (26, 30), "print": (20, 30), "facebook": (25, 30)}
     counts["search"] = (10, 30)
     words = cal.pooled(counts, 0.9)
-    assert words.startswith("channels differ") and "search: under-covers" in words
+    assert words == f"{cal.DIFFER} (tv 18/30, ooh 26/30, print 20/30, facebook 25/30, search 10/30)"
     same = {c: (27, 30) for c in counts}
     assert cal.pooled(same, 0.9).startswith(cal.NOMINAL)
 

@@ -304,7 +304,7 @@ def test_findings_page_shows_the_metrics_numbers(tmp_path):
     """The README's findings page: every coverage count and mean error of the synthetic metrics,
     recomputed here from comparisons.csv, is on the page; failed fits are counted."""
     from mmm_recovery.core import files
-    from mmm_recovery.evaluation.calibration import wilson
+    from mmm_recovery.evaluation.calibration import interval
     from mmm_recovery.reporting import findings
 
     page = findings_page(tmp_path)
@@ -312,7 +312,7 @@ def test_findings_page_shows_the_metrics_numbers(tmp_path):
     for quantity, _ in findings.HEADLINE:
         for (scen, est), g in comp[comp["quantity"] == quantity].groupby(["scenario", "estimator"]):
             k, n = int(g["covered"].sum()), int(g["covered"].notna().sum())
-            lo, hi = wilson(k, n)
+            lo, hi = interval(k, n)
             cell = f"{k}/{n} = {tables.fmt(k / n, 2)} [{tables.fmt(lo, 2)}, {tables.fmt(hi, 2)}]"
             mean = tables.fmt(g["rel_error"].abs().mean())
             assert f"| {scen} | {est} |" in page
@@ -357,55 +357,21 @@ def test_methodology_states_the_sbc_verdicts_from_its_metrics(site):
 
 
 def test_methodology_states_the_calibration_curve_from_its_metrics(site):
-    """The calibration section's figure is in the report and its sentence quotes the furthest
-    point of calibration.csv, with its number of intervals."""
-    cal = pd.read_csv(site / "metrics" / "calibration.csv")
+    """The calibration section's figure is in the report and its sentence states the one
+    rule's counts per estimator, recomputed here from the metrics."""
+    from mmm_recovery.evaluation import calibration as cal
+
+    m = tables.StudyMetrics.load(site / "metrics")
     page = html.unescape((site / "_site" / "methodology.html").read_text())
     assert "Empirical coverage of the ROAS intervals against their nominal level" in page
-    roas = cal[cal["quantity"] == "roas"]
-    for est, g in roas.groupby("estimator"):
-        worst = g.loc[(g["coverage"] - g["nominal"]).abs().idxmax()]
-        assert f"{est}: " in page
-        assert f"the furthest, {worst['scenario']} at {worst['nominal']:g}, covers" in page
-        assert f"{int(worst['n_intervals'])} intervals)" in page
-
-
-def test_methodology_states_the_share_pull_from_fits_csv(site):
-    """The DECOMP.RSSD section quotes each estimator's mean pull toward spend shares in the
-    scenario farthest from them, recomputed here from fits.csv."""
-    from mmm_recovery.evaluation.score import mean_se
-
-    fits = pd.read_csv(site / "metrics" / "fits.csv")
-    ok = fits[fits["status"] == "ok"]
-    far = ok.groupby("scenario")["decomp_rssd_true"].mean().idxmax()
-    page = html.unescape((site / "_site" / "methodology.html").read_text())
-    assert f"Where effect shares lie farthest from spend shares ({far})" in page
-    for est, g in ok[ok["scenario"] == far].groupby("estimator"):
-        mean, se, n = mean_se(g["spend_share_pull"])
-        assert f"{est} {tables.fmt_with_se(mean, se, 2)} (n = {n})" in page
-
-
-def test_methodology_states_the_seed_stability_from_its_metrics(site):
-    """The seed-stability figure is in the report and its sentence quotes study.json's
-    seed_stability blocks, which equal stability.csv's pooled rows."""
-    study = json.loads((site / "metrics" / "study.json").read_text())
-    stab = pd.read_csv(site / "metrics" / "stability.csv")
-    page = html.unescape((site / "_site" / "methodology.html").read_text())
-    assert "Seed-to-seed sd of each channel" in page
-    quoted = 0
-    for scen, per_est in study.items():
-        for est, v in per_est.items():
-            if "seed_stability" not in v:
-                continue
-            c = v["seed_stability"]["roas"]
-            row = stab[(stab["scenario"] == scen) & (stab["estimator"] == est)]
-            row = row[(row["quantity"] == "roas") & (row["channel"] == "all")].iloc[0]
-            assert c["seed_sd"] == pytest.approx(row["seed_sd"], rel=1e-5)
-            assert (
-                f"{est} in {scen}: sd {tables.fmt_with_se(c['seed_sd'], c['seed_sd_se'])}" in page
-            )
-            quoted += 1
-    assert quoted == len(load_study(SMOKE).estimators)
+    v = tables.coverage_verdicts(m, "roas")
+    for est, g in v.groupby("estimator"):
+        counts = (
+            f"{est}: of {len(g)} cells, {(g['verdict'] == cal.UNDER).sum()} under-cover, "
+            f"{(g['verdict'] == cal.OVER).sum()} over-cover, "
+            f"{(g['verdict'] == cal.NOMINAL).sum()} are not distinguishable from nominal"
+        )
+        assert counts in page, est
 
 
 def test_both_reports_open_with_the_answer_from_the_one_calibration_rule(site):
@@ -426,12 +392,13 @@ def test_both_reports_open_with_the_answer_from_the_one_calibration_rule(site):
             assert sentence is not None and sentence in page, (name, est)
             family = verdicts[verdicts["estimator"] == est]
             level = family[(family["nominal"] - m.interval_level(est)).abs() < 1e-9]
-            for r in level[level["verdict"] != cal.NOMINAL].itertuples():
-                if not r.channels_differ:
-                    assert f"{r.scenario} {r.k}/{r.n} = " in page, (name, est, r.scenario)
+            for r in level[level["verdict"].isin([cal.UNDER, cal.OVER])].itertuples():
+                assert f"{r.scenario} {r.k}/{r.n} = " in page, (name, est, r.scenario)
+            for r in level[level["verdict"] == cal.DIFFER].itertuples():
+                assert f"{r.scenario} ({r.channels})" in page, (name, est, r.scenario)
             counts = (
                 f"{est}: of {len(family)} cells, {(family['verdict'] == cal.UNDER).sum()} "
-                f"under-cover, {(family['verdict'] == cal.OVER).sum()} over-cover"
+                f"under-cover, {(family['verdict'] == cal.OVER).sum()} over-cover, "
             )
             assert counts in page, (name, est)
 

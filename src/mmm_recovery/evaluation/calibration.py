@@ -2,19 +2,22 @@
 
 A coverage cell is ``k`` of ``n`` intervals that contain the truth at a nominal level. The rule:
 
-* each cell gets a Wilson 95% interval (never of width 0 at 0/n or n/n) and an exact two-sided
-  binomial test of ``coverage = nominal``;
-* the cells a report states together are one family: their p-values are adjusted by Holm's
-  step-down method, so the chance of calling any calibrated cell miscalibrated is at most
-  ``alpha`` (:data:`ALPHA`);
+* each cell gets its exact (Clopper-Pearson) 95% interval, never of width 0 at 0/n or n/n, and
+  an exact two-sided binomial test of ``coverage = nominal``;
+* the cells a report states together (one estimator's cells of one quantity: every scenario and
+  nominal level) are one family: their p-values are adjusted by Holm's step-down method, so the
+  chance of calling any calibrated cell of the family miscalibrated is at most ``alpha``
+  (:data:`ALPHA`);
 * a rejected cell *under-covers* or *over-covers*; any other cell is *not distinguishable from
   nominal*, and the words say what shortfall the cell could have missed: the smallest shortfall
   below nominal that the exact test at the family's per-cell level (Bonferroni's, which Holm
   never exceeds) detects with probability :data:`POWER`;
-* cells that pool channels whose coverage differs (a chi-square test of homogeneity across the
-  channels at ``alpha``) get no pooled verdict: :func:`pooled` says so and the channels are
-  judged one by one.
+* a cell that pools channels whose coverages differ (a chi-square test of homogeneity across
+  the channels, Holm-adjusted over the family's cells, at ``alpha``) gets no verdict of its own
+  (:data:`DIFFER`): its channels' counts are stated instead.
 
+A cell counts every replicate x channel interval as an independent trial. Intervals of one fit
+are correlated, so the tests are somewhat liberal for pooled cells (exact for one channel's).
 Nothing here reads files: callers pass counts from the metrics files.
 """
 
@@ -27,23 +30,23 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from mmm_recovery.evaluation.score import clopper_pearson
+
 #: the family-wise error rate of one report's calibration verdicts
 ALPHA = 0.05
 #: the power at which :func:`detectable_shortfall` is stated
 POWER = 0.8
 
 UNDER, OVER, NOMINAL = "under-covers", "over-covers", "not distinguishable from nominal"
+#: the verdict of a cell whose channels' coverages differ: none of its own
+DIFFER = "channels differ"
 
 
-def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion ``k / n`` (``(nan, nan)`` when n = 0)."""
+def interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) interval of ``k / n`` (``(nan, nan)`` when n = 0)."""
     if n <= 0:
         return math.nan, math.nan
-    z = float(stats.norm.ppf(0.5 + level / 2))
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return clopper_pearson(k, n, level)
 
 
 def exact_p(k: int, n: int, nominal: float) -> float:
@@ -88,9 +91,9 @@ def detectable_shortfall(n: int, nominal: float, alpha: float, power: float = PO
     def detected(d: float) -> bool:
         return bool(stats.binom.pmf(ks, n, nominal - d)[reject].sum() >= power)
 
-    if not detected(nominal):
+    if not detected(math.floor(nominal * 1000) / 1000):
         return float(nominal)
-    lo, hi = 0, int(round(nominal * 1000))  # in thousandths: lo not detected, hi detected
+    lo, hi = 0, int(math.floor(nominal * 1000))  # thousandths: lo not detected, hi detected
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if detected(mid / 1000) else (mid, hi)
@@ -139,7 +142,7 @@ def judge(
     m = int(np.sum(~np.isnan(p)))
     out = []
     for (k, n, nom), pv, pa in zip(cells, p, adjusted, strict=True):
-        lo, hi = wilson(k, n)
+        lo, hi = interval(k, n)
         if n and pa <= alpha:
             verdict = UNDER if k / n < nom else OVER
         else:
@@ -149,27 +152,35 @@ def judge(
     return out
 
 
-def heterogeneous(counts: list[tuple[int, int]], alpha: float = ALPHA) -> bool:
-    """Do the channels' coverages ``(k, n)`` differ? A chi-square test of homogeneity of the
-    2 x channels table at ``alpha`` (False when fewer than two channels have intervals or every
-    interval covers, or none does)."""
+def heterogeneity_p(counts: list[tuple[int, int]]) -> float:
+    """p-value of a chi-square test that the channels' coverages ``(k, n)`` are equal (the
+    2 x channels table); NaN when fewer than two channels have intervals, or when every
+    interval covers or none does."""
     rows = [(k, n - k) for k, n in counts if n > 0]
     if len(rows) < 2:
-        return False
+        return math.nan
     table = np.array(rows, dtype=float).T
     if (table.sum(axis=1) == 0).any():
-        return False
-    return bool(stats.chi2_contingency(table, correction=False)[1] <= alpha)
+        return math.nan
+    return float(stats.chi2_contingency(table, correction=False)[1])
+
+
+def heterogeneous(counts: list[tuple[int, int]], alpha: float = ALPHA) -> bool:
+    """Do the channels' coverages ``(k, n)`` differ (:func:`heterogeneity_p` <= ``alpha``)?"""
+    p = heterogeneity_p(counts)
+    return bool(p <= alpha)
+
+
+def channel_counts(counts: dict[str, tuple[int, int]]) -> str:
+    """``tv 2/3, ooh 3/3, ...``"""
+    return ", ".join(f"{c} {k}/{n}" for c, (k, n) in counts.items())
 
 
 def pooled(counts: dict[str, tuple[int, int]], nominal: float, alpha: float = ALPHA) -> str:
-    """Words for a cell that pools ``counts`` (channel -> (k, n)) at ``nominal``: the pooled
-    verdict when the channels agree, else the channels' own verdicts (one family)."""
+    """Words for one cell that pools ``counts`` (channel -> (k, n)) at ``nominal``, judged alone
+    (a family of one): the pooled verdict when the channels agree, else their counts."""
     if heterogeneous(list(counts.values()), alpha):
-        verdicts = judge([(k, n, nominal) for k, n in counts.values()], alpha)
-        return "channels differ; " + "; ".join(
-            f"{c}: {v.words()}" for c, v in zip(counts, verdicts, strict=True)
-        )
+        return f"{DIFFER} ({channel_counts(counts)})"
     k = sum(k for k, _ in counts.values())
     n = sum(n for _, n in counts.values())
     return judge([(k, n, nominal)], alpha)[0].words()

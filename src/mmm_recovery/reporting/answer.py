@@ -74,7 +74,7 @@ def calibration_sentence(m: StudyMetrics, estimator: str, quantity: str) -> str 
         return None
     parts = []
     for verdict in (cal.UNDER, cal.OVER):
-        g = v[(v["verdict"] == verdict) & ~v["channels_differ"]]
+        g = v[v["verdict"] == verdict]
         if len(g):
             parts.append(
                 f"{verdict} in {len(g)} of {len(v)} scenarios: "
@@ -84,23 +84,21 @@ def calibration_sentence(m: StudyMetrics, estimator: str, quantity: str) -> str 
                     for r in g.itertuples()
                 )
             )
-    rest = v[(v["verdict"] == cal.NOMINAL) & ~v["channels_differ"]]
+    rest = v[v["verdict"] == cal.NOMINAL]
     if len(rest):
         parts.append(
             f"not distinguishable from nominal in {len(rest)} of {len(v)} scenarios (each could "
             f"miss a shortfall up to {fmt(rest['shortfall'].max(), 2)})"
         )
-    differ = v[v["channels_differ"]]
+    differ = v[v["verdict"] == cal.DIFFER]
     if len(differ):
         parts.append(
-            "channels differ, so no pooled verdict, in "
-            + "; ".join(
-                f"{r.scenario} ({r.words[len('channels differ; ') :]})" for r in differ.itertuples()
-            )
+            f"channels differ, so no pooled verdict, in {len(differ)} of {len(v)} scenarios: "
+            + "; ".join(f"{r.scenario} ({r.channels})" for r in differ.itertuples())
         )
     return (
-        f"{quantity} intervals (exact tests at nominal, Holm-adjusted over the estimator's "
-        f"{len(family)} cells): " + "; ".join(parts)
+        f"{quantity} intervals (exact tests at nominal, Holm-adjusted over all {len(family)} "
+        "cells of the estimator): " + "; ".join(parts)
     )
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from mmm_recovery.core import files, paths
 from mmm_recovery.core.spec import Study, load_study
 from mmm_recovery.estimators.registry import estimator_for
-from mmm_recovery.evaluation.calibration import ALPHA, NOMINAL, POWER, wilson
+from mmm_recovery.evaluation.calibration import ALPHA, NOMINAL, POWER, interval
 from mmm_recovery.reporting.tables import (
     StudyMetrics,
     coverage_verdicts,
@@ -36,12 +36,12 @@ HEADLINE = (("roas", "ROAS"), ("adstock.alpha", "adstock decay"))
 def _interval(k: int, n: int) -> str:
     if n == 0:
         return "n/a"
-    lo, hi = wilson(k, n)
+    lo, hi = interval(k, n)
     return f"{k}/{n} = {fmt(k / n, 2)} [{fmt(lo, 2)}, {fmt(hi, 2)}]"
 
 
 def quantity_table(m: StudyMetrics, quantity: str, nominal: dict[str, float]) -> pd.DataFrame:
-    """Per scenario and estimator: interval coverage (k/n, Wilson 95% interval) beside the
+    """Per scenario and estimator: interval coverage (k/n, exact 95% interval) beside the
     nominal level with the one calibration rule's verdict
     (:func:`~mmm_recovery.reporting.tables.coverage_verdicts`), and the mean absolute relative
     error with its standard error, for ``quantity``."""
@@ -65,7 +65,7 @@ def quantity_table(m: StudyMetrics, quantity: str, nominal: dict[str, float]) ->
         verdict = "n/a"
         if len(v):
             r = v.iloc[0]
-            verdict = "channels differ" if r["channels_differ"] else r["verdict"]
+            verdict = r["verdict"]
             if verdict == NOMINAL:
                 verdict = f"not distinguishable (could miss {fmt(r['shortfall'], 2)})"
         rows.append(
@@ -158,12 +158,13 @@ def page(
         f"Study **{s.name}**: {len(spec.scenarios)} scenarios x {s.replicates} replicates x "
         f"{len(spec.estimators)} estimators (base seed {s.base_seed}). A coverage cell is the "
         "share of a scenario's intervals (every replicate and channel) that contain the truth, "
-        "with its Wilson 95% interval, beside the estimator's nominal level. Its verdict is the "
+        "with its exact 95% interval, beside the estimator's nominal level. Its verdict is the "
         "reports' one rule: an exact binomial test at nominal, Holm-adjusted over all of the "
         "estimator's cells of the quantity (every scenario and calibration level), family-wise "
         f"{fmt(ALPHA, 2)}; a cell it cannot tell from nominal says the shortfall it could miss "
         f"(detected with probability {fmt(POWER, 1)}); where the channels' coverages differ "
-        "there is no pooled verdict. "
+        "there is no pooled verdict. A cell counts each interval as an independent trial; the "
+        "intervals of one fit are correlated, so the tests are somewhat liberal. "
         "Errors are relative to the true value, averaged over the same estimates, with their "
         "standard error (channels of one fit are counted as independent, so it is somewhat "
         "too small).",

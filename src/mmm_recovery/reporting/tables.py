@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mmm_recovery.core import files
@@ -215,104 +216,101 @@ def worst_case(m: StudyMetrics, quantity: str = "adstock.alpha", stat: str = "rm
 
 
 def coverage_verdicts(m: StudyMetrics, quantity: str = "roas") -> pd.DataFrame:
-    """Every coverage cell of ``quantity`` (scenario x nominal level, channels pooled) judged by
-    the one calibration rule (:mod:`mmm_recovery.evaluation.calibration`): one family per
-    estimator (all its scenarios and levels, Holm-adjusted together), so every report that
-    states a cell's verdict states the same one. Columns: estimator, scenario, nominal, k, n,
-    lo, hi (Wilson 95%), p_adjusted, verdict, shortfall (detectable at 80% power), words, and
-    ``channels_differ`` (the channels' coverages differ, from ``comparisons.csv``: then
-    ``words`` gives each channel's verdict instead of the pooled one)."""
+    """Every coverage cell of ``quantity`` (scenario x nominal level: the estimator's own and
+    each calibration level, channels pooled), counted from ``comparisons.csv`` and judged by the
+    one calibration rule (:mod:`mmm_recovery.evaluation.calibration`): one family per estimator
+    and quantity, Holm-adjusted together, so every report that states a cell's verdict states
+    the same one. Columns: estimator, scenario, nominal, k, n, lo, hi (exact 95%), p_adjusted,
+    verdict (under-covers, over-covers, not distinguishable from nominal, or channels differ:
+    then no pooled verdict), shortfall (detectable at :data:`~.calibration.POWER`), channels
+    (``tv 2/3, ...``) and words."""
     from mmm_recovery.evaluation import calibration as cal
+    from mmm_recovery.evaluation.score import COVERED_AT
 
-    c = m.calibration
-    if c.empty or quantity not in set(c["quantity"]):
-        return pd.DataFrame()
     comp = m.comparisons
-    comp = comp[comp["quantity"] == quantity] if len(comp) else comp
+    if not len(comp) or quantity not in set(comp["quantity"]):
+        return pd.DataFrame()
+    comp = comp[comp["quantity"] == quantity]
+    extra = sorted(float(c[len(COVERED_AT) :]) for c in comp.columns if c.startswith(COVERED_AT))
     rows = []
-    for est, g in c[c["quantity"] == quantity].groupby("estimator", sort=False):
-        g = g[g["n_intervals"] > 0]
-        cells = [
-            (int(round(r.coverage * r.n_intervals)), int(r.n_intervals), float(r.nominal))
-            for r in g.itertuples()
-        ]
-        level = m.interval_level(est)
-        for r, v in zip(g.itertuples(), cal.judge(cells), strict=True):
-            by_channel = _channel_counts(comp, r.scenario, est, r.nominal, level)
-            differ = cal.heterogeneous(list(by_channel.values()))
-            words = v.words()
-            if differ:
-                per = cal.judge([(k, n, v.nominal) for k, n in by_channel.values()])
-                words = "channels differ; " + "; ".join(
-                    f"{ch}: {w.words()}" for ch, w in zip(by_channel, per, strict=True)
-                )
+    for est, ce in comp.groupby("estimator", sort=False):
+        own = m.interval_level(est)
+        levels = sorted({*extra, *([own] if own is not None else [])})
+        cells = []
+        for scen, cs in ce.groupby("scenario", sort=False):
+            for nominal in levels:
+                own_level = own is not None and math.isclose(nominal, own)
+                col = "covered" if own_level else f"{COVERED_AT}{nominal:g}"
+                if col not in cs.columns or not cs[col].notna().any():
+                    continue
+                counts = {
+                    ch: (int(x.sum()), int(x.notna().sum()))
+                    for ch, x in cs.groupby("channel", sort=False)[col]
+                    if x.notna().any()
+                }
+                k = sum(k for k, _ in counts.values())
+                n = sum(n for _, n in counts.values())
+                cells.append((scen, nominal, k, n, counts))
+        verdicts = cal.judge([(k, n, nominal) for _, nominal, k, n, _ in cells])
+        differ = cal.holm(np.array([cal.heterogeneity_p(list(c[4].values())) for c in cells]))
+        for (scen, _, _, _, counts), v, d in zip(cells, verdicts, differ, strict=True):
+            split = bool(d <= cal.ALPHA)
             rows.append(
                 {
                     "estimator": est,
-                    "scenario": r.scenario,
+                    "scenario": scen,
                     "nominal": v.nominal,
                     "k": v.k,
                     "n": v.n,
                     "lo": v.lo,
                     "hi": v.hi,
                     "p_adjusted": v.p_adjusted,
-                    "verdict": v.verdict,
+                    "verdict": cal.DIFFER if split else v.verdict,
                     "shortfall": v.shortfall,
-                    "channels_differ": differ,
-                    "words": words,
+                    "channels": cal.channel_counts(counts),
+                    "words": (
+                        f"{cal.DIFFER} ({cal.channel_counts(counts)}) at {v.nominal:g}"
+                        if split
+                        else v.words()
+                    ),
                 }
             )
     return pd.DataFrame(rows)
 
 
-def _channel_counts(
-    comp: pd.DataFrame, scenario: str, estimator: str, nominal: float, level: float | None
-) -> dict[str, tuple[int, int]]:
-    """channel -> (intervals covering, intervals) of one cell, from the comparison rows."""
-    if not len(comp):
-        return {}
-    col = "covered" if level is not None and math.isclose(nominal, level) else None
-    col = col or f"covered@{nominal:g}"
-    if col not in comp.columns:
-        return {}
-    g = comp[(comp["scenario"] == scenario) & (comp["estimator"] == estimator)]
-    return {
-        ch: (int(x.sum()), int(x.notna().sum())) for ch, x in g.groupby("channel", sort=False)[col]
-    }
-
-
 def calibration_verdict(m: StudyMetrics, quantity: str = "roas") -> str:
     """Per estimator, what the one calibration rule says of its ``quantity`` cells (every
-    scenario and nominal level): how many under-cover, over-cover or cannot be told from
-    nominal, the worst cell, and the largest shortfall the undecided cells could have
-    missed."""
-    v = coverage_verdicts(m, quantity)
-    if v.empty:
-        return f"No calibration levels were computed for {quantity}."
+    scenario and nominal level): how many under-cover, over-cover, cannot be told from nominal
+    or pool channels that differ, the worst cell, and the largest shortfall the undecided cells
+    could have missed."""
     from mmm_recovery.evaluation import calibration as cal
 
+    v = coverage_verdicts(m, quantity)
+    if v.empty:
+        return f"No {quantity} intervals in these metrics."
     out = []
     for est, g in v.groupby("estimator", sort=False):
         under, over = g[g["verdict"] == cal.UNDER], g[g["verdict"] == cal.OVER]
-        rest = g[g["verdict"] == cal.NOMINAL]
+        rest, differ = g[g["verdict"] == cal.NOMINAL], g[g["verdict"] == cal.DIFFER]
         text = (
-            f"{est}: of {len(g)} cells, {len(under)} under-cover, {len(over)} over-cover and "
+            f"{est}: of {len(g)} cells, {len(under)} under-cover, {len(over)} over-cover, "
             f"{len(rest)} are not distinguishable from nominal"
         )
         if len(rest):
             text += f" (each could miss a shortfall up to {fmt(rest['shortfall'].max(), 2)})"
+        text += f" and {len(differ)} pool channels that differ"
         if len(under):
             worst = under.loc[(under["k"] / under["n"] - under["nominal"]).idxmin()]
             text += f"; the worst, {worst['scenario']}, {worst['words']}"
-        differ = g[g["channels_differ"]]
         if len(differ):
-            text += "; channels differ in " + ", ".join(
-                sorted({f"{r.scenario} at {r.nominal:g}" for r in differ.itertuples()})
+            text += "; channels differ in " + "; ".join(
+                f"{r.scenario} ({r.words[len(cal.DIFFER) + 2 :]}" for r in differ.itertuples()
             )
         out.append(text + ".")
     return (
-        f"Calibration of {quantity} (exact binomial tests at nominal, Holm-adjusted over each "
-        f"estimator's cells, family-wise {fmt(cal.ALPHA, 2)}): " + " ".join(out)
+        f"Calibration of {quantity} (exact binomial tests at nominal, Holm-adjusted over the "
+        f"cells of each estimator, family-wise {fmt(cal.ALPHA, 2)} per estimator and quantity; "
+        "intervals of one fit counted as independent): " + " ".join(out)
     )
 
 
