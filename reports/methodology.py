@@ -35,7 +35,7 @@ from mmm_recovery.core import files, paths
 from mmm_recovery.core.spec import load_study
 from mmm_recovery.estimators.registry import estimator_for
 from mmm_recovery.evaluation import sbc
-from mmm_recovery.reporting import answer, narrative, plots, sbc_plots, tables
+from mmm_recovery.reporting import answer, narrative, plots, sbc_plots, tables, verdicts
 
 spec = load_study(study)
 m = tables.StudyMetrics.load(paths.resolve(metrics_dir))
@@ -227,7 +227,7 @@ plots.calibration_curves(m.calibration, "roas") if len(m.calibration) else Markd
 
 # %%
 Markdown(
-    tables.calibration_verdict(m, "roas") + " " + tables.calibration_verdict(m, "adstock.alpha")
+    verdicts.calibration_verdict(m, "roas") + " " + verdicts.calibration_verdict(m, "adstock.alpha")
 )
 
 # %%

@@ -34,7 +34,7 @@ from IPython.display import Markdown, display
 from mmm_recovery.core import paths
 from mmm_recovery.core.spec import load_study
 from mmm_recovery.estimators.registry import estimator_for
-from mmm_recovery.reporting import answer, narrative, plots, tables
+from mmm_recovery.reporting import answer, narrative, plots, tables, verdicts
 
 spec = load_study(study)
 m = tables.StudyMetrics.load(paths.resolve(metrics_dir))
@@ -99,7 +99,7 @@ if len(m.coverage) and len(m.comparisons):
 # %%
 # calibration at several levels: the one rule (exact tests, Holm over each estimator's cells)
 Markdown(
-    tables.calibration_verdict(m, "roas") + " " + tables.calibration_verdict(m, "adstock.alpha")
+    verdicts.calibration_verdict(m, "roas") + " " + verdicts.calibration_verdict(m, "adstock.alpha")
 )
 
 # %% [markdown]

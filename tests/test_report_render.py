@@ -360,11 +360,12 @@ def test_methodology_states_the_calibration_curve_from_its_metrics(site):
     """The calibration section's figure is in the report and its sentence states the one
     rule's counts per estimator, recomputed here from the metrics."""
     from mmm_recovery.evaluation import calibration as cal
+    from mmm_recovery.reporting import verdicts
 
     m = tables.StudyMetrics.load(site / "metrics")
     page = html.unescape((site / "_site" / "methodology.html").read_text())
     assert "Empirical coverage of the ROAS intervals against their nominal level" in page
-    v = tables.coverage_verdicts(m, "roas")
+    v = verdicts.coverage_verdicts(m, "roas")
     for est, g in v.groupby("estimator"):
         counts = (
             f"{est}: of {len(g)} cells, {(g['verdict'] == cal.UNDER).sum()} under-cover, "
@@ -380,17 +381,17 @@ def test_both_reports_open_with_the_answer_from_the_one_calibration_rule(site):
     counts, how many cannot be told from nominal and the shortfall they could miss; and its
     calibration section states the same rule's counts over every level."""
     from mmm_recovery.evaluation import calibration as cal
-    from mmm_recovery.reporting import answer
+    from mmm_recovery.reporting import answer, verdicts
 
     m = tables.StudyMetrics.load(site / "metrics")
-    verdicts = tables.coverage_verdicts(m, "roas")
-    assert len(verdicts)
+    table = verdicts.coverage_verdicts(m, "roas")
+    assert len(table)
     for name in ("model_card", "methodology"):
         page = html.unescape((site / "_site" / f"{name}.html").read_text())
         for est in m.estimators:
             sentence = answer.calibration_sentence(m, est, "roas")
             assert sentence is not None and sentence in page, (name, est)
-            family = verdicts[verdicts["estimator"] == est]
+            family = table[table["estimator"] == est]
             level = family[(family["nominal"] - m.interval_level(est)).abs() < 1e-9]
             for r in level[level["verdict"].isin([cal.UNDER, cal.OVER])].itertuples():
                 assert f"{r.scenario} {r.k}/{r.n} = " in page, (name, est, r.scenario)

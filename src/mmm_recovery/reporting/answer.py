@@ -1,7 +1,7 @@
 """The study's answer per estimator, in words, for the first lines of the reports.
 
 Where an estimator's intervals under-cover, over-cover or cannot be told from nominal at their
-own level, by the one calibration rule (:func:`mmm_recovery.reporting.tables.coverage_verdicts`:
+own level, by the one calibration rule (:func:`mmm_recovery.reporting.verdicts.coverage_verdicts`:
 exact tests Holm-adjusted over all of the estimator's cells, the shortfall each undecided cell
 could miss, channels that differ named instead of pooled); then how the error moves with each
 factor the scenarios vary. A scenario's *factor* is the one key of the study file in which it
@@ -16,7 +16,8 @@ import math
 from typing import Any
 
 from mmm_recovery.core.spec import Study
-from mmm_recovery.reporting.tables import StudyMetrics, coverage_verdicts, fmt, fmt_with_se
+from mmm_recovery.reporting.tables import StudyMetrics, fmt, fmt_with_se
+from mmm_recovery.reporting.verdicts import coverage_verdicts
 
 #: words for the factors a scenario can change
 FACTOR_WORDS = {

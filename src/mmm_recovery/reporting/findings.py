@@ -22,12 +22,12 @@ from mmm_recovery.estimators.registry import estimator_for
 from mmm_recovery.evaluation.calibration import ALPHA, NOMINAL, POWER, interval
 from mmm_recovery.reporting.tables import (
     StudyMetrics,
-    coverage_verdicts,
     fmt,
     fmt_mean_se,
     fmt_with_se,
     markdown,
 )
+from mmm_recovery.reporting.verdicts import coverage_verdicts
 
 #: the quantities of the headline tables: (quantity in the metrics, what a reader calls it)
 HEADLINE = (("roas", "ROAS"), ("adstock.alpha", "adstock decay"))
@@ -43,7 +43,7 @@ def _interval(k: int, n: int) -> str:
 def quantity_table(m: StudyMetrics, quantity: str, nominal: dict[str, float]) -> pd.DataFrame:
     """Per scenario and estimator: interval coverage (k/n, exact 95% interval) beside the
     nominal level with the one calibration rule's verdict
-    (:func:`~mmm_recovery.reporting.tables.coverage_verdicts`), and the mean absolute relative
+    (:func:`~mmm_recovery.reporting.verdicts.coverage_verdicts`), and the mean absolute relative
     error with its standard error, for ``quantity``."""
     c = m.comparisons
     if not len(c):
