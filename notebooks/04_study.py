@@ -18,8 +18,10 @@
 # truth and its budget advice is scored on the true response. Fits run in parallel (local
 # processes or a Dask cluster, `study.scheduler`), each written atomically to
 # `data/study/<scenario>/rep_<NNN>/<estimator>.json`, so an interrupted run resumes where it
-# stopped. Aggregates (bias, RMSE, coverage with exact binomial CI, interval width, regret,
-# runtime, failures, non-converged fits) go to `reports/metrics/` (DVC metrics and plots).
+# stopped. Every fit's comparison with its truth and the score of its advice go to
+# `reports/metrics/comparisons.csv` and `fits.csv`; the `aggregate` stage computes every
+# aggregate from them (`mmm_recovery.evaluation.aggregate`), so a change to the aggregation or
+# the reports refits nothing. The reports show the aggregates.
 
 # %% tags=["parameters"]
 study = "studies/recovery.yaml"
@@ -33,16 +35,14 @@ from IPython.display import Markdown, display
 
 from mmm_recovery.core import paths
 from mmm_recovery.core.spec import load_study
-from mmm_recovery.estimators.registry import estimator_for
-from mmm_recovery.evaluation.study import run_study, write_outputs
-from mmm_recovery.reporting import plots
+from mmm_recovery.evaluation.study import run_study, write_record_tables
 
 spec = load_study(study)
 root = paths.resolve(data_root)
 # progress lines (fits done / total, fits per minute, time left) go to stderr: shown while this
 # runs, in Jupyter and on the stage's console, and left out of the saved notebook (same bytes)
 run_study(spec, data_root=root)
-metrics = write_outputs(spec, paths.resolve(metrics_dir), root)
+write_record_tables(spec, paths.resolve(metrics_dir), root)
 fits = pd.read_csv(paths.resolve(metrics_dir) / "fits.csv")
 fits.groupby(["scenario", "estimator"])[["converged", "regret", "holdout_mape"]].mean()
 
@@ -64,33 +64,3 @@ display(
     )
 )
 failed
-
-# %% [markdown]
-# ## Coverage of the intervals
-
-# %%
-coverage = pd.read_csv(paths.resolve(metrics_dir) / "coverage.csv")
-nominal = {name: estimator_for(spec, name).interval_level for name in spec.estimators}
-NO_RESULTS = Markdown("**No fit succeeded**: nothing to show (the table above says why).")
-plots.coverage_by_scenario(coverage, "adstock.alpha", nominal) if len(coverage) else NO_RESULTS
-
-# %%
-plots.coverage_by_scenario(coverage, "roas", nominal) if len(coverage) else NO_RESULTS
-
-# %% [markdown]
-# ## Bias and error by scenario
-
-# %%
-bias = pd.read_csv(paths.resolve(metrics_dir) / "bias.csv")
-plots.error_by_scenario(bias, "adstock.alpha", "bias") if len(bias) else NO_RESULTS
-
-# %%
-plots.error_by_scenario(bias, "roas", "mean_abs_rel_error") if len(bias) else NO_RESULTS
-
-# %%
-plots.error_by_scenario(bias, "curve_error", "bias") if len(bias) else NO_RESULTS
-
-# %%
-bias.pivot_table(
-    index=["scenario", "quantity"], columns="estimator", values=["bias", "rmse"]
-).round(4)

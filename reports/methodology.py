@@ -35,7 +35,7 @@ from mmm_recovery.core import files, paths
 from mmm_recovery.core.spec import load_study
 from mmm_recovery.estimators.registry import estimator_for
 from mmm_recovery.evaluation import sbc
-from mmm_recovery.reporting import answer, narrative, plots, sbc_plots, tables, verdicts
+from mmm_recovery.reporting import answer, narrative, plots, sbc_plots, supported, tables, verdicts
 
 spec = load_study(study)
 m = tables.StudyMetrics.load(paths.resolve(metrics_dir))
@@ -51,6 +51,10 @@ fmt = tables.fmt
 
 # %%
 Markdown(answer.answer(m, spec, "roas") + "\n\n" + answer.answer(m, spec, "adstock.alpha"))
+
+# %%
+# what the study supports: every scenario pooled, fit-clustered errors, paired contrasts
+Markdown(supported.section(m))
 
 # %% [markdown]
 # ## Adstock: carry-over of spend

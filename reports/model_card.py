@@ -34,7 +34,7 @@ from IPython.display import Markdown, display
 from mmm_recovery.core import paths
 from mmm_recovery.core.spec import load_study
 from mmm_recovery.estimators.registry import estimator_for
-from mmm_recovery.reporting import answer, narrative, plots, tables, verdicts
+from mmm_recovery.reporting import answer, narrative, plots, supported, tables, verdicts
 
 spec = load_study(study)
 m = tables.StudyMetrics.load(paths.resolve(metrics_dir))
@@ -62,6 +62,10 @@ Markdown(
     f"{spec.study.replicates} replicates x {len(spec.estimators)} estimators, base seed "
     f"{spec.study.base_seed}, the last {spec.study.holdout_weeks} weeks of each dataset held out."
 )
+
+# %%
+# what the study supports: every scenario pooled, fit-clustered errors, paired contrasts
+Markdown(supported.section(m))
 
 # %% [markdown]
 # ## The answer

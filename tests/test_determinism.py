@@ -70,7 +70,7 @@ def test_frequentist_results_identical(two_runs):
 
 def test_bayesian_summaries_identical_to_printed_precision(smoke_study):
     from mmm_recovery.evaluation.fitting import fit_dataset
-    from mmm_recovery.evaluation.study import _rounded
+    from mmm_recovery.evaluation.rounding import _rounded
     from mmm_recovery.simulation.simulate import simulate
 
     ds = simulate(smoke_study.scenario("base"), smoke_study.rng("base", 0))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import numpy as np
 import pandas as pd
@@ -26,108 +25,97 @@ def committed(tmp_path):
 def test_the_committed_metrics_agree_with_themselves(committed, capsys):
     assert verify.main(["--metrics-dir", str(committed), "--reference", "HEAD"]) == 0
     out = capsys.readouterr().out.splitlines()
-    n = len(verify.compare(verify.read_dir(committed), verify.read_dir(committed)))
-    assert out[-1].startswith(f"{n} of {n} cells agree")
+    table = verify.compare(verify.read_dir(committed), verify.read_dir(committed))
+    n = int((table["verdict"] == "agree").sum())
+    assert n and out[-1].startswith(f"{n} of {n} testable cells agree")
 
 
-def _shift(folder, scenario, estimator, quantity, by_se):
-    """Move one cell's errors so its mean moves by ``by_se`` of its Monte Carlo SE."""
+def _shift(folder, estimator, quantity, by):
+    """Move every ``quantity`` estimate of ``estimator`` by ``by`` (and what follows from it, as
+    the study writes it)."""
     comp = pd.read_csv(folder / "comparisons.csv")
-    sel = (
-        (comp["scenario"] == scenario)
-        & (comp["estimator"] == estimator)
-        & (comp["quantity"] == quantity)
-    )
-    err = comp.loc[sel, "error"]
-    se = err.std(ddof=1) / np.sqrt(err.notna().sum())
-    comp.loc[sel, "estimate"] += by_se * se  # and what follows from it, as the study writes it
+    sel = (comp["estimator"] == estimator) & (comp["quantity"] == quantity)
+    comp.loc[sel, "estimate"] += by
     comp.loc[sel, "error"] = comp.loc[sel, "estimate"] - comp.loc[sel, "truth"]
     comp.loc[sel, "rel_error"] = comp.loc[sel, "error"] / comp.loc[sel, "truth"].abs()
     comp.to_csv(folder / "comparisons.csv", index=False)
 
 
 def test_a_cell_moved_beyond_its_mc_error_is_named_and_fails(committed, tmp_path, capsys):
+    """A shift of half the pooled cell's MC-SE agrees; one of 8 SE (5.7 SE of a difference,
+    beyond Holm's threshold over all cells) is named and fails."""
     moved = tmp_path / "moved"
     shutil.copytree(committed, moved)
-    comp = pd.read_csv(committed / "comparisons.csv")
-    scenario, estimator = comp.loc[0, ["scenario", "estimator"]]
-    _shift(moved, scenario, estimator, "roas", 0.5)
+    estimator = pd.read_csv(committed / "comparisons.csv").loc[0, "estimator"]
+    cells = verify.cell_stats(*verify.read_dir(committed).values())
+    se = cells[
+        (cells["scenario"] == "all")
+        & (cells["channel"] == "all")
+        & (cells["estimator"] == estimator)
+        & (cells["quantity"] == "roas")
+        & (cells["metric"] == "bias")
+    ]["se"].iloc[0]
+    _shift(moved, estimator, "roas", 0.5 * se)
     assert verify.main(["--metrics-dir", str(moved), "--reference-dir", str(committed)]) == 0
-    _shift(moved, scenario, estimator, "roas", 3.0)
+    _shift(moved, estimator, "roas", 7.5 * se)
     assert verify.main(["--metrics-dir", str(moved), "--reference-dir", str(committed)]) == 1
     last = capsys.readouterr().out.splitlines()[-1]
-    assert f"1 do not: {scenario}/{estimator}/roas bias" in last
+    assert f"do not agree: all/{estimator}/roas/all bias" in last
 
 
-def _with_coverage(committed, tmp_path, covered: int):
-    """The committed metrics with the first cell's ROAS intervals changed so that ``covered`` of
-    them hold the truth (each interval moved to match, as a study would have written it)."""
+def _with_coverage(committed, tmp_path, covered: int, channel: str):
+    """The committed metrics with the first estimator's ROAS intervals of ``channel`` (every
+    scenario) changed so that ``covered`` of them hold the truth (each interval moved to match,
+    as a study would have written it)."""
     moved = tmp_path / f"moved_{covered}"
     shutil.copytree(committed, moved, dirs_exist_ok=True)
     comp = pd.read_csv(moved / "comparisons.csv")
-    sel = comp["covered"].notna() & (comp["scenario"] == comp.loc[0, "scenario"])
-    sel &= (comp["estimator"] == comp.loc[0, "estimator"]) & (comp["quantity"] == "roas")
-    rows = comp.index[sel]
+    est = comp.loc[0, "estimator"]
+    sel = comp["covered"].notna() & (comp["estimator"] == est) & (comp["quantity"] == "roas")
+    rows = comp.index[sel & (comp["channel"] == channel)]
     inside = pd.Series(np.arange(len(rows)) < covered, index=rows)
     truth = comp.loc[rows, "truth"]
     comp.loc[rows, "covered"] = inside.astype(float)
     comp.loc[rows, "lower"] = np.where(inside, truth - 1, truth + 1)
     comp.loc[rows, "upper"] = np.where(inside, truth + 1, truth + 2)
     comp.to_csv(moved / "comparisons.csv", index=False)
-    return moved, comp.loc[0, "scenario"], comp.loc[0, "estimator"], len(rows)
+    return moved, est, len(rows)
 
 
-def _coverage_row(reference, reproduced, scenario, estimator):
+def _coverage_row(reference, reproduced, estimator, channel):
     table = verify.compare(verify.read_dir(reference), verify.read_dir(reproduced))
     return table[
-        (table["scenario"] == scenario)
+        (table["scenario"] == "all")
         & (table["estimator"] == estimator)
         & (table["quantity"] == "roas")
+        & (table["channel"] == channel)
         & (table["metric"] == "coverage")
     ].iloc[0]
 
 
-def test_coverage_agrees_within_two_se_of_a_difference_of_shares(committed, tmp_path):
-    """The rule is symmetric: one interval more covered and one fewer are judged alike (the
-    committed share's exact interval called 14/15 -> 15/15 a disagreement, 15/15 -> 14/15 not),
-    and a change beyond 2 SE of the difference is named."""
-    full, scen, est, n = _with_coverage(committed, tmp_path, covered=10**6)
-    n_all = int(n)
-    one_less, *_ = _with_coverage(committed, tmp_path, covered=n_all - 1)
-    up = _coverage_row(one_less, full, scen, est)
-    down = _coverage_row(full, one_less, scen, est)
-    assert up["verdict"] == down["verdict"] and abs(up["z"]) == pytest.approx(abs(down["z"]))
-    for k in range(n_all, -1, -1):
-        moved, *_ = _with_coverage(committed, tmp_path, covered=k)
-        row = _coverage_row(full, moved, scen, est)
-        p = (n_all + k) / (2 * n_all)
-        se = (p * (1 - p) * 2 / n_all) ** 0.5
-        z = (k / n_all - 1) / se if se > 0 else 0.0
-        assert row["z"] == pytest.approx(z)
-        assert row["verdict"] == ("agree" if abs(z) <= verify.MEAN_SE_RULE else "DISAGREE")
-    assert row["verdict"] == "DISAGREE"  # k = 0 of n: the rule can fail
-
-
-def test_missing_metrics_and_bad_revisions_are_one_error_line(tmp_path, capsys):
-    assert verify.main(["--metrics-dir", str(tmp_path), "--reference", "HEAD"]) == 2
-    assert "comparisons.csv: not found (run: make reproduce)" in capsys.readouterr().err
-    assert verify.main(["--reference", "no-such-revision"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: git show no-such-revision:reports/metrics/") and "\n" == err[-1]
-
-
-def test_make_verify_runs_the_module():
-    out = subprocess.run(
-        ["make", "-n", "verify"], cwd=paths.ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    assert "-m mmm_recovery.evaluation.verify" in out
+def test_coverage_is_judged_by_the_se_of_a_difference_family_wise(committed, tmp_path):
+    """The rule is symmetric (one interval more covered and one fewer are judged alike), a
+    coverage of n/n has a nonzero SE of a difference, and a large change is named."""
+    channel = pd.read_csv(committed / "comparisons.csv").loc[0, "channel"]
+    full, est, n = _with_coverage(committed, tmp_path, 10**6, channel)
+    one_less, *_ = _with_coverage(committed, tmp_path, n - 1, channel)
+    up = _coverage_row(one_less, full, est, channel)
+    down = _coverage_row(full, one_less, est, channel)
+    assert up["verdict"] == down["verdict"] == "agree"
+    assert abs(up["z"]) == pytest.approx(abs(down["z"])) and 0 < abs(up["z"]) < np.inf
+    none, *_ = _with_coverage(committed, tmp_path, 0, channel)
+    row = _coverage_row(full, none, est, channel)
+    assert row["verdict"] == "DISAGREE" and row["p_adjusted"] <= 0.05  # the rule can fail
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
         ("", "comparisons.csv: not a readable metrics CSV"),
-        ("scenario,estimator,quantity\nbase,bayesian,roas\n", "missing column(s) estimate, truth"),
+        (
+            "scenario,estimator,quantity\nbase,bayesian,roas\n",
+            "missing column(s) channel, estimate, truth",
+        ),
     ],
     ids=["empty", "a column missing"],
 )

@@ -12,12 +12,13 @@ A coverage cell is ``k`` of ``n`` intervals that contain the truth at a nominal 
   nominal*, and the words say what shortfall the cell could have missed: the smallest shortfall
   below nominal that the exact test at the family's per-cell level (Bonferroni's, which Holm
   never exceeds) detects with probability :data:`POWER`;
-* a cell that pools channels whose coverages differ (a chi-square test of homogeneity across
-  the channels, Holm-adjusted over the family's cells, at ``alpha``) gets no verdict of its own
-  (:data:`DIFFER`): its channels' counts are stated instead.
+* a cell that pools channels whose coverages differ (Cochran's Q across the channels with fits
+  as blocks, :func:`cochran_q`, Holm-adjusted over the family's cells, at ``alpha``) gets no
+  verdict of its own (:data:`DIFFER`): its channels' counts are stated instead.
 
-A cell counts every replicate x channel interval as an independent trial. Intervals of one fit
-are correlated, so the tests are somewhat liberal for pooled cells (exact for one channel's).
+A cell that pools channels is tested at its effective number of intervals
+(:mod:`mmm_recovery.evaluation.performance`): intervals of one fit are correlated, so they are
+not counted as independent trials. One channel's cell counts its intervals (one per fit).
 Nothing here reads files: callers pass counts from the metrics files.
 """
 
@@ -28,6 +29,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from mmm_recovery.evaluation.score import clopper_pearson
@@ -184,3 +186,20 @@ def pooled(counts: dict[str, tuple[int, int]], nominal: float, alpha: float = AL
     k = sum(k for k, _ in counts.values())
     n = sum(n for _, n in counts.values())
     return judge([(k, n, nominal)], alpha)[0].words()
+
+
+def cochran_q(blocks: pd.DataFrame) -> float:
+    """p-value of Cochran's Q test that the columns (channels) of a 0/1 table whose rows are
+    fits (blocks) have the same coverage, allowing for a fit's channels to be correlated; rows
+    with a missing value are dropped. NaN below two columns, two rows, or with no variation."""
+    x = blocks.dropna().to_numpy(dtype=float)
+    if x.ndim != 2 or x.shape[1] < 2 or x.shape[0] < 2:
+        return math.nan
+    c = x.shape[1]
+    col, row = x.sum(axis=0), x.sum(axis=1)
+    total = x.sum()
+    denom = c * total - (row**2).sum()
+    if denom <= 0:
+        return math.nan
+    q = (c - 1) * (c * (col**2).sum() - total**2) / denom
+    return float(stats.chi2.sf(q, c - 1))

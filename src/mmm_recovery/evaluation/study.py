@@ -25,12 +25,12 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from mmm_recovery.core import files
 from mmm_recovery.core.spec import Study
-from mmm_recovery.evaluation import score, stability
+from mmm_recovery.evaluation import stability
+from mmm_recovery.evaluation.rounding import _round_frame
 from mmm_recovery.evaluation.scheduler import SCHEDULER_ENV, check_scheduler, scheduler_for
 from mmm_recovery.evaluation.tasks import (
     Task,
@@ -41,20 +41,6 @@ from mmm_recovery.evaluation.tasks import (
     scored,
     tasks,
 )
-
-#: the aggregates of one cell (``score.aggregate``), each but ``n`` with its MC-SE ``<name>_se``
-AGG_STATS = ("bias", "rmse", "mean_rel_error", "mean_abs_rel_error", "coverage", "mean_width")
-AGG_COLUMNS = [
-    "scenario",
-    "estimator",
-    "quantity",
-    "channel",
-    "n",
-    *(c for stat in AGG_STATS for c in (stat, f"{stat}_se")),
-    "coverage_lo",
-    "coverage_hi",
-    "n_intervals",
-]
 
 
 def run_study(
@@ -221,101 +207,25 @@ def fits_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     return df.reindex(columns=[*FIT_COLUMNS, *extra])
 
 
-def metrics(study: Study, comparisons: pd.DataFrame, fits: pd.DataFrame) -> dict[str, Any]:
-    """Nested ``scenario -> estimator -> {...}`` metrics for ``dvc metrics show``: per quantity
-    (pooled over channels) bias, RMSE, coverage (+ exact 95% CI) and interval width; plus the
-    nominal interval level, fits, failed fits, non-converged (but kept) fits and regret; with the
-    study's ``calibration_levels``, each quantity's coverage at every nominal level."""
-    from mmm_recovery.estimators.registry import estimator_for
-
-    agg = score.aggregate(comparisons) if len(comparisons) else pd.DataFrame(columns=AGG_COLUMNS)
-    levels = {name: estimator_for(study, name).interval_level for name in study.estimators}
-    cal = score.calibration(comparisons, levels)
-    out: dict[str, Any] = {}
-    for scen in study.scenarios:
-        out[scen] = {}
-        for est in study.estimators:
-            f = fits[(fits["scenario"] == scen) & (fits["estimator"] == est)] if len(fits) else fits
-            ok = f[f["status"] == "ok"] if len(f) else f
-            m: dict[str, Any] = {
-                "interval_level": levels[est],
-                "fits": int(len(f)),
-                "failed": int((f["status"] != "ok").sum()) if len(f) else 0,
-                "not_converged": int((~ok["converged"].astype(bool)).sum()) if len(ok) else 0,
-            }
-            for col in ("regret", "regret_share_of_lift", "holdout_mape"):
-                mean, se, _ = score.mean_se(ok[col]) if len(ok) and col in ok else (np.nan,) * 3
-                m[f"{col}_mean"], m[f"{col}_mean_se"] = mean, se
-            m.update(_decision_quality(ok))
-            cell = agg[(agg["scenario"] == scen) & (agg["estimator"] == est)]
-            curve = cal[(cal["scenario"] == scen) & (cal["estimator"] == est)]
-            for _, row in cell[cell["channel"] == "all"].iterrows():
-                per_channel = cell[
-                    (cell["quantity"] == row["quantity"]) & (cell["channel"] != "all")
-                ]
-                m[row["quantity"]] = {
-                    **_cell(row),
-                    "channels": {r["channel"]: _cell(r) for _, r in per_channel.iterrows()},
-                }
-                points = curve[curve["quantity"] == row["quantity"]]
-                if len(points):  # empirical coverage at each nominal level (calibration curve)
-                    m[row["quantity"]]["calibration"] = {
-                        f"{r['nominal']:g}": {
-                            k: r[k] for k in ("coverage", "coverage_se", "n_intervals")
-                        }
-                        for _, r in points.iterrows()
-                    }
-            out[scen][est] = m
-    return out
-
-
-def _decision_quality(ok: pd.DataFrame) -> dict[str, float]:
-    """The regret distribution (median, 90th percentile); the optimizer's curse: the lift an
-    estimator predicts for its own advice beside the lift that advice truly earns, and their
-    paired mean difference (its "optimism") with its MC-SE; and the mean pull of its effect
-    shares toward the spend shares, with its MC-SE."""
-    out: dict[str, float] = {}
-    for col in ("regret", "regret_share_of_lift"):
-        v = ok[col].astype(float).dropna() if len(ok) and col in ok else pd.Series(dtype=float)
-        out[f"{col}_median"] = float(v.median()) if len(v) else np.nan
-        out[f"{col}_p90"] = float(v.quantile(0.9)) if len(v) else np.nan
-    cols = ("predicted_lift", "true_lift_of_recommendation")
-    pair = ok[list(cols)].astype(float) if len(ok) and set(cols) <= set(ok) else None
-    for name, series in (
-        ("predicted_lift", None if pair is None else pair[cols[0]]),
-        ("true_lift", None if pair is None else pair[cols[1]]),
-        ("lift_optimism", None if pair is None else pair[cols[0]] - pair[cols[1]]),
-    ):
-        mean, se, _ = score.mean_se(series) if series is not None else (np.nan,) * 3
-        out[f"{name}_mean"], out[f"{name}_mean_se"] = mean, se
-    for name in ("spend_share_pull", "decomp_rssd"):  # DECOMP.RSSD's pull (score.share_pull)
-        v = ok[name] if len(ok) and name in ok else pd.Series(dtype=float)
-        out[f"{name}_mean"], out[f"{name}_mean_se"], _ = score.mean_se(v)
-    return out
-
-
-def _cell(row: pd.Series) -> dict[str, Any]:
-    """One aggregate cell of ``study.json``: every statistic with its MC-SE, coverage's exact 95%
-    interval, and the number of estimates and of intervals."""
-    out: dict[str, Any] = {}
-    for stat in AGG_STATS:
-        out[stat], out[f"{stat}_se"] = row[stat], row[f"{stat}_se"]
-    out["coverage_ci95"] = [row["coverage_lo"], row["coverage_hi"]]
-    out["n"], out["n_intervals"] = int(row["n"]), int(row["n_intervals"])
-    return out
-
-
 def write_outputs(study: Study, out_dir: Path, data_root: Path | None = None) -> dict[str, Any]:
-    """Aggregate the records into ``out_dir``: ``study.json`` (DVC metrics), ``coverage.csv`` and
-    ``bias.csv`` (DVC plots; one point per quantity x scenario x estimator), ``calibration.csv``
-    (coverage at every nominal level, :func:`~.score.calibration`), ``fits.csv`` and
-    ``comparisons.csv`` (tables). Committed files hold reproducible numbers only, rounded to
-    :data:`METRIC_DIGITS`; wall times are in ``data/timing/`` (see :func:`runtime_table`).
-    Returns the metrics."""
+    """The records' tables (:func:`write_record_tables`) and every aggregate computed from them
+    (:func:`~.aggregate.write_aggregates`: ``study.json``, ``pooled.json``, the performance,
+    calibration, contrast, coverage and bias tables) in ``out_dir``. Returns the metrics."""
+    from mmm_recovery.evaluation.aggregate import write_aggregates
+
+    write_record_tables(study, out_dir, data_root)
+    return write_aggregates(study, out_dir)
+
+
+def write_record_tables(study: Study, out_dir: Path, data_root: Path | None = None) -> None:
+    """Score the records (:func:`load_records`) into ``out_dir``'s tables (:func:`write_tables`):
+    ``comparisons.csv``, ``fits.csv``, ``stability.csv``. Committed files hold reproducible
+    numbers only, rounded to :data:`METRIC_DIGITS`; wall times are in ``data/timing/`` (see
+    :func:`runtime_table`)."""
     records = load_records(study, data_root)
     main = [r for r in records if r["seed"] == 0]  # further seeds: seed stability only
     stab = stability.summarize(stability.stability_rows(study, records))
-    return write_metrics(study, out_dir, comparisons_table(main), fits_table(main), stab)
+    write_tables(out_dir, comparisons_table(main), fits_table(main), stab)
 
 
 def write_metrics(
@@ -325,77 +235,30 @@ def write_metrics(
     fits: pd.DataFrame,
     seed_stability: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """Write the metrics files of :func:`write_outputs` from the comparisons and fits tables
-    (one row per fit x channel x quantity, one per fit) and the seed-stability summary
-    (:func:`~.stability.summarize`; ``stability.csv``, and a ``seed_stability`` block per
-    scenario x estimator in ``study.json``); return the metrics."""
+    """Write the tables (:func:`write_tables`) and the aggregates computed from them
+    (:func:`~.aggregate.write_aggregates`); return the ``study.json`` metrics."""
+    from mmm_recovery.evaluation.aggregate import write_aggregates
+
+    write_tables(out_dir, comparisons, fits, seed_stability)
+    return write_aggregates(study, out_dir)
+
+
+def write_tables(
+    out_dir: Path,
+    comparisons: pd.DataFrame,
+    fits: pd.DataFrame,
+    seed_stability: pd.DataFrame | None = None,
+) -> None:
+    """Write the study's tables, from which every aggregate is computed: ``comparisons.csv``
+    (one row per fit x channel x quantity), ``fits.csv`` (one per fit) and ``stability.csv``
+    (:func:`~.stability.summarize`), rounded to :data:`METRIC_DIGITS`."""
     fits = fits.sort_values(["scenario", "estimator", "replicate"])
-    m = metrics(study, comparisons, fits)
     stab = seed_stability if seed_stability is not None else pd.DataFrame()
     stab = stab.reindex(columns=stability.COLUMNS)
-    for scen, per_est in stability.metrics(stab).items():
-        for est, cell in per_est.items():
-            m.setdefault(scen, {}).setdefault(est, {})["seed_stability"] = cell
     out_dir = Path(out_dir)
     files.write_csv(out_dir / stability.STABILITY_FILE, _round_frame(stab))
-    files.write_json(out_dir / "study.json", _rounded(m))
     files.write_csv(out_dir / "fits.csv", _round_frame(fits))
     files.write_csv(out_dir / "comparisons.csv", _round_frame(comparisons))
-    agg = score.aggregate(comparisons) if len(comparisons) else pd.DataFrame(columns=AGG_COLUMNS)
-    pooled = agg[agg["channel"] == "all"]
-    label = pooled["quantity"] + " | " + pooled["scenario"] + "/" + pooled["estimator"]
-    pooled = pooled.assign(label=label)
-    cov_cols = [
-        "label",
-        "scenario",
-        "estimator",
-        "quantity",
-        "coverage",
-        "coverage_se",
-        "coverage_lo",
-        "coverage_hi",
-    ]
-    cov = pooled[pooled["n_intervals"] > 0][cov_cols]
-    files.write_csv(out_dir / "coverage.csv", _round_frame(cov))
-    bias_cols = [
-        "label",
-        "scenario",
-        "estimator",
-        "quantity",
-        *(c for stat in ("bias", "rmse", "mean_abs_rel_error") for c in (stat, f"{stat}_se")),
-    ]
-    files.write_csv(out_dir / "bias.csv", _round_frame(pooled[bias_cols]))
-    levels = {e: m[s][e]["interval_level"] for s in m for e in m[s]}
-    cal = score.calibration(comparisons, levels)
-    files.write_csv(out_dir / "calibration.csv", _round_frame(cal))
-    return m
-
-
-#: Significant digits kept in committed metrics: reruns agree to this precision (the Bayesian
-#: sampler's floating-point summaries may differ in the last bits across machines).
-METRIC_DIGITS = 6
-
-
-def _round(x: float) -> float:
-    return float(f"{x:.{METRIC_DIGITS}g}")
-
-
-def _rounded(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _rounded(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_rounded(v) for v in obj]
-    if isinstance(obj, float) and np.isfinite(obj):
-        return _round(obj)
-    return obj
-
-
-def _round_frame(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.copy()
-    for c in out.columns:
-        if pd.api.types.is_float_dtype(out[c]):
-            out[c] = out[c].map(lambda v: _round(v) if np.isfinite(v) else v)
-    return out
 
 
 def runtime_table(study: Study, data_root: Path | None = None) -> pd.DataFrame:

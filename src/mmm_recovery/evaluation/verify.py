@@ -4,25 +4,27 @@
     make verify
 
 On another machine the last bits of floating-point results differ, so the hashes of a
-reproduction differ too; what must agree are the study's conclusions. This compares, per
-scenario x estimator x quantity, the reproduced aggregates with the committed ones (read from
-git at ``--reference``, or from a folder with ``--reference-dir``):
+reproduction differ too; what must agree are the study's conclusions. This compares the
+reproduced cells with the committed ones (read from git at ``--reference``, or from a folder with
+``--reference-dir``), both aggregated by :mod:`mmm_recovery.evaluation.performance` from their
+``comparisons.csv`` and ``fits.csv``: per scenario (and every scenario pooled) x estimator x
+quantity, channel averages and, pooled over scenarios, each channel:
 
-* **coverage**: agrees if the reproduced share lies within 2 standard errors of the committed
-  one, the standard error of a difference of two binomial shares of the cell's intervals
-  (pooled: ``sqrt(p(1-p)(1/n1 + 1/n2))``, ``p`` the share of both together). Unlike the
-  committed share's exact interval, this is symmetric: that interval made one interval of 15
-  more covered (14/15 to 15/15) a disagreement and one fewer (15/15 to 14/15) an agreement;
-* **bias** (mean error) and **mean |rel. error|**: agree if the reproduced mean lies within 2
-  Monte Carlo standard errors of the committed mean (the SE of that mean over the cell's
-  estimates);
-* **regret share** (mean over fits): the same rule, from ``fits.csv``.
+* **coverage**, **bias** (mean error), **mean |rel. error|** and the **regret share** (per fit):
+  the difference of the two values in units of the **SE of a difference**,
+  ``sqrt(se_committed^2 + se_reproduced^2)``, each a fit-clustered Monte Carlo SE; for a
+  coverage whose SE is not estimable (too few fits, or every interval covering), the SE of a
+  difference of two shares at their effective numbers of intervals;
+* **family-wise**: the two-sided normal p-values of all cells are Holm-adjusted together, and a
+  cell disagrees when its adjusted p-value is at most
+  :data:`~mmm_recovery.evaluation.calibration.ALPHA`, so a faithful reproduction is called
+  faithful with probability at least 0.95, however many cells there are;
+* a mean whose SE is not estimable (fewer than :data:`~.performance.MIN_FITS` fits) is *not
+  testable* and says so.
 
-Each rule is about a 95% interval, so about 1 in 20 independent cells could disagree by
-chance; a reproduction from the same simulated data (the default) moves far
-less than that, so a disagreement is worth a look. It prints one line per cell with the
-difference in units of its MC-SE and exits 1 if any cell disagrees, 2 if the metrics
-cannot be read.
+A reproduction from the same simulated data (the default) is correlated with the committed run,
+so it moves far less than independent runs would; a disagreement is worth a look. It prints one
+line per cell and exits 1 if any cell disagrees, 2 if the metrics cannot be read.
 """
 
 from __future__ import annotations
@@ -33,16 +35,17 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 from mmm_recovery.core import files, paths
-from mmm_recovery.evaluation.score import clopper_pearson, mean_se
+from mmm_recovery.evaluation import performance
+from mmm_recovery.evaluation.calibration import ALPHA, holm
 
-KEYS = ["scenario", "estimator", "quantity"]
-#: a mean (a coverage share) agrees when it lies within this many Monte Carlo standard errors of
-#: the committed one (of the difference of the two shares)
-MEAN_SE_RULE = 2.0
+KEYS = ["scenario", "estimator", "quantity", "channel"]
 FILES = ("comparisons.csv", "fits.csv")
 
 
@@ -145,34 +148,39 @@ def read_dir(folder: Path, hint: str = "") -> dict[str, pd.DataFrame]:
 
 
 def cell_stats(comparisons: pd.DataFrame, fits: pd.DataFrame) -> pd.DataFrame:
-    """One row per scenario x estimator x (metric, quantity): value, its MC-SE (means) or
-    exact 95% interval (coverage), and n."""
+    """One row per cell x metric: value, its fit-clustered MC-SE and, for coverage, the
+    effective number of intervals (:mod:`~mmm_recovery.evaluation.performance`)."""
+    perf = performance.performance(comparisons, {}) if len(comparisons) else pd.DataFrame()
     rows = []
-    for key, g in comparisons.groupby(KEYS, sort=False):
-        cell = dict(zip(KEYS, key, strict=True))
-        cov = g["covered"].dropna()
-        if len(cov):
-            k, n = int(cov.sum()), len(cov)
-            lo, hi = clopper_pearson(k, n)
-            rows.append({**cell, "metric": "coverage", "value": k / n, "n": n, "lo": lo, "hi": hi})
-        for metric, x in (("bias", g["error"]), ("mean |rel. error|", g["rel_error"].abs())):
-            rows.append({**cell, "metric": metric, **_mean_se(x)})
-    for (scen, est), g in fits.groupby(["scenario", "estimator"], sort=False):
+    if len(perf):
+        keep = (perf["channel"] == performance.ALL) | (perf["scenario"] == performance.ALL)
+        for metric, col in METRICS:
+            sel = perf[keep & perf[col].notna()]
+            rows.append(
+                sel[KEYS].assign(
+                    metric=metric,
+                    value=sel[col],
+                    se=sel[f"{col}_se"],
+                    n=sel["n_eff"] if metric == "coverage" else sel["fits"],
+                )
+            )
+    if len(fits):
+        ok = fits[fits["status"] == "ok"].assign(channel=performance.ALL, quantity="budget")
+        m = performance.cell_means(ok, ["estimator", "quantity"], ["regret_share_of_lift"])
+        m = m[m["channel"] == performance.ALL].drop_duplicates(KEYS)
         rows.append(
-            {
-                "scenario": scen,
-                "estimator": est,
-                "quantity": "budget",
-                "metric": "regret share",
-                **_mean_se(g["regret_share_of_lift"]),
-            }
+            m[KEYS].assign(
+                metric="regret share",
+                value=m["regret_share_of_lift"],
+                se=m["regret_share_of_lift_se"],
+                n=m["fits"],
+            )
         )
-    return pd.DataFrame(rows)
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=[*KEYS, "metric"])
 
 
-def _mean_se(x: pd.Series) -> dict[str, float]:
-    mean, se, n = mean_se(x)
-    return {"value": mean, "n": n, "se": se}
+#: the metrics of a comparison cell: (name, column of ``performance.csv``)
+METRICS = (("coverage", "coverage"), ("bias", "bias"), ("mean |rel. error|", "mean_abs_rel_error"))
 
 
 def share_difference_se(p1: float, n1: float, p2: float, n2: float) -> float:
@@ -182,6 +190,13 @@ def share_difference_se(p1: float, n1: float, p2: float, n2: float) -> float:
     return math.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
 
 
+def _difference_se(r: Any) -> float:
+    se = math.hypot(r.se, r.se_new) if np.isfinite(r.se) and np.isfinite(r.se_new) else math.nan
+    if r.metric == "coverage" and not se > 0:
+        se = share_difference_se(r.value, r.n, r.value_new, r.n_new)
+    return se
+
+
 def compare(
     reference: dict[str, pd.DataFrame], reproduced: dict[str, pd.DataFrame]
 ) -> pd.DataFrame:
@@ -189,46 +204,61 @@ def compare(
     ref = cell_stats(reference["comparisons.csv"], reference["fits.csv"])
     new = cell_stats(reproduced["comparisons.csv"], reproduced["fits.csv"])
     on = [*KEYS, "metric"]
-    both = ref.merge(new[[*on, "value", "n"]], on=on, how="outer", suffixes=("", "_new"))
-    verdicts, z = [], []
+    both = ref.merge(new, on=on, how="outer", suffixes=("", "_new"))
+    z, p = [], []
     for r in both.itertuples(index=False):
+        if pd.isna(r.value) or pd.isna(r.value_new):
+            z.append(math.nan)
+            p.append(math.nan)
+            continue
+        d = r.value_new - r.value
+        se = _difference_se(r)
+        if not np.isfinite(se):
+            score = math.nan
+        elif se > 0:
+            score = d / se
+        else:
+            score = 0.0 if d == 0 else math.copysign(math.inf, d)
+        z.append(score)
+        p.append(
+            2 * stats.norm.sf(abs(score))
+            if np.isfinite(score) or abs(score) == math.inf
+            else math.nan
+        )
+    adjusted = holm(np.array(p, dtype=float))
+    verdicts = []
+    for r, zi, pa in zip(both.itertuples(index=False), z, adjusted, strict=True):
         if pd.isna(r.value) and pd.isna(r.value_new):
             verdicts.append("agree (both n/a)")
-            z.append(float("nan"))
         elif pd.isna(r.value) or pd.isna(r.value_new):
             verdicts.append("MISSING " + ("reproduced" if pd.isna(r.value_new) else "committed"))
-            z.append(float("nan"))
+        elif math.isnan(zi):
+            verdicts.append("not testable (SE n/e)")
         else:
-            d = r.value_new - r.value
-            se = (
-                r.se
-                if r.metric != "coverage"
-                else share_difference_se(r.value, r.n, r.value_new, r.n_new)
-            )
-            score = d / se if se > 0 else (0.0 if d == 0 else math.copysign(math.inf, d))
-            z.append(score)
-            verdicts.append("agree" if abs(score) <= MEAN_SE_RULE else "DISAGREE")
-    return both.assign(z=z, verdict=verdicts)
+            verdicts.append("DISAGREE" if pa <= ALPHA else "agree")
+    return both.assign(z=z, p_adjusted=adjusted, verdict=verdicts)
 
 
 def report(table: pd.DataFrame) -> str:
     lines = [
-        f"{'scenario':18s} {'estimator':12s} {'quantity':15s} {'metric':18s} "
+        f"{'scenario':18s} {'estimator':18s} {'quantity':19s} {'channel':9s} {'metric':18s} "
         f"{'committed':>10s} {'reproduced':>10s} {'diff/SE':>8s}  verdict"
     ]
     for r in table.itertuples(index=False):
         z = "" if math.isnan(r.z) else f"{r.z:+8.2f}"
         lines.append(
-            f"{r.scenario:18s} {r.estimator:12s} {r.quantity:15s} {r.metric:18s} "
+            f"{r.scenario:18s} {r.estimator:18s} {r.quantity:19s} {r.channel:9s} {r.metric:18s} "
             f"{r.value:10.4g} {r.value_new:10.4g} {z:>8s}  {r.verdict}"
         )
-    bad = table[~table["verdict"].str.startswith("agree")]
+    bad = table[~table["verdict"].str.startswith(("agree", "not testable"))]
+    untested = int(table["verdict"].str.startswith("not testable").sum())
+    tested = len(table) - untested
     lines.append(
-        f"{len(table) - len(bad)} of {len(table)} cells agree within their Monte Carlo error "
-        f"(coverage: within {MEAN_SE_RULE:g} SE of a difference of two shares; means: within "
-        f"{MEAN_SE_RULE:g} MC-SE of the committed mean)"
+        f"{tested - len(bad)} of {tested} testable cells agree (difference in units of the SE "
+        f"of a difference; Holm-adjusted over all {tested} cells, family-wise {ALPHA:g}); "
+        f"{untested} cells have too few fits for an SE"
         + (
-            f"; {len(bad)} do not: " + ", ".join(_name(r) for r in bad.itertuples())
+            f"; {len(bad)} do not agree: " + ", ".join(_name(r) for r in bad.itertuples())
             if len(bad)
             else ""
         )
@@ -237,7 +267,7 @@ def report(table: pd.DataFrame) -> str:
 
 
 def _name(r) -> str:
-    return f"{r.scenario}/{r.estimator}/{r.quantity} {r.metric}"
+    return f"{r.scenario}/{r.estimator}/{r.quantity}/{r.channel} {r.metric}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(report(table))
-    return 0 if table["verdict"].str.startswith("agree").all() else 1
+    return 0 if table["verdict"].str.startswith(("agree", "not testable")).all() else 1
 
 
 if __name__ == "__main__":

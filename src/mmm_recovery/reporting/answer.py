@@ -70,7 +70,7 @@ def calibration_sentence(m: StudyMetrics, estimator: str, quantity: str) -> str 
     if family.empty or level is None:
         return None
     family = family[family["estimator"] == estimator]
-    v = family[(family["nominal"] - level).abs() < 1e-9]
+    v = family[((family["nominal"] - level).abs() < 1e-9) & (family["scenario"] != "all")]
     if v.empty:
         return None
     parts = []
@@ -80,8 +80,7 @@ def calibration_sentence(m: StudyMetrics, estimator: str, quantity: str) -> str 
             parts.append(
                 f"{verdict} in {len(g)} of {len(v)} scenarios: "
                 + "; ".join(
-                    f"{r.scenario} {r.k}/{r.n} = {fmt(r.k / r.n, 2)} [{fmt(r.lo, 2)}, "
-                    f"{fmt(r.hi, 2)}]"
+                    f"{r.scenario} {fmt(r.coverage, 2)} [{fmt(r.lo, 2)}, {fmt(r.hi, 2)}]"
                     for r in g.itertuples()
                 )
             )

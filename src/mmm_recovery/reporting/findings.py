@@ -19,11 +19,12 @@ import pandas as pd
 from mmm_recovery.core import files, paths
 from mmm_recovery.core.spec import Study, load_study
 from mmm_recovery.estimators.registry import estimator_for
-from mmm_recovery.evaluation.calibration import ALPHA, NOMINAL, POWER, interval
+from mmm_recovery.evaluation.calibration import ALPHA, NOMINAL, POWER
+from mmm_recovery.evaluation.performance import MIN_FITS_QUANTILE
+from mmm_recovery.reporting import supported
 from mmm_recovery.reporting.tables import (
     StudyMetrics,
     fmt,
-    fmt_mean_se,
     fmt_with_se,
     markdown,
 )
@@ -33,26 +34,21 @@ from mmm_recovery.reporting.verdicts import coverage_verdicts
 HEADLINE = (("roas", "ROAS"), ("adstock.alpha", "adstock decay"))
 
 
-def _interval(k: int, n: int) -> str:
-    if n == 0:
-        return "n/a"
-    lo, hi = interval(k, n)
-    return f"{k}/{n} = {fmt(k / n, 2)} [{fmt(lo, 2)}, {fmt(hi, 2)}]"
-
-
 def quantity_table(m: StudyMetrics, quantity: str, nominal: dict[str, float]) -> pd.DataFrame:
     """Per scenario and estimator: interval coverage (k/n, exact 95% interval) beside the
     nominal level with the one calibration rule's verdict
     (:func:`~mmm_recovery.reporting.verdicts.coverage_verdicts`), and the mean absolute relative
     error with its standard error, for ``quantity``."""
-    c = m.comparisons
+    from mmm_recovery.reporting.supported import _with_se, interval_text
+
+    c = m.performance
     if not len(c):
         return pd.DataFrame()
-    c = c[c["quantity"] == quantity]
+    c = c[(c["quantity"] == quantity) & (c["channel"] == "all") & (c["scenario"] != "all")]
     verdicts = coverage_verdicts(m, quantity)
     rows = []
     for (scen, est), g in c.groupby(["scenario", "estimator"], sort=False):
-        covered = g["covered"].dropna()
+        p = g.iloc[0]
         v = (
             verdicts[
                 (verdicts["estimator"] == est)
@@ -73,9 +69,14 @@ def quantity_table(m: StudyMetrics, quantity: str, nominal: dict[str, float]) ->
                 "scenario": scen,
                 "estimator": est,
                 "nominal": fmt(nominal.get(est), 2),
-                "coverage (95% CI)": _interval(int(covered.sum()), len(covered)),
+                "coverage (95% CI)": interval_text(
+                    p["coverage"], p["coverage_lo"], p["coverage_hi"]
+                ),
+                "intervals (effective)": f"{fmt(int(p['n_intervals']))} ({fmt(p['n_eff'], 0)})",
                 "verdict": verdict,
-                "mean |rel. error| (SE)": fmt_mean_se(g["rel_error"].abs()),
+                "mean |rel. error| (SE)": _with_se(
+                    p["mean_abs_rel_error"], p["mean_abs_rel_error_se"], ""
+                ),
             }
         )
     return pd.DataFrame(rows)
@@ -98,6 +99,11 @@ def regret_table(m: StudyMetrics) -> pd.DataFrame:
                     "not converged": fmt(v["not_converged"]),
                     "regret share, median": fmt(v.get("regret_share_of_lift_median"), 2),
                     "regret share, 90th pct.": fmt(v.get("regret_share_of_lift_p90"), 2),
+                    "harmful advice (95% CI)": supported.interval_text(
+                        v.get("harmful_rate", math.nan),
+                        v.get("harmful_lo", math.nan),
+                        v.get("harmful_hi", math.nan),
+                    ),
                     "predicted lift": fmt_with_se(
                         v.get("predicted_lift_mean"), v.get("predicted_lift_mean_se")
                     ),
@@ -156,30 +162,37 @@ def page(
         "numbers with figures.",
         "",
         f"Study **{s.name}**: {len(spec.scenarios)} scenarios x {s.replicates} replicates x "
-        f"{len(spec.estimators)} estimators (base seed {s.base_seed}). A coverage cell is the "
-        "share of a scenario's intervals (every replicate and channel) that contain the truth, "
-        "with its exact 95% interval, beside the estimator's nominal level. Its verdict is the "
-        "reports' one rule: an exact binomial test at nominal, Holm-adjusted over all of the "
-        "estimator's cells of the quantity (every scenario and calibration level), family-wise "
-        f"{fmt(ALPHA, 2)}; a cell it cannot tell from nominal says the shortfall it could miss "
-        f"(detected with probability {fmt(POWER, 1)}); where the channels' coverages differ "
-        "there is no pooled verdict. A cell counts each interval as an independent trial; the "
-        "intervals of one fit are correlated, so the tests are somewhat liberal. "
-        "Errors are relative to the true value, averaged over the same estimates, with their "
-        "standard error (channels of one fit are counted as independent, so it is somewhat "
-        "too small).",
+        f"{len(spec.estimators)} estimators (base seed {s.base_seed}).",
+        "",
+        supported.section(m),
+        "",
+        "## Per scenario",
+        "",
+        "A coverage cell is the share of a scenario's intervals (every replicate, each channel "
+        "weighing the same) that contain the truth, with its exact 95% interval at the cell's "
+        "effective number of intervals (a fit's channels are correlated; with fewer fits than "
+        "the clustering needs, as many as there are fits), beside the estimator's nominal level. "
+        "Its verdict is the reports' one rule: an exact binomial test at nominal, Holm-adjusted "
+        "over all of the estimator's cells of the quantity (every scenario, all scenarios "
+        f"together, every calibration level), family-wise {fmt(ALPHA, 2)}; a cell it cannot "
+        "tell from nominal says the shortfall it could miss (detected with probability "
+        f"{fmt(POWER, 1)}); where the channels' coverages differ there is no pooled verdict. "
+        "Errors are relative to the true value, with their fit-clustered standard error (n/e: "
+        "not estimable with this few fits).",
     ]
     for quantity, label in HEADLINE:
         table = quantity_table(m, quantity, nominal)
-        parts += ["", f"## {label}", "", markdown(table) if len(table) else "No results."]
+        parts += ["", f"### {label}", "", markdown(table) if len(table) else "No results."]
     parts += [
         "",
         "## Budget advice and convergence",
         "",
         "Regret: the lift the true optimum achieves minus the true lift of the model's "
         "recommended allocation, as a share of the former (0 is perfect advice; above 1 the "
-        "advice does worse than the current allocation). Fits that failed or did not converge "
-        "are counted here and kept in every other table.",
+        "advice does worse than the current allocation: harmful advice, whose share of fits is "
+        "given with its exact interval). Medians and 90th percentiles need at least "
+        f"{MIN_FITS_QUANTILE} fits (n/a below). Fits that failed or did not converge are "
+        "counted here and kept in every other table.",
         "",
         markdown(regret_table(m)),
         *sbc_section(sbc),

@@ -184,12 +184,17 @@ def interval_vs_truth(
     return fig
 
 
+def _channel_average(df: pd.DataFrame) -> pd.DataFrame:
+    """The channel-averaged rows of a per-channel metrics table (``channel == "all"``)."""
+    return df[df["channel"] == "all"] if "channel" in df else df
+
+
 def coverage_by_scenario(
     coverage: pd.DataFrame, quantity: str, nominal: dict[str, float]
 ) -> Figure:
     """Interval coverage of ``quantity`` per scenario and estimator with exact 95% CIs, against
     each estimator's nominal level."""
-    d = coverage[coverage["quantity"] == quantity]
+    d = _channel_average(coverage[coverage["quantity"] == quantity])
     scen = list(dict.fromkeys(d["scenario"]))
     ests = list(dict.fromkeys(d["estimator"]))
     fig = Figure(figsize=(8, 0.5 * len(scen) + 1.5), layout="constrained")
@@ -216,11 +221,14 @@ def coverage_by_scenario(
 def calibration_curves(calibration: pd.DataFrame, quantity: str) -> Figure:
     """Empirical coverage of ``quantity``'s intervals against their nominal level, one panel per
     estimator and one line per scenario, each point with its exact 95% binomial interval
-    (``calibration.csv``). On the diagonal an estimator's intervals are calibrated; below it
-    they are too narrow, above it too wide."""
+    (``calibration.csv``, channel averages). Every scenario pooled (scenario ``all``), where
+    present, is the thick black line. On the diagonal an estimator's intervals are calibrated;
+    below it they are too narrow, above it too wide."""
     d = calibration[calibration["quantity"] == quantity]
+    if "channel" in d:
+        d = d[d["channel"] == "all"]
     ests = list(dict.fromkeys(d["estimator"]))
-    scen = list(dict.fromkeys(d["scenario"]))
+    scen = sorted(dict.fromkeys(d["scenario"]), key=lambda s: s == "all")
     fig = Figure(figsize=(4 * max(len(ests), 1) + 1.5, 4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, max(len(ests), 1), sharey=True))
     for ax, est in zip(axes, ests, strict=False):
@@ -233,10 +241,11 @@ def calibration_curves(calibration: pd.DataFrame, quantity: str) -> Figure:
                 e["coverage"],
                 yerr=[e["coverage"] - e["coverage_lo"], e["coverage_hi"] - e["coverage"]],
                 fmt="o-",
-                ms=3,
-                lw=1,
-                color=f"C{k % 10}",
-                label=sc,
+                ms=3 if sc != "all" else 5,
+                lw=1 if sc != "all" else 2.5,
+                color=f"C{k % 10}" if sc != "all" else "black",
+                label=sc if sc != "all" else "all scenarios",
+                zorder=3 if sc == "all" else 2,
             )
         ax.set(
             title=est,
@@ -254,7 +263,7 @@ def calibration_curves(calibration: pd.DataFrame, quantity: str) -> Figure:
 
 def error_by_scenario(bias: pd.DataFrame, quantity: str, column: str = "bias") -> Figure:
     """Bias (or RMSE / mean abs relative error) of ``quantity`` per scenario and estimator."""
-    d = bias[bias["quantity"] == quantity]
+    d = _channel_average(bias[bias["quantity"] == quantity])
     scen = list(dict.fromkeys(d["scenario"]))
     ests = list(dict.fromkeys(d["estimator"]))
     fig = Figure(figsize=(8, 0.5 * len(scen) + 1.5), layout="constrained")
@@ -285,7 +294,7 @@ def headline(
     of that mean over the fits' channel estimates (``comparisons.csv``; channels of one fit are
     treated as independent, so the bars are somewhat too narrow).
     """
-    cov = coverage[coverage["quantity"] == quantity]
+    cov = _channel_average(coverage[coverage["quantity"] == quantity])
     err = comparisons[comparisons["quantity"] == quantity].assign(
         abs_rel=lambda d: d["rel_error"].abs()
     )

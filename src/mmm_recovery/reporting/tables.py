@@ -105,6 +105,11 @@ class StudyMetrics:
     comparisons: pd.DataFrame
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
     stability: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: every cell's measures, contrasts between estimators, and every scenario pooled
+    #: (``performance.csv``, ``contrasts.csv``, ``pooled.json``; empty where absent)
+    performance: pd.DataFrame = field(default_factory=pd.DataFrame)
+    contrasts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    pooled: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, metrics_dir: str | Path) -> StudyMetrics:
@@ -121,6 +126,9 @@ class StudyMetrics:
             csv("comparisons.csv"),
             csv("calibration.csv"),
             csv("stability.csv"),
+            csv("performance.csv"),
+            csv("contrasts.csv"),
+            files.read_json(d / "pooled.json") if (d / "pooled.json").is_file() else {},
         )
 
     @property

@@ -13,54 +13,58 @@ from mmm_recovery.reporting.tables import StudyMetrics, fmt
 
 
 def coverage_verdicts(m: StudyMetrics, quantity: str = "roas") -> pd.DataFrame:
-    """Every coverage cell of ``quantity`` (scenario x nominal level: the estimator's own and
-    each calibration level, channels pooled), counted from ``comparisons.csv`` and judged by the
-    one calibration rule (:mod:`mmm_recovery.evaluation.calibration`): one family per estimator
-    and quantity, Holm-adjusted together, so every report that states a cell's verdict states
-    the same one. Columns: estimator, scenario, nominal, k, n, lo, hi (exact 95%), p_adjusted,
-    verdict (under-covers, over-covers, not distinguishable from nominal, or channels differ:
-    then no pooled verdict), shortfall (detectable at :data:`~.calibration.POWER`), channels
+    """Every channel-averaged coverage cell of ``quantity`` (each scenario and all scenarios
+    together, at every nominal level: the estimator's own and each calibration level), read from
+    ``calibration.csv`` and judged by the one calibration rule
+    (:mod:`mmm_recovery.evaluation.calibration`) at the cell's effective number of intervals
+    (:mod:`mmm_recovery.evaluation.performance`: a fit's channels are not independent trials):
+    one family per estimator and quantity, Holm-adjusted together, so every report that states a
+    cell's verdict states the same one. A cell whose channels' coverages differ (Cochran's Q over
+    the fits, Holm-adjusted over the family) gets no pooled verdict. Columns: estimator,
+    scenario, nominal, k, n (effective counts), coverage, lo, hi (exact 95% at ``n``),
+    p_adjusted, verdict, shortfall (detectable at :data:`~.calibration.POWER`), channels
     (``tv 2/3, ...``) and words."""
     from mmm_recovery.evaluation import calibration as cal
+    from mmm_recovery.evaluation.performance import ALL
     from mmm_recovery.evaluation.score import COVERED_AT
 
-    comp = m.comparisons
-    if not len(comp) or quantity not in set(comp["quantity"]):
+    c, comp = m.calibration, m.comparisons
+    if not len(c) or "channel" not in c or quantity not in set(c["quantity"]):
         return pd.DataFrame()
+    c = c[(c["quantity"] == quantity) & (c["channel"] == ALL)]
     comp = comp[comp["quantity"] == quantity]
-    extra = sorted(float(c[len(COVERED_AT) :]) for c in comp.columns if c.startswith(COVERED_AT))
     rows = []
-    for est, ce in comp.groupby("estimator", sort=False):
+    for est, ce in c.groupby("estimator", sort=False):
         own = m.interval_level(est)
-        levels = sorted({*extra, *([own] if own is not None else [])})
         cells = []
-        for scen, cs in ce.groupby("scenario", sort=False):
-            for nominal in levels:
-                own_level = own is not None and math.isclose(nominal, own)
-                col = "covered" if own_level else f"{COVERED_AT}{nominal:g}"
-                if col not in cs.columns or not cs[col].notna().any():
-                    continue
-                counts = {
-                    ch: (int(x.sum()), int(x.notna().sum()))
-                    for ch, x in cs.groupby("channel", sort=False)[col]
-                    if x.notna().any()
-                }
-                k = sum(k for k, _ in counts.values())
-                n = sum(n for _, n in counts.values())
-                cells.append((scen, nominal, k, n, counts))
-        verdicts = cal.judge([(k, n, nominal) for _, nominal, k, n, _ in cells])
-        differ = cal.holm(np.array([cal.heterogeneity_p(list(c[4].values())) for c in cells]))
-        for (scen, _, _, _, counts), v, d in zip(cells, verdicts, differ, strict=True):
+        for r in ce.itertuples():
+            own_level = own is not None and math.isclose(r.nominal, own)
+            col = "covered" if own_level else f"{COVERED_AT}{r.nominal:g}"
+            sub = comp[comp["estimator"] == est]
+            if r.scenario != ALL:
+                sub = sub[sub["scenario"] == r.scenario]
+            blocks = sub.pivot_table(
+                index=["scenario", "replicate"], columns="channel", values=col, sort=False
+            )
+            counts = {ch: (int(x.sum()), int(x.notna().sum())) for ch, x in blocks.items()}
+            n = round(float(r.n_eff))
+            k = round(float(r.coverage) * float(r.n_eff))
+            cells.append((r, k, n, counts, cal.cochran_q(blocks)))
+        verdicts = cal.judge([(k, n, r.nominal) for r, k, n, _, _ in cells])
+        differ = cal.holm(np.array([q for *_, q in cells]))
+        for (r, _, _, counts, _), v, d in zip(cells, verdicts, differ, strict=True):
             split = bool(d <= cal.ALPHA)
+            where = "all scenarios" if r.scenario == ALL else r.scenario
             rows.append(
                 {
                     "estimator": est,
-                    "scenario": scen,
+                    "scenario": r.scenario,
                     "nominal": v.nominal,
                     "k": v.k,
                     "n": v.n,
-                    "lo": v.lo,
-                    "hi": v.hi,
+                    "coverage": float(r.coverage),
+                    "lo": float(r.coverage_lo),
+                    "hi": float(r.coverage_hi),
                     "p_adjusted": v.p_adjusted,
                     "verdict": cal.DIFFER if split else v.verdict,
                     "shortfall": v.shortfall,
@@ -68,11 +72,28 @@ def coverage_verdicts(m: StudyMetrics, quantity: str = "roas") -> pd.DataFrame:
                     "words": (
                         f"{cal.DIFFER} ({cal.channel_counts(counts)}) at {v.nominal:g}"
                         if split
-                        else v.words()
+                        else _words(v, r)
                     ),
+                    "where": where,
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _words(v, r) -> str:
+    """``under-covers: 0.71 [0.63, 0.78] at 0.9 (150 intervals, 150 effective)``; a cell not
+    distinguishable from nominal says what shortfall it could have missed."""
+    from mmm_recovery.evaluation import calibration as cal
+
+    if not v.n:
+        return "no intervals"
+    cell = (
+        f"{r.coverage:.2f} [{r.coverage_lo:.2f}, {r.coverage_hi:.2f}] at {v.nominal:g} "
+        f"({int(r.n_intervals)} intervals, {float(r.n_eff):.0f} effective)"
+    )
+    if v.verdict != cal.NOMINAL:
+        return f"{v.verdict}: {cell}"
+    return f"{v.verdict} ({cell}); could miss a shortfall up to {v.shortfall:.2f}"
 
 
 def calibration_verdict(m: StudyMetrics, quantity: str = "roas") -> str:
@@ -98,14 +119,15 @@ def calibration_verdict(m: StudyMetrics, quantity: str = "roas") -> str:
         text += f" and {len(differ)} pool channels that differ"
         if len(under):
             worst = under.loc[(under["k"] / under["n"] - under["nominal"]).idxmin()]
-            text += f"; the worst, {worst['scenario']}, {worst['words']}"
+            text += f"; the worst, {worst['where']}, {worst['words']}"
         if len(differ):
             text += "; channels differ in " + "; ".join(
-                f"{r.scenario} ({r.words[len(cal.DIFFER) + 2 :]}" for r in differ.itertuples()
+                f"{r.where} ({r.words[len(cal.DIFFER) + 2 :]}" for r in differ.itertuples()
             )
         out.append(text + ".")
     return (
         f"Calibration of {quantity} (exact binomial tests at nominal, Holm-adjusted over the "
         f"cells of each estimator, family-wise {fmt(cal.ALPHA, 2)} per estimator and quantity; "
-        "intervals of one fit counted as independent): " + " ".join(out)
+        "each cell at its effective number of intervals, since a fit's channels are "
+        "correlated): " + " ".join(out)
     )
