@@ -74,7 +74,10 @@ def test_runs_every_task_then_nothing(tmp_path, capsys):
     own = m["base"]["frequentist"]["interval_level"]
     wanted = sorted({*study.study.calibration_levels, own})
     roas = cal[(cal["quantity"] == "roas") & (cal["scenario"] == "base")]
-    assert sorted(roas["nominal"]) == pytest.approx(wanted)
+    for channel, points in roas.groupby("channel"):  # every channel and their average
+        assert sorted(points["nominal"]) == pytest.approx(wanted), channel
+    assert "all" in set(roas["channel"]) and len(set(roas["channel"])) > 2
+    roas = roas[roas["channel"] == "all"]
     assert (roas["n_intervals"] > 0).all()
     # the study's own coverage cell is the curve's point at the estimator's own level
     at_own = roas[np.isclose(roas["nominal"], own)].iloc[0]

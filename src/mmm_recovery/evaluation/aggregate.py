@@ -267,7 +267,8 @@ def write_aggregates(study: Study, metrics_dir: Path) -> dict[str, Any]:
     files.write_csv(metrics_dir / "performance.csv", _round_frame(perf))
     files.write_csv(metrics_dir / "calibration.csv", _round_frame(cal))
     files.write_csv(metrics_dir / "contrasts.csv", _round_frame(con))
-    cells = perf[perf["scenario"] != performance.ALL]
+    cells = perf.reindex(columns=[*perf.columns, *(c for c in PERF_STATS if c not in perf)])
+    cells = cells[cells["scenario"] != performance.ALL]
     label = (
         cells["quantity"]
         + " | "
