@@ -80,6 +80,13 @@ class StudySettings(Frozen):
         lt=1.0,
         description="Budget optimisation: each channel within +-this share of current spend. Default 0.3.",
     )
+    regret_bounds: tuple[float, ...] = Field(
+        (),
+        max_length=9,
+        description="Further bounds (each strictly between 0 and 1, increasing) at which every "
+        "fit's budget advice is also scored: the regret with each channel within +-this share "
+        "of current spend, beside budget_bound. Default none.",
+    )
     scheduler: str = Field(
         "processes",
         description="Study execution: `processes` (local pool) or a Dask scheduler address `tcp://host:port`. "
@@ -133,6 +140,15 @@ class StudySettings(Frozen):
         if any(not 0.0 < x < 1.0 for x in levels) or list(levels) != sorted(set(levels)):
             raise ValueError(
                 f"calibration_levels must be increasing and strictly between 0 and 1; got {list(levels)}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_regret_bounds(self) -> StudySettings:
+        bounds = self.regret_bounds
+        if any(not 0.0 < x < 1.0 for x in bounds) or list(bounds) != sorted(set(bounds)):
+            raise ValueError(
+                f"regret_bounds must be increasing and strictly between 0 and 1; got {list(bounds)}"
             )
         return self
 

@@ -184,10 +184,15 @@ CALIBRATION_KEYS = ("coverage", "coverage_se", "coverage_lo", "coverage_hi", "n_
 def _decision_quality(ok: pd.DataFrame) -> dict[str, float]:
     """The regret distribution (median and 90th percentile, NaN below
     :data:`~.performance.MIN_FITS_QUANTILE` fits); the share of fits whose advice truly earns
-    less than the current allocation (harmful advice) with its exact 95% interval; the lift an
-    estimator predicts for its own advice beside the lift that advice truly earns, and their
-    paired mean difference (its "optimism": curve bias and the optimizer's curse together)
-    with its MC-SE; and the mean pull of its effect shares toward the spend shares."""
+    less than the current allocation (harmful advice) with its exact 95% interval, at the
+    study's bound and each further one (``harmful_at_<b>``), and the regret's mean share of the
+    optimum's lift there (``regret_share_of_lift_at_<b>``); the lift an estimator predicts for
+    its own advice beside the lift that advice truly earns, and their paired mean difference
+    (its "optimism"), split into the curves' bias at an allocation it did not select (the true
+    optimum, ``curve_bias_at_optimum``) and the rest, the optimizer's curse; the regret as a
+    share of revenue; the number of fits where a start of the true optimum's search ended in a
+    worse local optimum or the recommendation beat it; and the mean pull of its effect shares
+    toward the spend shares. Means carry their fit-clustered MC-SE."""
     out: dict[str, float] = {}
     for col in ("regret", "regret_share_of_lift"):
         v = ok[col] if len(ok) and col in ok else pd.Series(dtype=float)
@@ -197,6 +202,15 @@ def _decision_quality(ok: pd.DataFrame) -> dict[str, float]:
     harmful = (ok[lift].astype(float) < 0).where(ok[lift].notna()) if lift in ok else pd.Series()
     r = performance.rate(harmful)
     out["harmful_rate"], out["harmful_lo"], out["harmful_hi"] = r["rate"], r["lo"], r["hi"]
+    for col in (c for c in ok.columns if c.startswith("harmful@")):  # at further bounds
+        r = performance.rate(_flag(ok[col]))
+        at = col.replace("@", "_at_")
+        out[f"{at}_rate"], out[f"{at}_lo"], out[f"{at}_hi"] = r["rate"], r["lo"], r["hi"]
+    if len(ok) and "optimum_beaten" in ok:  # the optimum's search, never hidden
+        out["optimum_beaten_fits"] = int(_flag(ok["optimum_beaten"]).sum())
+    if len(ok) and "optimum_starts_worse" in ok:
+        worse = pd.to_numeric(ok["optimum_starts_worse"], errors="coerce")
+        out["optimum_starts_worse_fits"] = int((worse > 0).sum())
     unit = ok.assign(channel=performance.ALL) if len(ok) else ok
     cols = ("predicted_lift", lift)
     have = len(ok) and set(cols) <= set(ok)
@@ -208,6 +222,14 @@ def _decision_quality(ok: pd.DataFrame) -> dict[str, float]:
         ("lift_optimism", "lift_optimism"),
         ("spend_share_pull", "spend_share_pull"),  # DECOMP.RSSD's pull (score.share_pull)
         ("decomp_rssd", "decomp_rssd"),
+        ("regret_share_of_revenue", "regret_share_of_revenue"),
+        ("curve_bias_at_optimum", "curve_bias_at_optimum"),
+        ("optimizer_curse", "optimizer_curse"),
+        *(
+            (c.replace("@", "_at_"), c)
+            for c in ok.columns
+            if c.startswith("regret_share_of_") and "@" in c
+        ),
     ):
         if len(ok) and col in unit:
             mean, se, _, _ = performance.stratified_mean(unit, col)
@@ -215,6 +237,12 @@ def _decision_quality(ok: pd.DataFrame) -> dict[str, float]:
             mean, se = np.nan, np.nan
         out[f"{name}_mean"], out[f"{name}_mean_se"] = mean, se
     return out
+
+
+def _flag(v: pd.Series) -> pd.Series:
+    """A yes/no column as read back from CSV (bools, their text, or missing) as 1.0 / 0.0 / NaN."""
+    table = {True: 1.0, False: 0.0, "True": 1.0, "False": 0.0}
+    return v.map(lambda x: table.get(x, np.nan) if isinstance(x, bool | np.bool_ | str) else np.nan)
 
 
 def _cell(row: pd.Series) -> dict[str, Any]:

@@ -63,7 +63,13 @@ MIN_FITS = 5
 MIN_FITS_QUANTILE = 20
 #: the measures of :func:`contrasts` on a fit's channels, and on the fit as a whole
 CHANNEL_MEASURES = ("abs_rel_error", "abs_error")
-FIT_MEASURES = ("regret_share_of_lift", "regret", "holdout_mape")
+FIT_MEASURES = (
+    "regret_share_of_lift",
+    "regret",
+    "regret_share_of_revenue",
+    "optimizer_curse",
+    "holdout_mape",
+)
 
 CELL_KEYS = ["scenario", "estimator", "quantity", "channel"]
 

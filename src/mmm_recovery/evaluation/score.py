@@ -293,16 +293,17 @@ def score_fit(
     max_spend: Mapping[str, float],
     current: Mapping[str, float],
     budget_bound: float,
+    regret_bounds: tuple[float, ...] = (),
 ) -> Score:
     """:func:`score` from each channel's maximum and mean weekly spend (currency) instead of the
-    data: what a study record keeps of its dataset."""
+    data: what a study record keeps of its dataset; with ``regret_bounds``, the regret at each
+    further bound too (``regret["at"]``, :func:`~mmm_recovery.evaluation.budget.regret_at`)."""
+    true_curves, model_curves = budget.curves_from_truth(truth), budget.curves_from_result(result)
+    regret = budget.regret(true_curves, model_curves, dict(current), budget_bound)
+    if regret_bounds:
+        regret["at"] = budget.regret_at(true_curves, model_curves, dict(current), regret_bounds)
     return Score(
         comparison=compare(result, truth, max_spend),
-        regret=budget.regret(
-            budget.curves_from_truth(truth),
-            budget.curves_from_result(result),
-            dict(current),
-            budget_bound,
-        ),
+        regret=regret,
         shares=share_pull(result, truth),
     )

@@ -104,7 +104,8 @@ def load_records(study: Study, data_root: Path | None = None) -> list[dict[str, 
     attempts left included (they count as failures until a later run fits them); missing tasks
     are simply absent."""
     records = (read_record(study, t, data_root) for t in tasks(study))
-    return [scored(r, study.study.budget_bound) for r in records if r is not None]
+    s = study.study
+    return [scored(r, s.budget_bound, s.regret_bounds) for r in records if r is not None]
 
 
 def comparisons_table(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -153,6 +154,11 @@ FIT_COLUMNS = (
     "regret_share_of_lift",
     "true_lift_of_recommendation",
     "predicted_lift",
+    "regret_share_of_revenue",
+    "curve_bias_at_optimum",
+    "optimizer_curse",
+    "optimum_beaten",
+    "optimum_starts_worse",
     "decomp_rssd_true",
     "decomp_rssd",
     "spend_share_pull",
@@ -193,6 +199,14 @@ def fits_table(records: list[dict[str, Any]]) -> pd.DataFrame:
             row["regret_share_of_lift"] = r["regret"]["regret_share_of_lift"]
             row["true_lift_of_recommendation"] = r["regret"]["true_lift_of_recommendation"]
             row["predicted_lift"] = r["regret"].get("predicted_lift")
+            for key in ("regret_share_of_revenue", "curve_bias_at_optimum", "optimizer_curse"):
+                row[key] = r["regret"].get(key)
+            row["optimum_beaten"] = r["regret"].get("optimum_beaten")
+            row["optimum_starts_worse"] = r["regret"].get("optimum_search", {}).get("worse")
+            for b, at in r["regret"].get("at", {}).items():  # regret at further bounds
+                for key in ("regret_share_of_lift", "regret_share_of_revenue"):
+                    row[f"{key}@{b}"] = at[key]
+                row[f"harmful@{b}"] = at["true_lift_of_recommendation"] < 0
             row.update(r["shares"])
             row["holdout_mape"] = r["result"]["fit"].get("holdout", {}).get("mape")
             diag = r["result"].get("diagnostics", {})

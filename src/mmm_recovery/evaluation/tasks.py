@@ -181,7 +181,9 @@ def _record(study: Study, task: Task) -> dict[str, Any]:
     }
 
 
-def scored(record: dict[str, Any], budget_bound: float) -> dict[str, Any]:
+def scored(
+    record: dict[str, Any], budget_bound: float, regret_bounds: tuple[float, ...] = ()
+) -> dict[str, Any]:
     """``record`` with its score against its truth (:func:`mmm_recovery.evaluation.score.score`):
     ``comparison`` (rows), ``regret`` and ``shares``; a failed fit's record as it is. Runs after
     the fits, from the records: the one place a record is scored. A record that cannot be scored
@@ -203,6 +205,7 @@ def scored(record: dict[str, Any], budget_bound: float) -> dict[str, Any]:
             {c: spend[c]["max"] for c in names},
             {c: spend[c]["mean"] for c in names},
             budget_bound,
+            tuple(regret_bounds),
         )
     except Exception as exc:  # noqa: BLE001 - an unscorable fit is a result, not a crash
         return record | {
