@@ -193,7 +193,8 @@ tables.show(design, index="scenario")
 # All numbers below are computed from the study's metrics files (`reports/metrics/`).
 
 # %%
-tables.show(tables.summary_table(m))
+display(tables.show(tables.summary_table(m, "recovery")))
+tables.show(tables.summary_table(m, "fits"))
 
 # %%
 #| label: fig-coverage

@@ -154,7 +154,8 @@ tables.show(pd.DataFrame(rows).T, index="scenario")
 # statistic, never dropped). The nominal interval level of each estimator is in the metrics.
 
 # %%
-tables.show(tables.summary_table(m))
+display(tables.show(tables.summary_table(m, "recovery")))
+tables.show(tables.summary_table(m, "fits"))
 
 # %%
 tables.show(tables.estimator_overview(m))

@@ -9,6 +9,7 @@ reports must show are known without running a study; no value is typed here.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import os
 import re
@@ -181,10 +182,11 @@ def test_render_record_names_the_offline_route(site):
 def test_every_summary_number_is_in_both_reports(site):
     """Recompute the summary table from the metrics files; each value is a table cell of the HTML
     and a word of the PDF text."""
-    table = tables.summary_table(tables.StudyMetrics.load(site / "metrics"))
+    m = tables.StudyMetrics.load(site / "metrics")
     spec = load_study(SMOKE)
-    assert len(table) == len(spec.scenarios) * len(spec.estimators)
-    for name in REPORTS:
+    for name, part in itertools.product(REPORTS, tables.SUMMARY_PARTS):
+        table = tables.summary_table(m, part)
+        assert len(table) == len(spec.scenarios) * len(spec.estimators)
         page = html.unescape((site / "_site" / f"{name}.html").read_text())
         cells = set(re.findall(r"<td[^>]*>([^<]*)</td>", page))
         text = pdf_text(site / "_site" / f"{name}.pdf")
@@ -217,6 +219,8 @@ def pdf_text(path: Path) -> str:
 
     text = " ".join(page.extract_text() for page in PdfReader(path).pages)
     text = text.replace("\u2212", "-")  # Typst sets a minus sign before a digit
+    text = text.replace("\u200b", "")  # break opportunities in table identifiers
+    text = re.sub(r"([_/]) ", r"\1", text)  # ... where a cell wrapped after one
     return re.sub(r"\s+", " ", text)  # a table cell may wrap inside its column
 
 
@@ -422,3 +426,40 @@ def test_findings_page_states_the_sbc_verdicts(tmp_path):
     assert f"**1 fail**: `{SBC_FAILING}`" in page
     for name, q in metrics["quantities"].items():
         assert f"| {name} | {tables.fmt(q['p_value'], 3)} |" in page
+
+
+#: Typst that records, for every table cell, the width its content has and its widest word:
+#: a word wider than its cell prints over the next column (``<cellfit>`` metadata)
+CELL_PROBE = """\
+#let _str(c) = if type(c) == str { c } else if c == none { "" } else if c.func() == [ ].func() { " " } else if c.has("text") { if type(c.text) == str { c.text } else { _str(c.text) } } else if c.has("children") { c.children.map(_str).join("", default: "") } else if c.has("body") { _str(c.body) } else if c.has("child") { _str(c.child) } else { "" }
+#show table.cell: it => layout(size => {
+  let s = _str(it.body)
+  let words = s.split(regex("[\\s\\u{200B}_/]+")).filter(x => x != "")
+  let w = calc.max(0pt, ..words.map(x => measure(text(x)).width))
+  [#metadata((avail: size.width.pt(), widest: w.pt(), text: s)) <cellfit>]
+  it
+})
+"""
+
+
+@pytest.mark.parametrize("report", REPORTS)
+def test_every_table_fits_its_pdf_page(site, report, tmp_path):
+    """Every table cell of the PDF is at least as wide as its widest unbreakable word (so no
+    column prints over the next), and table figures may break across pages (so the last rows
+    do not run off the page). Measured by Typst on the report's own Typst source."""
+    import json
+
+    import typst
+
+    from mmm_recovery.reporting import pandoc
+
+    md = tmp_path / f"{report}.md"
+    md.write_text(pandoc.notebook_markdown(site / "_site" / f"{report}.ipynb", tmp_path / "media"))
+    source = pandoc.typst_source(md)
+    assert "set block(breakable: true)" in source.split("#show: doc")[0]
+    typ = tmp_path / f"{report}.typ"
+    typ.write_text(CELL_PROBE + source)
+    cells = json.loads(typst.query(str(typ), "<cellfit>", field="value", root=str(tmp_path)))
+    assert len(cells) > 50
+    over = [c for c in cells if c["widest"] > c["avail"] + 0.5]
+    assert not over, [(round(c["avail"]), round(c["widest"]), c["text"][:40]) for c in over[:10]]

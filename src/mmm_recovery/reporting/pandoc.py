@@ -31,6 +31,16 @@ _STYLE = re.compile(r"<style.*?</style>", re.DOTALL)
 _FRONT_MATTER_KEYS = ("title", "subtitle", "author", "date")
 
 
+#: Typst rules put before pandoc's document: tables in small type whose identifiers may break
+#: after an underscore or a slash (a zero-width space), and table figures that break across
+#: pages instead of running off the bottom of one
+TYPST_STYLE = """\
+#show figure.where(kind: table): set block(breakable: true)
+#show table: set text(size: 7pt)
+#show table: it => { show "_": "_" + sym.zws; show "/": "/" + sym.zws; it }
+"""
+
+
 class RenderError(RuntimeError):
     """A report cannot be rendered (an error output, or an output with nothing to show)."""
 
@@ -145,11 +155,21 @@ def render(executed: Path, out_dir: Path, note: str) -> list[str]:
                 str(md), "html5", format="markdown", outputfile=str(tmp), extra_args=html_args
             )
         typ = work / f"{stem}.typ"
-        pypandoc.convert_file(
-            str(md), "typst", format="markdown", outputfile=str(typ), extra_args=common
-        )
+        typ.write_text(typst_source(md, common))
         with files.atomic_path(out_dir / f"{stem}.pdf") as tmp:
             tmp.write_bytes(typst.compile(str(typ), root=str(work), timestamp=_timestamp()))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return [f"{stem}.html", f"{stem}.pdf"]
+
+
+def typst_source(markdown: Path, args: list[str] | None = None) -> str:
+    """The Typst source of the PDF of the pandoc Markdown file ``markdown``: pandoc's Typst
+    with :data:`TYPST_STYLE` before it."""
+    import pypandoc
+
+    extra = args if args is not None else ["--standalone", "--wrap=none"]
+    body = pypandoc.convert_text(
+        markdown.read_text(), "typst", format="markdown", extra_args=[*extra]
+    )
+    return TYPST_STYLE + str(body)

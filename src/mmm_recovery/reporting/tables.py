@@ -8,6 +8,7 @@ say from the same files and check that the rendered report says it.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,10 +75,29 @@ def markdown(df: pd.DataFrame, index: str | None = None) -> str:
         text = "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else str(x)
         return text.replace("|", "\\|").replace("\n", " ")
 
-    lines = ["| " + " | ".join(cell(c) for c in df.columns) + " |"]
-    lines.append("|" + "|".join("---" for _ in df.columns) + "|")
-    lines += ["| " + " | ".join(cell(x) for x in row) + " |" for row in df.itertuples(index=False)]
+    body = [[cell(x) for x in row] for row in df.itertuples(index=False)]
+    head = [cell(c) for c in df.columns]
+    lines = ["| " + " | ".join(head) + " |"]
+    # pandoc sizes a wide table's columns by the dashes under its header: each column's share
+    # follows its longest cell (within WIDTH_DASHES), so long text gets room and numbers little,
+    # and at least WORD_DASHES per character of its longest unbreakable word, so no word
+    # prints over the next column
+    widths = []
+    for j in range(len(head)):
+        column = [r[j] for r in [head, *body]]
+        longest = max(len(x) for x in column)
+        word = max((len(w) for x in column for w in re.split(r"[\s_/]+", x)), default=0)
+        dashes = max(min(longest, WIDTH_DASHES[1]), WIDTH_DASHES[0], round(WORD_DASHES * word))
+        widths.append(dashes)
+    lines.append("|" + "|".join("-" * w for w in widths) + "|")
+    lines += ["| " + " | ".join(r) + " |" for r in body]
     return "\n".join(lines)
+
+
+#: the fewest and most dashes under a column header, and the dashes per character of its
+#: longest word (see :func:`markdown`)
+WIDTH_DASHES = (3, 40)
+WORD_DASHES = 2.5
 
 
 def show(df: pd.DataFrame, index: str | None = None, empty: str = "Nothing to show.") -> Any:
@@ -148,30 +168,38 @@ class StudyMetrics:
         return None
 
 
-def summary_table(m: StudyMetrics) -> pd.DataFrame:
-    """Scenario x estimator rows: fits, failures, non-converged, decay bias/RMSE/coverage, ROAS and
-    mROAS errors, ROAS coverage, curve error, regret share of lift, holdout MAPE; each aggregate
-    with its Monte Carlo standard error in parentheses."""
+#: the parts of the summary table, each a table of its own that fits a page
+SUMMARY_PARTS = ("recovery", "fits")
+
+
+def summary_table(m: StudyMetrics, part: str = "recovery") -> pd.DataFrame:
+    """Scenario x estimator rows, each aggregate with its Monte Carlo standard error in
+    parentheses (none where too few fits make it not estimable). ``part``: ``recovery`` (decay
+    bias/RMSE/coverage, ROAS and mROAS errors, ROAS coverage, curve error) or ``fits`` (fits,
+    failures, non-converged, nominal level, regret share of lift, holdout MAPE)."""
+    if part not in SUMMARY_PARTS:
+        raise ValueError(f"summary_table: part must be one of {SUMMARY_PARTS}; got {part!r}")
     rows = []
     for scen, per_est in m.study.items():
         for est, v in per_est.items():
-            row = {
-                "scenario": scen,
-                "estimator": est,
-                "fits": fmt(v["fits"]),
-                "failed": fmt(v["failed"]),
-                "not converged": fmt(v["not_converged"]),
-                "nominal level": fmt(v.get("interval_level"), 2),
-            }
-            for quantity, stat, label in SUMMARY_COLUMNS:
-                q = v.get(quantity) or {}
-                row[label] = fmt_with_se(q.get(stat), q.get(f"{stat}_se"))
-            row["regret (% of lift)"] = fmt_with_se(
-                _pct(v.get("regret_share_of_lift_mean")),
-                _pct(v.get("regret_share_of_lift_mean_se")),
-                1,
-            )
-            row["holdout MAPE (%)"] = fmt(_pct(v.get("holdout_mape_mean")), 1)
+            row = {"scenario": scen, "estimator": est}
+            if part == "fits":
+                row |= {
+                    "fits": fmt(v["fits"]),
+                    "failed": fmt(v["failed"]),
+                    "not converged": fmt(v["not_converged"]),
+                    "nominal level": fmt(v.get("interval_level"), 2),
+                    "regret (% of lift)": fmt_with_se(
+                        _pct(v.get("regret_share_of_lift_mean")),
+                        _pct(v.get("regret_share_of_lift_mean_se")),
+                        1,
+                    ),
+                    "holdout MAPE (%)": fmt(_pct(v.get("holdout_mape_mean")), 1),
+                }
+            else:
+                for quantity, stat, label in SUMMARY_COLUMNS:
+                    q = v.get(quantity) or {}
+                    row[label] = fmt_with_se(q.get(stat), q.get(f"{stat}_se"))
             rows.append(row)
     return pd.DataFrame(rows)
 
