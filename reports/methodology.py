@@ -35,26 +35,41 @@ from mmm_recovery.core import files, paths
 from mmm_recovery.core.spec import load_study
 from mmm_recovery.estimators.registry import estimator_for
 from mmm_recovery.evaluation import sbc
-from mmm_recovery.reporting import answer, narrative, plots, sbc_plots, supported, tables, verdicts
+from mmm_recovery.reporting import (
+    findings,
+    narrative,
+    plots,
+    sbc_plots,
+    supported,
+    tables,
+    verdicts,
+)
 
 spec = load_study(study)
 m = tables.StudyMetrics.load(paths.resolve(metrics_dir))
 fmt = tables.fmt
 
 
-# %% [markdown]
-# ## The answer in brief
-#
-# Computed from `reports/metrics/study.json` (the Results section has the detail): where each
-# estimator's intervals are calibrated, where not and by how much, and what the factors the
-# scenarios vary change.
-
-# %%
-Markdown(answer.answer(m, spec, "roas") + "\n\n" + answer.answer(m, spec, "adstock.alpha"))
-
 # %%
 # what the study supports: every scenario pooled, fit-clustered errors, paired contrasts
 Markdown(supported.section(m))
+
+# %% [markdown]
+# ## Per scenario
+#
+# Each scenario's ROAS and adstock-decay intervals and errors, channel averages, from
+# `reports/metrics/performance.csv` and `calibration.csv`. Each scenario has only
+# the study's replicates: its coverage interval is wide, its verdict says what shortfall it
+# could miss (its power), and its errors' Monte Carlo SE is n/e (not estimable) below the
+# fits the clustering needs. The claims above, pooled over scenarios, are what the study
+# supports.
+
+# %%
+nominal = {name: estimator_for(spec, name).interval_level for name in spec.estimators}
+display(Markdown("**ROAS.**"))
+display(tables.show(findings.quantity_table(m, "roas", nominal), empty="No results."))
+display(Markdown("**Adstock decay.**"))
+tables.show(findings.quantity_table(m, "adstock.alpha", nominal), empty="No results.")
 
 # %% [markdown]
 # ## Adstock: carry-over of spend

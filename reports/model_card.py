@@ -34,7 +34,7 @@ from IPython.display import Markdown, display
 from mmm_recovery.core import paths
 from mmm_recovery.core.spec import load_study
 from mmm_recovery.estimators.registry import estimator_for
-from mmm_recovery.reporting import answer, narrative, plots, supported, tables, verdicts
+from mmm_recovery.reporting import findings, narrative, plots, supported, tables, verdicts
 
 spec = load_study(study)
 m = tables.StudyMetrics.load(paths.resolve(metrics_dir))
@@ -68,14 +68,21 @@ Markdown(
 Markdown(supported.section(m))
 
 # %% [markdown]
-# ## The answer
+# ## Per scenario
 #
-# Per estimator: in which scenarios its ROAS and adstock-decay intervals cover the truth as often
-# as they claim, and how its ROAS error moves with what the scenarios change (from
-# `reports/metrics/study.json`; mean |relative error| with its Monte Carlo SE in parentheses).
+# Each scenario's ROAS and adstock-decay intervals and errors, channel averages, from
+# `reports/metrics/performance.csv` and `calibration.csv`. Each scenario has only
+# the study's replicates: its coverage interval is wide, its verdict says what shortfall it
+# could miss (its power), and its errors' Monte Carlo SE is n/e (not estimable) below the
+# fits the clustering needs. The claims above, pooled over scenarios, are what the study
+# supports.
 
 # %%
-Markdown(answer.answer(m, spec, "roas") + "\n\n" + answer.answer(m, spec, "adstock.alpha"))
+nominal = {name: estimator_for(spec, name).interval_level for name in spec.estimators}
+display(Markdown("**ROAS.**"))
+display(tables.show(findings.quantity_table(m, "roas", nominal), empty="No results."))
+display(Markdown("**Adstock decay.**"))
+tables.show(findings.quantity_table(m, "adstock.alpha", nominal), empty="No results.")
 
 # %% [markdown]
 # ## The answer at a glance
@@ -83,22 +90,22 @@ Markdown(answer.answer(m, spec, "roas") + "\n\n" + answer.answer(m, spec, "adsto
 # For each scenario and estimator: how often the ROAS intervals contain the true ROAS (with the
 # exact 95% binomial interval of that rate; dotted lines mark each estimator's nominal level) and
 # how far the ROAS estimates are from the truth. Computed from `reports/metrics/coverage.csv` and
-# `reports/metrics/comparisons.csv`.
+# `reports/metrics/bias.csv`.
 
 # %%
 #| label: fig-headline
-#| fig-cap: "ROAS interval coverage and mean absolute relative ROAS error per scenario and estimator (code: mmm_recovery.reporting.plots.headline; data: reports/metrics/coverage.csv, comparisons.csv)."
+#| fig-cap: "ROAS interval coverage and mean absolute relative ROAS error per scenario and estimator (code: mmm_recovery.reporting.plots.headline; data: reports/metrics/coverage.csv, bias.csv)."
 nominal = {name: estimator_for(spec, name).interval_level for name in spec.estimators}
-if len(m.coverage) and len(m.comparisons):
-    display(plots.headline(m.coverage, m.comparisons, "roas", nominal))
+if len(m.coverage) and len(m.bias):
+    display(plots.headline(m.coverage, m.bias, "roas", nominal))
 else:
     display(Markdown("No results."))
 
 # %%
 #| label: fig-headline-decay
 #| fig-cap: "The same for the adstock decay (code: mmm_recovery.reporting.plots.headline)."
-if len(m.coverage) and len(m.comparisons):
-    display(plots.headline(m.coverage, m.comparisons, "adstock.alpha", nominal))
+if len(m.coverage) and len(m.bias):
+    display(plots.headline(m.coverage, m.bias, "adstock.alpha", nominal))
 
 # %%
 # calibration at several levels: the one rule (exact tests, Holm over each estimator's cells)

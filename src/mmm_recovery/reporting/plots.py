@@ -285,20 +285,21 @@ def error_by_scenario(bias: pd.DataFrame, quantity: str, column: str = "bias") -
 
 
 def headline(
-    coverage: pd.DataFrame, comparisons: pd.DataFrame, quantity: str, nominal: dict[str, float]
+    coverage: pd.DataFrame, bias: pd.DataFrame, quantity: str, nominal: dict[str, float]
 ) -> Figure:
-    """The study's answer for ``quantity`` in one figure, per scenario and estimator.
+    """The study's answer for ``quantity`` in one figure, per scenario and estimator, channel
+    averages.
 
-    Left: interval coverage with its exact 95% binomial interval (``coverage.csv``), dotted at
-    each estimator's nominal level. Right: mean absolute relative error with +-2 standard errors
-    of that mean over the fits' channel estimates (``comparisons.csv``; channels of one fit are
-    treated as independent, so the bars are somewhat too narrow).
+    Left: interval coverage with its exact 95% interval at the effective number of intervals
+    (``coverage.csv``), dotted at each estimator's nominal level. Right: mean absolute relative
+    error with +-2 fit-clustered Monte Carlo SE (``bias.csv``); no bar where too few fits make
+    the SE not estimable.
     """
     cov = _channel_average(coverage[coverage["quantity"] == quantity])
-    err = comparisons[comparisons["quantity"] == quantity].assign(
-        abs_rel=lambda d: d["rel_error"].abs()
-    )
-    err = err.groupby(["scenario", "estimator"], sort=False)["abs_rel"].agg(["mean", "sem"])
+    b = _channel_average(bias[bias["quantity"] == quantity])
+    err = b.set_index(["scenario", "estimator"])[
+        ["mean_abs_rel_error", "mean_abs_rel_error_se"]
+    ].set_axis(["mean", "sem"], axis=1)
     scen = list(dict.fromkeys([*cov["scenario"], *err.index.get_level_values(0)]))
     ests = list(dict.fromkeys([*cov["estimator"], *err.index.get_level_values(1)]))
     fig = Figure(figsize=(9, 0.45 * len(scen) + 1.6), layout="constrained")

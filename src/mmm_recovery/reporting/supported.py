@@ -27,8 +27,14 @@ CONTRASTS = (
 )
 
 
+def _num(x: object) -> float:
+    """A metrics value as a float (NaN for a missing one: JSON writes NaN as null)."""
+    return float(x) if isinstance(x, int | float) else math.nan
+
+
 def interval_text(value: float, lo: float, hi: float, digits: int = 2) -> str:
     """``0.71 [0.63, 0.78]``"""
+    value, lo, hi = _num(value), _num(lo), _num(hi)
     if not math.isfinite(value):
         return "n/a"
     if not (math.isfinite(lo) and math.isfinite(hi)):
@@ -141,6 +147,7 @@ def channel_table(m: StudyMetrics, quantity: str = "roas") -> pd.DataFrame:
 
 def _with_se(value: float, se: float, sign: str = "+") -> str:
     """``+0.072 (0.045)``; ``(n/e)`` where the MC-SE is not estimable (too few fits)."""
+    value, se = _num(value), _num(se)
     if not math.isfinite(value):
         return "n/a"
     text = f"{value:{sign}.3f}"
@@ -226,7 +233,67 @@ def section(m: StudyMetrics, heading: str = "##") -> str:
             "empirical SE: interval width against the estimates' spread)",
             channel_table(m),
         ),
+        (
+            "Budget advice, every scenario pooled (regret with MC-SE; harmful: advice that truly "
+            "earns less than the current allocation, exact 95% interval; optimism: the lift the "
+            "estimator predicts for its advice minus the lift it truly earns, per week, = curve "
+            "bias at the true optimum, which it did not select, + the optimizer's curse; "
+            "search: fits where a start of the true optimum's search ended worse, or the advice "
+            "beat it)",
+            decision_table(m),
+        ),
     ]:
         if len(table):
             parts += ["", f"**{title}.**", "", markdown(table)]
     return "\n".join(parts)
+
+
+def decision_table(m: StudyMetrics) -> pd.DataFrame:
+    """Per estimator, every scenario pooled (``pooled.json``): the regret as a share of the
+    optimum's lift and of revenue (MC-SE), harmful advice (advice that truly earns less than the
+    current allocation) at each bound with its exact 95% interval, and the optimism of the
+    advice (predicted minus true lift, currency per week) split into the curves' bias at the
+    true optimum and the optimizer's curse; fits where the optimum's search found a worse local
+    optimum from some start, or the advice beat it."""
+    rows = []
+    for est, v in m.pooled.items():
+        if est == "contrasts" or not isinstance(v, dict):
+            continue
+        row = {
+            "estimator": est,
+            "fits": fmt(v.get("fits")),
+            "regret / lift": _with_se(
+                v.get("regret_share_of_lift_mean", math.nan),
+                v.get("regret_share_of_lift_mean_se", math.nan),
+                "",
+            ),
+            "regret / revenue": _with_se(
+                v.get("regret_share_of_revenue_mean", math.nan),
+                v.get("regret_share_of_revenue_mean_se", math.nan),
+                "",
+            ),
+            "harmful": interval_text(
+                v.get("harmful_rate", math.nan),
+                v.get("harmful_lo", math.nan),
+                v.get("harmful_hi", math.nan),
+            ),
+        }
+        for key in sorted(k for k in v if k.startswith("harmful_at_") and k.endswith("_rate")):
+            b = key[len("harmful_at_") : -len("_rate")]
+            row[f"harmful at +-{float(b):.0%}"] = interval_text(
+                v[key], v.get(f"harmful_at_{b}_lo", math.nan), v.get(f"harmful_at_{b}_hi", math.nan)
+            )
+        for name, label in (
+            ("lift_optimism", "optimism"),
+            ("curve_bias_at_optimum", "curve bias"),
+            ("optimizer_curse", "optimizer's curse"),
+        ):
+            mean, se = _num(v.get(f"{name}_mean")), _num(v.get(f"{name}_mean_se"))
+            row[label] = (
+                f"{mean:,.0f} ({se:,.0f})" if math.isfinite(mean) and math.isfinite(se) else "n/a"
+            )
+        row["search: worse start / beaten"] = (
+            f"{v.get('optimum_starts_worse_fits', 'n/a')} / {v.get('optimum_beaten_fits', 'n/a')}"
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
