@@ -154,3 +154,47 @@ def test_aggregate_bias_rmse_coverage():
     assert agg["coverage_se"] == pytest.approx(np.sqrt(0.5 * 0.5 / n))
     mse_se = (errs**2).std(ddof=1) / np.sqrt(n)
     assert agg["rmse_se"] == pytest.approx(mse_se / (2 * np.sqrt((errs**2).mean())))
+
+
+def _s_curve(k: float, n: float = 4.0, beta: float = 100.0) -> budget.Curve:
+    """An S-shaped (Hill, slope ``n``) response: convex below ``k``, so the budget problem has
+    local optima."""
+
+    def value(x):
+        x = np.asarray(x, dtype=float)
+        return beta * x**n / (k**n + x**n)
+
+    def slope(x):
+        x = np.asarray(x, dtype=float)
+        return beta * n * k**n * x ** (n - 1) / (k**n + x**n) ** 2
+
+    return budget.Curve(value, slope)
+
+
+def test_several_starts_find_the_optimum_one_start_misses_and_say_so():
+    """Three identical S-curves at the same spend: the current allocation is a stationary point
+    (SLSQP from it stays there); moving budget into two channels earns more. The multi-start
+    search finds that and reports the starts that ended worse."""
+    curves = {c: _s_curve(100.0) for c in "abc"}
+    current = dict.fromkeys("abc", 60.0)
+    alloc, search = budget.optimise_starts(curves, current, 0.5)
+    assert sum(alloc.values()) == pytest.approx(180.0)
+    assert budget.total_response(curves, alloc) > 1.2 * budget.total_response(curves, current)
+    assert search["starts"] == 7 and search["converged"] >= 1 and search["worse"] >= 1
+
+
+def test_optimism_is_curve_bias_plus_curse_plus_regret():
+    truth = {"a": _resp(1e-4, 100.0), "b": _resp(5e-5, 80.0)}
+    true_curves = {c: budget.Curve.from_response(r) for c, r in truth.items()}
+    wrong = {
+        "a": budget.Curve.from_response(_resp(2e-5, 150.0)),
+        "b": budget.Curve.from_response(_resp(5e-5, 300.0)),
+    }
+    r = budget.regret(true_curves, wrong, {"a": 8000.0, "b": 12000.0}, 0.3)
+    optimism = r["predicted_lift"] - r["true_lift_of_recommendation"]
+    parts = r["curve_bias_at_optimum"] + r["optimizer_curse"] + r["regret"]
+    assert optimism == pytest.approx(parts, rel=1e-9)
+    assert r["optimizer_curse"] >= 0 and r["regret"] > 0 and not r["optimum_beaten"]
+    at = budget.regret_at(true_curves, wrong, {"a": 8000.0, "b": 12000.0}, (0.1, 0.5))
+    assert set(at) == {"0.1", "0.5"}
+    assert at["0.1"]["regret"] <= at["0.5"]["regret"]  # a wider box lets bad curves do more harm

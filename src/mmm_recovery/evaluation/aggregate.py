@@ -149,7 +149,7 @@ def _block(
         "interval_level": _levels(study)[est],
         "fits": int(len(f)),
         "failed": int((f["status"] != "ok").sum()) if len(f) else 0,
-        "not_converged": int((~ok["converged"].astype(bool)).sum()) if len(ok) else 0,
+        "not_converged": int((_flag(ok["converged"]) != 1.0).sum()) if len(ok) else 0,
     }
     for col in ("regret", "regret_share_of_lift", "holdout_mape"):
         if len(ok) and col in ok:

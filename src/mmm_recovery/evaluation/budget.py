@@ -19,10 +19,15 @@ of the current revenue. It is not clamped at 0: a recommendation that beats the 
 optimum is flagged (``optimum_beaten``) and its regret is negative.
 
 The lift an estimator predicts for its own advice minus the lift it truly earns (its
-*optimism*) mixes two things: curves that are wrong everywhere (bias) and the selection of the
-allocation where they are most wrong (the optimizer's curse). ``curve_bias_at_optimum`` is the
-same difference at an allocation the estimator did not select (the true optimum), so
-``optimizer_curse = optimism - curve_bias_at_optimum`` is the part due to selection.
+*optimism*, ``M(rec) - M(cur) - (T(rec) - T(cur))`` with ``M`` the model's and ``T`` the true
+weekly revenue) is the sum of three parts, exactly:
+
+* ``curve_bias_at_optimum``: the same difference at an allocation the estimator did not select,
+  the true optimum, ``M(opt) - M(cur) - (T(opt) - T(cur))``: curves that are wrong anyway;
+* ``optimizer_curse``: ``M(rec) - M(opt)``, what the model believes it gains by choosing its own
+  allocation over the true optimum (>= 0 when its search finds its own optimum): the selection
+  of the allocation where its curves are most optimistic;
+* ``regret``: ``T(opt) - T(rec)``, what that choice truly loses.
 """
 
 from __future__ import annotations
@@ -173,7 +178,7 @@ def regret(
     beats the multi-start optimum), ``regret_share_of_lift`` (regret / (optimal - current); NaN
     when the optimum gives no lift), ``regret_share_of_revenue`` (regret / current revenue), the
     model's own predicted lift, ``curve_bias_at_optimum`` and ``optimizer_curse`` (module
-    docstring), and each optimisation's search report (``optimum_search``,
+    docstring: optimism = curve bias + curse + regret), and each optimisation's search report (``optimum_search``,
     ``recommendation_search``: :func:`optimise_starts`).
     """
     recommended, rec_search = optimise_starts(model_curves, current, bound)
@@ -202,7 +207,8 @@ def regret(
         "true_lift_of_recommendation": true_lift,
         "predicted_lift": predicted,
         "curve_bias_at_optimum": bias_at_optimum,
-        "optimizer_curse": (predicted - true_lift) - bias_at_optimum,
+        "optimizer_curse": total_response(model_curves, recommended)
+        - total_response(model_curves, optimal),
         "optimum_search": opt_search,
         "recommendation_search": rec_search,
     }

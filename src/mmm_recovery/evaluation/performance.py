@@ -30,12 +30,14 @@ calibration verdicts (:mod:`.calibration`) are taken at ``n_eff``.
 
 Further measures (per channel; a channel average pools them):
 
-* **empirical SE** (sd of the errors; of the estimates when the truth is fixed) and **model SE**
-  (root mean of each interval's implied SE, width / (2 z) at its nominal level), their ratio
-  (1 = honest interval widths), with MC-SE ``EmpSE / sqrt(2 (n - 1))`` for the empirical SE;
-* **bias-eliminated coverage**: each interval shifted by its cell's mean error. Coverage low
-  here too means intervals too narrow; low raw but nominal bias-eliminated coverage means the
-  misses come from bias, not width.
+* **empirical SE** (sd of the errors; of the estimates when the truth is fixed; a channel
+  average pools the strata's variances) and **model SE** (root mean square of each interval's
+  implied SE, width / (2 z) at its nominal level), their ratio (1 = honest interval widths),
+  with the empirical SE's MC-SE (:func:`_spread`);
+* **bias-eliminated coverage**: each interval shifted by its cell's mean error (scaled for the
+  few replicates a cell has, :func:`_bias_eliminated`). Coverage low here too means intervals
+  too narrow; low raw but nominal bias-eliminated coverage means the misses come from bias,
+  not width.
 
 Paired contrasts (:func:`contrasts`): estimator A minus estimator B on the same datasets (the
 study's common random numbers), per quantity and measure, with the same cluster-robust SE of
@@ -190,21 +192,24 @@ STRATUM = ["estimator", "quantity", "scenario", "channel"]
 
 
 def _spread(comp: pd.DataFrame, levels: Mapping[str, float]) -> pd.DataFrame:
-    """Per cell: the empirical SE (sd of the errors) and the model SE (root mean square of the
-    intervals' implied SEs, width / (2 z) at the estimator's level), each a stratum average, the
-    empirical SE's MC-SE and the mean of the strata's model / empirical SE ratios."""
+    """Per cell: the empirical SE (root of the strata's mean error variance: pooled, so a
+    stratum of few fits adds its variance unbiased rather than its downward-biased sd) and the
+    model SE (root mean square of the intervals' implied SEs, width / (2 z) at the estimator's
+    level, over the strata), their ratio, and the empirical SE's MC-SE (delta method, the
+    strata's variances counted as independent: channels of one fit are not, so it is somewhat
+    small for a channel average)."""
     z = comp["estimator"].map(lambda e: _z(levels[e]) if e in levels else math.nan)
     d = comp.assign(_implied2=(comp["width"].astype(float) / (2 * z)) ** 2)
     g = d.groupby(STRATUM, sort=False)
     st = pd.DataFrame(
         {
-            "emp": g["error"].std(ddof=1),
+            "var": g["error"].var(ddof=1),
             "k": g["error"].count(),
-            "mod": g["_implied2"].mean() ** 0.5,
+            "mod2": g["_implied2"].mean(),
         }
     ).reset_index()
-    st["ratio"] = (st["mod"] / st["emp"]).replace([np.inf, -np.inf], np.nan)
-    st["v"] = st["emp"] ** 2 / (2 * (st["k"] - 1)).where(st["k"] > 1)
+    # var(s^2) = 2 sigma^4 / (k - 1) for normal errors
+    st["v"] = 2 * st["var"] ** 2 / (st["k"] - 1).where(st["k"] > 1)
     out = []
     for by_scen, by_chan in ((True, True), (True, False), (False, True), (False, False)):
         ck = [
@@ -214,13 +219,15 @@ def _spread(comp: pd.DataFrame, levels: Mapping[str, float]) -> pd.DataFrame:
             *(["channel"] if by_chan else []),
         ]
         c = st.groupby(ck, sort=False).agg(
-            emp_se=("emp", "mean"),
-            model_se=("mod", "mean"),
-            se_ratio=("ratio", "mean"),
+            var=("var", "mean"),
+            mod2=("mod2", "mean"),
             v=("v", lambda v: v.sum(min_count=len(v))),
-            H=("emp", "size"),
+            H=("var", "size"),
         )
-        c["emp_se_se"] = np.sqrt(c["v"]) / c["H"]
+        c["emp_se"] = np.sqrt(c["var"])
+        c["model_se"] = np.sqrt(c["mod2"])
+        c["se_ratio"] = (c["model_se"] / c["emp_se"]).replace([np.inf, -np.inf], np.nan)
+        c["emp_se_se"] = np.sqrt(c["v"]) / c["H"] / (2 * c["emp_se"])
         c = c.reset_index()
         if not by_scen:
             c["scenario"] = ALL
@@ -231,11 +238,18 @@ def _spread(comp: pd.DataFrame, levels: Mapping[str, float]) -> pd.DataFrame:
 
 
 def _bias_eliminated(df: pd.DataFrame) -> pd.Series:
-    """Does each interval cover the truth once shifted by its stratum's mean error?"""
-    b = df.groupby(STRATUM)["error"].transform("mean").astype(float)
-    lo, hi, t = (df[c].astype(float) for c in ("lower", "upper", "truth"))
-    out = ((lo - b <= t) & (t <= hi - b)).astype(float)
-    return out.where(lo.notna() & hi.notna())
+    """Does each interval cover the truth once shifted by its stratum's mean error? The
+    shifted error ``e - mean(e)`` of a stratum of ``k`` estimates has variance ``(k - 1) / k``
+    of a fresh error's, so it is scaled by ``sqrt(k / (k - 1))`` first: with few replicates an
+    honest interval would otherwise cover more than its level. NaN for a stratum of one."""
+    g = df.groupby(STRATUM)["error"]
+    err = df["error"].astype(float)
+    k = g.transform("count").astype(float)
+    shifted = (err - g.transform("mean").astype(float)) * np.sqrt(k / (k - 1)).where(k > 1)
+    lo, hi, est = (df[c].astype(float) for c in ("lower", "upper", "estimate"))
+    # covered when the truth, est - shifted error, lies in [lo, hi]
+    out = ((lo - est <= -shifted) & (-shifted <= hi - est)).astype(float)
+    return out.where(lo.notna() & hi.notna() & shifted.notna())
 
 
 #: the means of :func:`performance`: (output name, comparison column)

@@ -237,7 +237,8 @@ def section(m: StudyMetrics, heading: str = "##") -> str:
             "Budget advice, every scenario pooled (regret with MC-SE; harmful: advice that truly "
             "earns less than the current allocation, exact 95% interval; optimism: the lift the "
             "estimator predicts for its advice minus the lift it truly earns, per week, = curve "
-            "bias at the true optimum, which it did not select, + the optimizer's curse; "
+            "bias at the true optimum (an allocation it did not select) + the optimizer's curse "
+            "(what it believes its choice gains over the true optimum) + the regret; "
             "search: fits where a start of the true optimum's search ended worse, or the advice "
             "beat it)",
             decision_table(m),
@@ -253,7 +254,8 @@ def decision_table(m: StudyMetrics) -> pd.DataFrame:
     optimum's lift and of revenue (MC-SE), harmful advice (advice that truly earns less than the
     current allocation) at each bound with its exact 95% interval, and the optimism of the
     advice (predicted minus true lift, currency per week) split into the curves' bias at the
-    true optimum and the optimizer's curse; fits where the optimum's search found a worse local
+    true optimum, the optimizer's curse and the regret (:mod:`~mmm_recovery.evaluation.budget`);
+    fits where the optimum's search found a worse local
     optimum from some start, or the advice beat it."""
     rows = []
     for est, v in m.pooled.items():
@@ -287,6 +289,7 @@ def decision_table(m: StudyMetrics) -> pd.DataFrame:
             ("lift_optimism", "optimism"),
             ("curve_bias_at_optimum", "curve bias"),
             ("optimizer_curse", "optimizer's curse"),
+            ("regret", "regret"),
         ):
             mean, se = _num(v.get(f"{name}_mean")), _num(v.get(f"{name}_mean_se"))
             row[label] = (
