@@ -154,38 +154,9 @@ def judge(
     return out
 
 
-def heterogeneity_p(counts: list[tuple[int, int]]) -> float:
-    """p-value of a chi-square test that the channels' coverages ``(k, n)`` are equal (the
-    2 x channels table); NaN when fewer than two channels have intervals, or when every
-    interval covers or none does."""
-    rows = [(k, n - k) for k, n in counts if n > 0]
-    if len(rows) < 2:
-        return math.nan
-    table = np.array(rows, dtype=float).T
-    if (table.sum(axis=1) == 0).any():
-        return math.nan
-    return float(stats.chi2_contingency(table, correction=False)[1])
-
-
-def heterogeneous(counts: list[tuple[int, int]], alpha: float = ALPHA) -> bool:
-    """Do the channels' coverages ``(k, n)`` differ (:func:`heterogeneity_p` <= ``alpha``)?"""
-    p = heterogeneity_p(counts)
-    return bool(p <= alpha)
-
-
 def channel_counts(counts: dict[str, tuple[int, int]]) -> str:
     """``tv 2/3, ooh 3/3, ...``"""
     return ", ".join(f"{c} {k}/{n}" for c, (k, n) in counts.items())
-
-
-def pooled(counts: dict[str, tuple[int, int]], nominal: float, alpha: float = ALPHA) -> str:
-    """Words for one cell that pools ``counts`` (channel -> (k, n)) at ``nominal``, judged alone
-    (a family of one): the pooled verdict when the channels agree, else their counts."""
-    if heterogeneous(list(counts.values()), alpha):
-        return f"{DIFFER} ({channel_counts(counts)})"
-    k = sum(k for k, _ in counts.values())
-    n = sum(n for _, n in counts.values())
-    return judge([(k, n, nominal)], alpha)[0].words()
 
 
 def cochran_q(blocks: pd.DataFrame) -> float:

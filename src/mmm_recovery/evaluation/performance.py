@@ -310,7 +310,7 @@ def calibration(comparisons: pd.DataFrame, levels: Mapping[str, float]) -> pd.Da
     columns = [*CELL_KEYS, "nominal", "coverage", "coverage_se", "coverage_lo", "coverage_hi"]
     columns += ["n_intervals", "n_eff"]
     at = {float(c[len(COVERED_AT) :]): c for c in comparisons.columns if c.startswith(COVERED_AT)}
-    if comparisons.empty or not at:
+    if comparisons.empty:
         return pd.DataFrame(columns=columns)
     frames = []
     for est, g in comparisons.groupby("estimator", sort=False):
@@ -324,6 +324,8 @@ def calibration(comparisons: pd.DataFrame, levels: Mapping[str, float]) -> pd.Da
             m = cell_means(gg, ["estimator", "quantity"], ["_hit"])
             cov = _coverage(m, "_hit")
             frames.append(pd.concat([m[CELL_KEYS], cov], axis=1).assign(nominal=nominal))
+    if not frames:  # no estimator reports intervals
+        return pd.DataFrame(columns=columns)
     out = pd.concat(frames, ignore_index=True)
     out = out.rename(columns={"coverage_n": "n_intervals", "coverage_n_eff": "n_eff"})
     out = _ordered(out, comparisons)
