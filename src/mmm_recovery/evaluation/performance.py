@@ -97,7 +97,9 @@ def cell_means(df: pd.DataFrame, keys: list[str], cols: list[str]) -> pd.DataFra
     on = [*keys, "scenario", "channel"]
     out = None
     for col in cols:
-        f = _one_mean(df, keys, col).rename(columns={"fits": f"{col}_fits", "n": f"{col}_n"})
+        f = _one_mean(df, keys, col).rename(
+            columns={"fits": f"{col}_fits", "n": f"{col}_n", "df": f"{col}_df"}
+        )
         out = f if out is None else out.merge(f, on=on, how="outer")
     assert out is not None
     return out.assign(fits=out[f"{cols[0]}_fits"], n=out[f"{cols[0]}_n"])
@@ -128,8 +130,10 @@ def _one_mean(df: pd.DataFrame, keys: list[str], col: str) -> pd.DataFrame:
             var=("v", lambda v: v.sum(min_count=len(v))),
             fits=("size", "sum"),
             g_min=("size", "min"),
+            scenarios=("size", "count"),
         )
         c = cells.join(agg)
+        c["df"] = c["fits"] - c["scenarios"]  # each scenario's fits estimate its own mean
         estimable = (c["fits"] >= MIN_FITS) & (c["g_min"] >= 2)
         c[f"{col}_se"] = np.where(estimable, np.sqrt(c["var"]), np.nan)
         c = c.rename(columns={"mean": col}).reset_index()
@@ -137,7 +141,7 @@ def _one_mean(df: pd.DataFrame, keys: list[str], col: str) -> pd.DataFrame:
             c["scenario"] = ALL
         if not by_chan:
             c["channel"] = ALL
-        out.append(c[[*base, col, f"{col}_se", "fits", "n"]])
+        out.append(c[[*base, col, f"{col}_se", "fits", "n", "df"]])
     return pd.concat(out, ignore_index=True)
 
 
@@ -343,10 +347,10 @@ def contrasts(
     and absolute error (:data:`CHANNEL_MEASURES`) and coverage at each shared nominal level of
     ``levels`` (``covered@<level>`` columns), channel averages; per fit, :data:`FIT_MEASURES`
     (quantity ``fit``). Per scenario and over all (:data:`ALL`), with the cluster-robust SE of
-    the paired differences (datasets as clusters), a normal 95% interval and the number of
-    paired datasets."""
+    the paired differences (datasets as clusters), a t 95% interval on its degrees of freedom
+    (``df``: paired datasets less one per scenario) and the number of paired datasets."""
     columns = ["scenario", "quantity", "measure", "estimator", "versus", "difference", "se"]
-    columns += ["lo", "hi", "pairs"]
+    columns += ["lo", "hi", "pairs", "df"]
     comp = comparisons.assign(
         abs_rel_error=comparisons["rel_error"].abs(), abs_error=comparisons["error"].abs()
     )
@@ -392,10 +396,12 @@ def contrasts(
     m = m[m["channel"] == ALL].drop_duplicates(
         ["estimator", "versus", "quantity", "measure", "scenario"]
     )
-    out = m.rename(columns={"diff": "difference", "diff_se": "se", "fits": "pairs"})
-    out = out.assign(
-        lo=out["difference"] - 1.96 * out["se"], hi=out["difference"] + 1.96 * out["se"]
+    out = m.rename(
+        columns={"diff": "difference", "diff_se": "se", "fits": "pairs", "diff_df": "df"}
     )
+    # a t interval: the SE is estimated from few clusters (df: pairs less one per scenario)
+    t = stats.t.ppf(0.975, out["df"].where(out["df"] > 0))
+    out = out.assign(lo=out["difference"] - t * out["se"], hi=out["difference"] + t * out["se"])
     return out[columns].reset_index(drop=True)
 
 

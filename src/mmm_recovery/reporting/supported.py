@@ -69,7 +69,7 @@ def _short(verdict: str, shortfall: float) -> str:
 
 def contrast_family(m: StudyMetrics) -> pd.DataFrame:
     """The reported contrasts (:data:`CONTRASTS`, every pair, every scenario pooled) with a
-    two-sided normal p-value of a zero difference and its Holm adjustment over them all
+    two-sided t p-value (on the contrast's ``df``) of a zero difference and its Holm adjustment over them all
     (``p_adjusted``): one family, so the chance of any false "differs" is at most
     :data:`~mmm_recovery.evaluation.calibration.ALPHA`."""
     from scipy import stats
@@ -84,7 +84,8 @@ def contrast_family(m: StudyMetrics) -> pd.DataFrame:
     for quantity, measure, _ in CONTRASTS:
         keep |= (c["quantity"] == quantity) & (c["measure"] == measure)
     c = c[keep].copy()
-    c["p"] = 2 * stats.norm.sf(np.abs(c["difference"] / c["se"]))
+    df = c["df"] if "df" in c else pd.Series(np.inf, index=c.index)
+    c["p"] = 2 * stats.t.sf(np.abs(c["difference"] / c["se"]), df.where(df > 0))
     c["p_adjusted"] = cal.holm(c["p"].to_numpy())
     c["differs"] = c["p_adjusted"] <= cal.ALPHA
     return c
