@@ -143,7 +143,8 @@ def test_records_are_scored_after_the_fits_and_a_scoring_change_refits_nothing(t
     fresh = fit_dataset(study, rec["scenario"], rec["replicate"], rec["estimator"], dataset=ds)
     as_fitted = json.loads(json.dumps(files._jsonable(fresh.to_dict())))
     assert json.dumps(as_fitted, sort_keys=True) == json.dumps(rec["result"], sort_keys=True)
-    direct = score.score(as_fitted, ds.data, ds.truth, study.study.budget_bound)
+    s = study.study
+    direct = score.score(as_fitted, ds.data, ds.truth, s.budget_bound, s.regret_bounds)
     direct_fields = {
         "comparison": direct.comparison.to_dict(orient="records"),
         "regret": direct.regret,

@@ -136,20 +136,12 @@ class StudySettings(Frozen):
 
     @model_validator(mode="after")
     def _check_levels(self) -> StudySettings:
-        levels = self.calibration_levels
-        if any(not 0.0 < x < 1.0 for x in levels) or list(levels) != sorted(set(levels)):
-            raise ValueError(
-                f"calibration_levels must be increasing and strictly between 0 and 1; got {list(levels)}"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _check_regret_bounds(self) -> StudySettings:
-        bounds = self.regret_bounds
-        if any(not 0.0 < x < 1.0 for x in bounds) or list(bounds) != sorted(set(bounds)):
-            raise ValueError(
-                f"regret_bounds must be increasing and strictly between 0 and 1; got {list(bounds)}"
-            )
+        for key in ("calibration_levels", "regret_bounds"):
+            levels = getattr(self, key)
+            if any(not 0.0 < x < 1.0 for x in levels) or list(levels) != sorted(set(levels)):
+                raise ValueError(
+                    f"{key} must be increasing and strictly between 0 and 1; got {list(levels)}"
+                )
         return self
 
     @model_validator(mode="after")

@@ -274,17 +274,18 @@ def score(
     data: pd.DataFrame,
     truth: Mapping[str, Any],
     budget_bound: float,
+    regret_bounds: tuple[float, ...] = (),
 ) -> Score:
     """Score one fit (``result``: the common result format as a dict) against the truth of the
     dataset it was fitted to: every quantity's error and coverage (:func:`compare`, curves over
     ``[0, max weekly spend]``) and the true revenue lost by following its budget advice from the
     mean weekly spend, each channel within ``budget_bound`` times its current spend
-    (:func:`mmm_recovery.evaluation.budget.regret`). The one home of "how good is this fit": the
+    (:func:`mmm_recovery.evaluation.budget.regret`), and at each of ``regret_bounds``. The one home of "how good is this fit": the
     compare stage and the study (:func:`score_fit`, from a record) both call it."""
     channels = truth["channel_names"]
     max_spend = {c: float(data[c].max()) for c in channels}
     current = {c: float(data[c].mean()) for c in channels}
-    return score_fit(result, truth, max_spend, current, budget_bound)
+    return score_fit(result, truth, max_spend, current, budget_bound, regret_bounds)
 
 
 def score_fit(

@@ -1,8 +1,7 @@
 """Tables and sentences for the reports, computed from the study's metrics files only.
 
-Every number a report shows goes through :func:`fmt`, and every table is built here from
-``reports/metrics/*`` (written by the study stage), so a test can recompute what a report must
-say from the same files and check that the rendered report says it.
+Every number a report shows goes through :func:`fmt`; every table is built from
+``reports/metrics/*``, so a test can recompute from the same files what a report must say.
 """
 
 from __future__ import annotations
@@ -78,10 +77,7 @@ def markdown(df: pd.DataFrame, index: str | None = None) -> str:
     body = [[cell(x) for x in row] for row in df.itertuples(index=False)]
     head = [cell(c) for c in df.columns]
     lines = ["| " + " | ".join(head) + " |"]
-    # pandoc sizes a wide table's columns by the dashes under its header: each column's share
-    # follows its longest cell (within WIDTH_DASHES), so long text gets room and numbers little,
-    # and at least WORD_DASHES per character of its longest unbreakable word, so no word
-    # prints over the next column
+    # pandoc sizes a wide table's columns by the dashes under its header (see WIDTH_DASHES)
     widths = []
     for j in range(len(head)):
         column = [r[j] for r in [head, *body]]
@@ -94,8 +90,9 @@ def markdown(df: pd.DataFrame, index: str | None = None) -> str:
     return "\n".join(lines)
 
 
-#: the fewest and most dashes under a column header, and the dashes per character of its
-#: longest word (see :func:`markdown`)
+#: the fewest and most dashes under a column header (its share of a wide table's width follows
+#: its longest cell, so long text gets room and numbers little) and the dashes per character
+#: of its longest unbreakable word, so no word prints over the next column (:func:`markdown`)
 WIDTH_DASHES = (3, 40)
 WORD_DASHES = 2.5
 
