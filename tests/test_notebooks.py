@@ -77,7 +77,8 @@ def test_reproducible_drops_console_noise_and_keeps_results():
 
 def test_study_notebook_reports_a_study_in_which_every_fit_fails(tmp_path):
     """Every fit failing is a result, not a crash: the study notebook runs (real papermill
-    kernel), its metrics count every fit as failed, and no cell shows an error."""
+    kernel), the aggregate stage's metrics count every fit as failed, and no cell shows an
+    error."""
     import json
     import subprocess
     import sys
@@ -101,6 +102,12 @@ def test_study_notebook_reports_a_study_in_which_every_fit_fails(tmp_path):
     assert proc.returncode == 0, proc.stderr.decode()[-3000:]
     fits = pd.read_csv(project / "metrics" / "fits.csv")
     assert len(fits) == len(raw["scenarios"]) and (fits["status"] == "failed").all()
+    # ... and the aggregate stage's command counts them
+    agg = [sys.executable, "-m", "mmm_recovery.evaluation.aggregate", "studies/failing.yaml"]
+    proc = subprocess.run(
+        [*agg, "metrics"], cwd=project, env=project_env(project), capture_output=True
+    )
+    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
     study = json.loads((project / "metrics" / "study.json").read_text())
     assert all(v["frequentist"]["failed"] == 1 for v in study.values())
     cells = json.loads(out.read_text())["cells"]

@@ -1,8 +1,6 @@
 """Tables and sentences for the reports, computed from the study's metrics files only.
 
-Every number a report shows goes through :func:`fmt`; every table is built from
-``reports/metrics/*``, so a test can recompute from the same files what a report must say.
-"""
+Every number goes through :func:`fmt`; every table is built from ``reports/metrics/*``."""
 
 from __future__ import annotations
 
