@@ -76,8 +76,9 @@ def metrics(
     (``calibration``). :func:`pooled_metrics` holds the same over all scenarios. ``tables``:
     the performance and calibration tables when already computed (:func:`_tables`)."""
     perf, cal = tables or _tables(study, comparisons)
+    levels = _levels(study)
     return {
-        scen: {est: _block(study, scen, est, perf, cal, fits) for est in study.estimators}
+        scen: {est: _block(levels[est], scen, est, perf, cal, fits) for est in study.estimators}
         for scen in study.scenarios
     }
 
@@ -94,8 +95,9 @@ def pooled_metrics(
     {difference, se, lo, hi, pairs}``. ``tables``: performance, calibration and contrasts when
     already computed."""
     perf, cal, con = tables or (*_tables(study, comparisons), _contrasts(study, comparisons, fits))
+    levels = _levels(study)
     out: dict[str, Any] = {
-        est: _block(study, performance.ALL, est, perf, cal, fits) for est in study.estimators
+        est: _block(levels[est], performance.ALL, est, perf, cal, fits) for est in study.estimators
     }
     block: dict[str, Any] = {}
     for r in con[con["scenario"] == performance.ALL].itertuples():
@@ -131,14 +133,15 @@ def _contrasts(study: Study, comparisons: pd.DataFrame, fits: pd.DataFrame) -> p
 
 
 def _block(
-    study: Study,
+    level: float,
     scen: str,
     est: str,
     perf: pd.DataFrame,
     cal: pd.DataFrame,
     fits: pd.DataFrame,
 ) -> dict[str, Any]:
-    """One scenario's (or every scenario's: :data:`~.performance.ALL`) metrics of ``est``."""
+    """One scenario's (or every scenario's: :data:`~.performance.ALL`) metrics of ``est``, whose
+    intervals are at nominal ``level``."""
     if len(fits):
         f = fits[fits["estimator"] == est]
         f = f if scen == performance.ALL else f[f["scenario"] == scen]
@@ -146,7 +149,7 @@ def _block(
         f = fits
     ok = f[f["status"] == "ok"] if len(f) else f
     m: dict[str, Any] = {
-        "interval_level": _levels(study)[est],
+        "interval_level": level,
         "fits": int(len(f)),
         "failed": int((f["status"] != "ok").sum()) if len(f) else 0,
         "not_converged": int((_flag(ok["converged"]) != 1.0).sum()) if len(ok) else 0,
