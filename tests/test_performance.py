@@ -67,13 +67,25 @@ def test_an_se_from_too_few_fits_is_not_estimable():
     assert _cell(t)["n_eff"] == perf.MIN_FITS - 1
 
 
-def test_scenarios_pool_as_strata():
-    d = rows(np.random.default_rng(3), 10, scenarios=("a", "b"))
+def test_scenarios_pool_with_replicates_as_clusters():
+    """Over scenarios, replicate r of every scenario shares its random numbers (common random
+    numbers), so the pooled SE is that of the replicates' own scenario averages; a scenario
+    effect is not Monte Carlo error, and a replicate effect shared by the scenarios is."""
+    rng = np.random.default_rng(3)
+    d = rows(rng, 10, scenarios=("a", "b"))
     d.loc[d["scenario"] == "b", "error"] += 5.0  # a scenario effect: not Monte Carlo error
     t = perf.performance(d, {"e": 0.9})
     a, b, both = _cell(t, "a"), _cell(t, "b"), _cell(t, "all")
     assert both["bias"] == pytest.approx((a["bias"] + b["bias"]) / 2)
-    assert both["bias_se"] == pytest.approx(np.hypot(a["bias_se"], b["bias_se"]) / 2)
+    centred = d["error"] - d.groupby(["scenario", "channel"])["error"].transform("mean")
+    per_rep = centred.groupby(d["replicate"]).mean()  # the replicate's average over strata
+    assert both["bias_se"] == pytest.approx(per_rep.std(ddof=1) / np.sqrt(10))
+    # a replicate effect common to both scenarios: the pooled SE counts it, where independent
+    # strata would not
+    shared = d.assign(error=d["error"] + 3.0 * rng.normal(size=10)[d["replicate"]])
+    s = perf.performance(shared, {"e": 0.9})
+    sa, sb, sboth = _cell(s, "a"), _cell(s, "b"), _cell(s, "all")
+    assert sboth["bias_se"] > 1.2 * np.hypot(sa["bias_se"], sb["bias_se"]) / 2
 
 
 def test_full_coverage_has_an_interval_of_nonzero_width():

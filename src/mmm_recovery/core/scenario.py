@@ -11,51 +11,18 @@ import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     StrictInt,
-    ValidationInfo,
-    field_validator,
     model_validator,
 )
 
 from mmm_recovery.core.files import MAX_LIFT_TEST_WEEKS
+from mmm_recovery.core.frozen import Frozen as Frozen
+from mmm_recovery.core.frozen import NumbersNotBooleans as NumbersNotBooleans
+from mmm_recovery.core.frozen import SpecError as SpecError
+from mmm_recovery.core.truth_design import RandomTruthSpec
 from mmm_recovery.families import registry as families
 from mmm_recovery.families.base import FamilySpec
-
-
-class SpecError(ValueError):
-    """A study file is missing, malformed, or has an unknown key or an out-of-range value."""
-
-
-class NumbersNotBooleans(BaseModel):
-    """Refuses ``true``/``false`` where a number is expected (pydantic would read ``replicates:
-    true`` as 1 and ``snr: false`` as 0), and ``.inf``/``.nan`` anywhere a number is (``beta:
-    .inf`` simulated an empty target)."""
-
-    model_config = ConfigDict(allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _not_a_boolean(cls, value: object, info: ValidationInfo) -> object:
-        field = cls.model_fields.get(info.field_name or "")
-        annotation = field.annotation if field else None
-        numeric = annotation in (int, float)
-        if isinstance(value, bool) and numeric:
-            raise ValueError(f"expected a number, got {str(value).lower()}")
-        if annotation in (dict[str, float], dict[str, int]) and isinstance(value, dict):
-            bad = [k for k, v in value.items() if isinstance(v, bool)]
-            if bad:
-                raise ValueError(f"{bad[0]}: expected a number, got {str(value[bad[0]]).lower()}")
-        return value
-
-
-class Frozen(NumbersNotBooleans):
-    """Base of every spec model: frozen, unknown keys are errors, no booleans for numbers."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 # ------------------------------------------------------------------ curve families
 # The ``adstock:`` and ``saturation:`` blocks are tagged unions of every registered family's
@@ -80,6 +47,32 @@ else:
 
 
 # --------------------------------------------------------------------------- channel
+class ChannelConfounding(Frozen):
+    """How a channel's spend follows demand (all 0: spend is exogenous, the default)."""
+
+    season: float = Field(
+        0.0,
+        ge=-3.0,
+        le=3.0,
+        description="Loading of the latent log-spend on the standardised base demand (trend + "
+        "seasonality): search that follows demand. Default 0.",
+    )
+    shock: float = Field(
+        0.0,
+        ge=-3.0,
+        le=3.0,
+        description="Loading of the latent log-spend on the unobserved demand shock "
+        "(`demand_shock`). Default 0.",
+    )
+    peak_timing: float = Field(
+        0.0,
+        ge=-5.0,
+        le=5.0,
+        description="Shift of the log-odds that a flight is on, per sd of seasonality: bursts "
+        "timed with seasonal peaks. Default 0.",
+    )
+
+
 class ChannelSpec(Frozen):
     """One media channel: how its spend is generated and how it drives revenue."""
 
@@ -113,14 +106,65 @@ class ChannelSpec(Frozen):
     beta: float = Field(
         ge=0.0, description="Maximum weekly contribution (saturation -> 1), currency. No default."
     )
+    confounding: ChannelConfounding | None = Field(
+        None, description="How spend follows demand (see ChannelConfounding). Default none."
+    )
 
 
 # ----------------------------------------------------------------- base and noise
 class NoiseSpec(Frozen):
-    """Observation noise at a target signal-to-noise ratio ``sd(mu) / sd(noise)``."""
+    """Observation noise: an absolute sd (currency), or a target signal-to-noise ratio
+    ``sd(mu) / sd(noise)`` of each dataset's own noiseless target.
+
+    ``sd`` keeps the noise independent of the media signal, so a scenario that changes media
+    (correlated spend, other effects) changes nothing else: a designed study's cells set ``sd``.
+    ``snr`` scales the noise with the dataset's signal, so changing media changes the noise too.
+    Give one of them (``snr: null`` removes an inherited ratio)."""
 
     kind: Literal["gaussian", "multiplicative"] = Field("gaussian", description="Default gaussian.")
-    snr: float = Field(4.0, gt=0.0, description="sd(noiseless target) / sd(noise). Default 4.")
+    snr: float | None = Field(
+        None,
+        gt=0.0,
+        description="sd(noiseless target) / sd(noise) of each dataset. Default 4 when sd is not given.",
+    )
+    sd: float | None = Field(
+        None,
+        gt=0.0,
+        description="Noise sd in currency per week, independent of the media signal. Default none.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_ratio(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("snr") is None and data.get("sd") is None:
+            return {**data, "snr": 4.0}
+        return data
+
+    @model_validator(mode="after")
+    def _one_scale(self) -> NoiseSpec:
+        if self.sd is not None and self.snr is not None:
+            raise ValueError(
+                f"give snr ({self.snr}) or sd ({self.sd}), not both (snr: null or sd: null "
+                "removes an inherited one)"
+            )
+        return self
+
+
+class DemandShockSpec(Frozen):
+    """An unobserved demand shock: a stationary AR(1) series (sd 1) that adds ``effect`` x shock to
+    revenue and, through each channel's ``confounding.shock`` loading, moves spend too -- the
+    confounder every MMM fears (budgets follow demand the model cannot see). With ``proxy_noise``
+    the analyst has a noisy measurement of it as a control column ``demand_index`` (a repair an
+    analyst could plausibly have: a category-demand or search-trend index)."""
+
+    effect: float = Field(description="Revenue per sd of the shock, currency per week. No default.")
+    ar: float = Field(0.8, ge=0.0, lt=1.0, description="AR(1) coefficient. Default 0.8.")
+    proxy_noise: float | None = Field(
+        None,
+        gt=0.0,
+        description="Sd of the proxy's measurement error, in sd units of the shock: the data "
+        "gain a control `demand_index` = shock + this x N(0, 1). Default none (unobserved).",
+    )
 
 
 class CompetitorSpec(Frozen):
@@ -245,6 +289,16 @@ class ScenarioSpec(Frozen):
         description="Lift tests the estimators are given with the data (see LiftTestSpec). "
         "Default none.",
     )
+    demand_shock: DemandShockSpec | None = Field(
+        None,
+        description="An unobserved demand shock moving revenue and (through each channel's "
+        "confounding.shock) spend (see DemandShockSpec). Default none.",
+    )
+    random_truth: RandomTruthSpec | None = Field(
+        None,
+        description="Draw every channel's truth per replicate from this design distribution "
+        "(see RandomTruthSpec) instead of using the channels' parameters. Default none.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ScenarioSpec:
@@ -272,6 +326,19 @@ class ScenarioSpec(Frozen):
                     "(its standard error, a share of the lift, would be 0)"
                 )
         for name, ch in self.channels.items():
+            if ch.confounding and ch.confounding.shock and self.demand_shock is None:
+                raise ValueError(
+                    f"channels.{name}.confounding.shock={ch.confounding.shock} needs a "
+                    "demand_shock block (the shock it follows)"
+                )
+            if self.random_truth and (ch.adstock.family, ch.saturation.family) != (
+                "geometric",
+                "logistic",
+            ):
+                raise ValueError(
+                    f"random_truth draws geometric/logistic truths; channels.{name} is "
+                    f"{ch.adstock.family}/{ch.saturation.family}"
+                )
             if ch.adstock.l_max >= self.n_weeks:
                 raise ValueError(
                     f"channels.{name}.adstock.l_max={ch.adstock.l_max} must be < n_weeks={self.n_weeks}"

@@ -28,15 +28,18 @@ from typing import Any, cast
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, Field, StrictInt, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from mmm_recovery.core import paths
-from mmm_recovery.core.files import MAX_LIFT_TEST_WEEKS
+from mmm_recovery.core import design, paths
+from mmm_recovery.core.dataset_spec import CsvDatasetSpec, MeasuredLiftTest
+from mmm_recovery.core.design import Aim, Arm, Design, Planning
 from mmm_recovery.core.merge import UniqueKeyLoader, deep_merge
 from mmm_recovery.core.sbc_spec import SBCSettings
 from mmm_recovery.core.scenario import (
+    ChannelConfounding,
     ChannelSpec,
     CompetitorSpec,
+    DemandShockSpec,
     EventSpec,
     Frozen,
     LiftTestSpec,
@@ -46,6 +49,7 @@ from mmm_recovery.core.scenario import (
 )
 from mmm_recovery.core.spec_checks import check_study, format_errors
 from mmm_recovery.core.stability_spec import SeedStability
+from mmm_recovery.core.truth_design import RandomTruthSpec
 from mmm_recovery.families import registry as families
 
 __all__ = [
@@ -59,6 +63,8 @@ __all__ = [
     "Study",
     "load_study",
     "deep_merge",
+    "CsvDatasetSpec",
+    "MeasuredLiftTest",
 ]
 
 
@@ -155,108 +161,6 @@ class StudySettings(Frozen):
         return self
 
 
-class MeasuredLiftTest(Frozen):
-    """A lift test's result, in currency (PyMC-Marketing's ``add_lift_test_measurements`` row)."""
-
-    channel: str = Field(description="Channel tested (a key of the column map). No default.")
-    x: float = Field(ge=0.0, description="Weekly spend before the test. No default.")
-    delta_x: float = Field(description="Change of weekly spend in the test. No default.")
-    delta_y: float = Field(description="Measured change of weekly revenue. No default.")
-    sigma: float = Field(gt=0.0, description="Standard error of delta_y. No default.")
-    weeks: StrictInt | None = Field(
-        None,
-        ge=1,
-        le=MAX_LIFT_TEST_WEEKS,
-        description="Length of the test in weeks, from steady state at x: delta_y is the mean "
-        "weekly change over them (the test's total incremental revenue divided by weeks, "
-        "without what carries over after it ends). Default null: a test long enough for "
-        "carry-over to build up (the steady-state change).",
-    )
-
-    @model_validator(mode="after")
-    def _changes_spend(self) -> MeasuredLiftTest:
-        if self.delta_x == 0.0 or self.x + self.delta_x < 0.0:
-            raise ValueError(
-                f"lift test on {self.channel}: delta_x={self.delta_x} must be non-zero with "
-                f"x + delta_x >= 0 (x={self.x})"
-            )
-        if self.delta_y == 0.0:
-            raise ValueError(
-                f"lift test on {self.channel}: delta_y=0 (no measured lift) has no relative "
-                "error for MAPE.LIFT; give the measured lift, however small, with its sigma"
-            )
-        return self
-
-
-class CsvDatasetSpec(Frozen):
-    """An analyst's own weekly CSV (no ground truth), fitted by every estimator of the study."""
-
-    path: str = Field(description="CSV file, relative to the project root. No default.")
-    date: str = Field(description="Date column (one row per week, sorted, no gaps). No default.")
-    target: str = Field(description="Target (revenue) column. No default.")
-    channels: dict[str, str] = Field(
-        min_length=1, description="Channel name -> spend column (currency). No default."
-    )
-    controls: dict[str, str] = Field(
-        default_factory=dict, description="Control name -> numeric column. Default none."
-    )
-    events: dict[str, str] = Field(
-        default_factory=dict,
-        description="Event name -> categorical column, expanded to one 0/1 indicator per level except the most common.",
-    )
-    holdout_weeks: int = Field(13, ge=0, le=104, description="Final weeks held out. Default 13.")
-    curve_points: int = Field(
-        41, ge=5, le=1001, description="Response-curve grid points. Default 41."
-    )
-    curve_max_multiple: float = Field(
-        3.0, gt=0.0, description="Curve grid 0 .. this x mean weekly spend. Default 3."
-    )
-    lift_tests: list[MeasuredLiftTest] = Field(
-        default_factory=list,
-        description="Lift tests the estimators calibrate with (see MeasuredLiftTest). Default none.",
-    )
-    min_active_weeks: int = Field(
-        8,
-        ge=1,
-        description="A channel must spend in at least this many weeks: with spend in one or two "
-        "weeks its curve and ROAS are not identified, and the fits report intervals millions "
-        "wide. Default 8.",
-    )
-    max_event_share: float = Field(
-        0.1,
-        gt=0.0,
-        le=1.0,
-        description="The event indicators (levels other than the most common, over all event "
-        "columns) may number at most this share of the weeks: one indicator per week or so "
-        "lets the fit explain the target exactly (in-sample R-squared 1) and attribute nothing. "
-        "Default 0.1.",
-    )
-
-    @model_validator(mode="after")
-    def _one_role_per_column(self) -> CsvDatasetSpec:
-        roles = [("date", self.date), ("target", self.target)]
-        for section in ("channels", "controls", "events"):
-            roles += [(f"{section}.{k}", v) for k, v in getattr(self, section).items()]
-        seen: dict[str, str] = {}
-        for key, column in roles:
-            if column in seen:
-                raise ValueError(
-                    f"{key} and {seen[column]} both map column {column!r}: each column has one role"
-                )
-            seen[column] = key
-        return self
-
-    @model_validator(mode="after")
-    def _lift_tests_name_channels(self) -> CsvDatasetSpec:
-        for i, test in enumerate(self.lift_tests):
-            if test.channel not in self.channels:
-                raise ValueError(
-                    f"lift_tests[{i}].channel={test.channel!r} is not a channel of the column map "
-                    f"({list(self.channels)})"
-                )
-        return self
-
-
 class Study(Frozen):
     """A validated study: settings, scenarios (defaults merged in) and estimator settings."""
 
@@ -274,6 +178,10 @@ class Study(Frozen):
     )
     sbc: SBCSettings | None = Field(
         None, description="Simulation-based calibration of the Bayesian estimator (optional)."
+    )
+    design: Design | None = Field(
+        None,
+        description="The designed arms (see Design): their cells are scenarios too. Default none.",
     )
     source: Path | None = Field(
         None, description="File the study was read from (set by load_study)."
@@ -299,28 +207,43 @@ class Study(Frozen):
                 f"{self.source or 'study'}: unknown scenario {name!r}; known: {sorted(self.scenarios)}"
             ) from None
 
-    def seed_sequence(self, scenario: str, replicate: int) -> np.random.SeedSequence:
-        """The seed of one (scenario, replicate): derived from the base seed, the scenario *name*
-        (CRC32, stable across runs and across adding or reordering scenarios) and the replicate."""
+    @property
+    def cells(self) -> dict[str, tuple[str, dict[str, str]]]:
+        """The design's cells: scenario name -> (arm, {factor: level}); empty without a design."""
+        return self.design.cells() if self.design else {}
+
+    def replicates_of(self, scenario: str) -> int:
+        """Replicates of ``scenario``: its arm's derived count for a design cell, else
+        ``study.replicates``."""
         self.scenario(scenario)
-        if not 0 <= replicate < self.study.replicates:
-            raise SpecError(f"replicate {replicate} out of range 0..{self.study.replicates - 1}")
-        return np.random.SeedSequence(
-            [self.study.base_seed, zlib.crc32(scenario.encode()), replicate]
-        )
+        if scenario in self.cells and self.design is not None:
+            arm = self.cells[scenario][0]
+            return self.design.arms[arm].replicates(self.design.planning, arm)
+        return self.study.replicates
+
+    def seed_sequence(self, scenario: str, replicate: int) -> np.random.SeedSequence:
+        """The seed of one (scenario, replicate): ``[base_seed, replicate]``, the same for every
+        scenario, so replicate r of every scenario shares its random numbers, stream by stream
+        (common random numbers: :mod:`mmm_recovery.simulation.streams`)."""
+        n = self.replicates_of(scenario)
+        if not 0 <= replicate < n:
+            raise SpecError(f"replicate {replicate} of {scenario} out of range 0..{n - 1}")
+        return np.random.SeedSequence([self.study.base_seed, replicate])
 
     def estimator_rng(
         self, scenario: str, replicate: int, estimator: str, seed: int = 0
     ) -> np.random.Generator:
-        """The Generator of one estimator's fit of one (scenario, replicate): independent of the
-        simulation's draws and of other estimators (keyed by the estimator's name); ``seed``
-        above 0 gives a further independent stream (``study.seed_stability``)."""
+        """The Generator of a fit of one (scenario, replicate): independent of the simulation's
+        draws, and the same for every estimator and every scenario at that replicate, so
+        estimator variants fitted to one dataset (and a dataset's cells) share their optimizer
+        or sampler seed; ``seed`` above 0 gives a further independent stream
+        (``study.seed_stability``). ``estimator`` is checked, not hashed."""
+        if estimator not in self.estimators:
+            raise SpecError(f"{self.source or 'study'}: unknown estimator {estimator!r}")
         seq = self.seed_sequence(scenario, replicate)
         more = [seed] if seed else []
         return np.random.default_rng(
-            np.random.SeedSequence(
-                [*cast("list[int]", seq.entropy), zlib.crc32(estimator.encode()), *more]
-            )
+            np.random.SeedSequence([*cast("list[int]", seq.entropy), zlib.crc32(b"fit"), *more])
         )
 
     def dataset_rng(self, dataset: str, estimator: str) -> np.random.Generator:
@@ -390,7 +313,7 @@ def load_study(path: str | Path = paths.DEFAULT_STUDY) -> Study:
     except ValueError:
         label = str(file)
     raw = _read(file, label, ())
-    allowed = ("study", "defaults", "scenarios", "estimators", "datasets", "sbc")
+    allowed = ("study", "defaults", "scenarios", "estimators", "datasets", "sbc", "design")
     unknown = set(raw) - set(allowed)
     if unknown:
         raise SpecError(
@@ -398,7 +321,9 @@ def load_study(path: str | Path = paths.DEFAULT_STUDY) -> Study:
         )
     defaults = raw.get("defaults") or {}
     scenarios = raw.get("scenarios")
-    if not isinstance(scenarios, dict) or not scenarios:
+    design_spec = design.parse(label, raw.get("design"))
+    scenarios = scenarios if scenarios is not None or design_spec is None else {}
+    if not isinstance(scenarios, dict) or not (scenarios or design_spec):
         raise SpecError(f"{label}: scenarios: must be a non-empty mapping of name -> scenario")
     if not isinstance(defaults, dict):
         raise SpecError(f"{label}: defaults: must be a mapping")
@@ -410,7 +335,14 @@ def load_study(path: str | Path = paths.DEFAULT_STUDY) -> Study:
             merged[str(name)] = deep_merge(defaults, override or {}, f"scenarios.{name}.")
         except SpecError as exc:
             raise SpecError(f"{label}: {exc}") from None
+    if design_spec is not None:
+        cells = design.expand(label, design_spec, defaults)
+        clash = sorted(set(cells) & set(merged))
+        if clash:
+            raise SpecError(f"{label}: scenarios.{clash[0]}: also a design cell's name")
+        merged |= cells
     payload = {
+        "design": design_spec,
         "study": raw.get("study"),
         "scenarios": merged,
         "estimators": raw.get("estimators") or {},
@@ -440,5 +372,12 @@ SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
     CompetitorSpec,
     EventSpec,
     LiftTestSpec,
+    DemandShockSpec,
+    ChannelConfounding,
+    RandomTruthSpec,
     MeasuredLiftTest,
+    Design,
+    Planning,
+    Arm,
+    Aim,
 )

@@ -16,7 +16,10 @@ scenario x channel groups (``n_h`` estimates, mean ``m_h``, weight ``1 / H``)::
     z_i = sum_h (x_ih - m_h) / (n_h H),      var = sum_s G_s / (G_s - 1) sum_{i in s} z_i^2
 
 (``G_s`` fits of scenario ``s``): the cluster-robust ("sandwich") variance with fits as
-clusters. For one channel of one scenario it is ``sd / sqrt(n)``; for a channel average it is
+clusters. Over scenarios (:data:`ALL`) the clusters are the replicates themselves (``z_r`` sums
+the influences of replicate ``r``'s fits in every scenario, one group of ``G`` replicates):
+replicate ``r`` of every scenario shares its random numbers, so its fits are not independent
+(:mod:`mmm_recovery.simulation.streams`). For one channel of one scenario it is ``sd / sqrt(n)``; for a channel average it is
 the SE of the fits' own channel averages, so correlated channels are not counted as independent
 trials, and channel heterogeneity does not inflate it (channels are strata). Below
 :data:`MIN_FITS` fits, or with a scenario of one fit, an SE is **not estimable** (NaN).
@@ -118,22 +121,27 @@ def _one_mean(df: pd.DataFrame, keys: list[str], col: str) -> pd.DataFrame:
         cells = strata.groupby(ck, sort=False).agg(
             mean=("mean", "mean"), H=("mean", "size"), n=("size", "sum")
         )
-        fk = list(dict.fromkeys([*ck, "scenario", "replicate"]))
+        # clusters: the replicate within a scenario; over scenarios, the replicate itself --
+        # replicate r of every scenario shares its random numbers, so its fits are one cluster
+        fk = list(dict.fromkeys([*ck, "scenario", "replicate"] if by_scen else [*ck, "replicate"]))
         z = d.groupby(fk, sort=False)["_dev"].sum().rename("z").reset_index()
         z = z.merge(cells["H"].reset_index(), on=ck)
         z["z2"] = (z["z"] / z["H"]) ** 2
-        sk = list(dict.fromkeys([*ck, "scenario"]))
+        sk = list(dict.fromkeys([*ck, "scenario"])) if by_scen else ck
         per_s = z.groupby(sk, sort=False)["z2"].agg(["sum", "size"]).reset_index()
         g_s = per_s["size"].astype(float)
         per_s["v"] = np.where(g_s > 1, g_s / (g_s - 1).clip(lower=1) * per_s["sum"], np.nan)
         agg = per_s.groupby(ck, sort=False).agg(
             var=("v", lambda v: v.sum(min_count=len(v))),
-            fits=("size", "sum"),
+            clusters=("size", "sum"),
             g_min=("size", "min"),
-            scenarios=("size", "count"),
+            groups=("size", "count"),
         )
-        c = cells.join(agg)
-        c["df"] = c["fits"] - c["scenarios"]  # each scenario's fits estimate its own mean
+        n_fits = d.groupby(ck, sort=False)[["scenario", "replicate"]].apply(
+            lambda x: len(x.drop_duplicates())
+        )
+        c = cells.join(agg).join(n_fits.rename("fits"))
+        c["df"] = c["clusters"] - c["groups"]  # each group's clusters estimate its own mean
         estimable = (c["fits"] >= MIN_FITS) & (c["g_min"] >= 2)
         c[f"{col}_se"] = np.where(estimable, np.sqrt(c["var"]), np.nan)
         c = c.rename(columns={"mean": col}).reset_index()

@@ -35,10 +35,12 @@ from mmm_recovery.evaluation.scheduler import SCHEDULER_ENV, check_scheduler, sc
 from mmm_recovery.evaluation.tasks import (
     Task,
     batches,
+    fingerprint,
     is_done,
     read_record,
     run_batch,
     scored,
+    share_record,
     tasks,
 )
 
@@ -55,9 +57,14 @@ def run_study(
     from mmm_recovery.evaluation.progress import Progress
 
     wanted = list(only or tasks(study))
-    todo = [t for t in wanted if not is_done(study, t, data_root)]
-    if not todo:
+    pending = [t for t in wanted if not is_done(study, t, data_root)]
+    if not pending:
         return []
+    # tasks with one fingerprint (one scenario in two cells, one replicate) are fitted once
+    groups: dict[str, list[Task]] = {}
+    for t in pending:
+        groups.setdefault(fingerprint(study, t), []).append(t)
+    todo = [g[0] for g in groups.values()]
     study_path = str(study.source)
     root = str(data_root) if data_root else None
     sched = scheduler_for(study)
@@ -95,6 +102,7 @@ def run_study(
             for f in dask_completed(futures):
                 done += f.result()
                 bar.update(len(f.result()))
+    done += [share_record(study, g[0], t, data_root) for g in groups.values() for t in g[1:]]
     return done
 
 

@@ -64,12 +64,15 @@ def study_dir(data_root: Path | None = None) -> Path:
 
 
 def tasks(study: Study) -> list[Task]:
-    """Every (scenario, replicate, estimator) of the study, then the further seeds of
-    ``study.seed_stability``, in a stable order."""
+    """Every (scenario, replicate, estimator) of the study, replicate by replicate (a run
+    stopped part-way has whole replicates of every cell: a balanced design), then the further
+    seeds of ``study.seed_stability``, in a stable order."""
+    reps = {s: study.replicates_of(s) for s in study.scenarios}
     main = [
         Task(s, r, e)
+        for r in range(max(reps.values()))
         for s in study.scenarios
-        for r in range(study.study.replicates)
+        if r < reps[s]
         for e in study.estimators
     ]
     stab = study.study.seed_stability
@@ -169,6 +172,23 @@ def run_batch(
     except Exception:  # noqa: BLE001 - the batch could not run as one: fit the rest one by one
         done += [run_task(study_path, t, data_root) for t in batch[len(done) :]]
     return done
+
+
+def share_record(
+    study: Study, source: Task, task: Task, data_root: Path | None = None
+) -> dict[str, Any]:
+    """Write ``task``'s record as a copy of ``source``'s: two design cells with one scenario
+    (e.g. the baseline, the core arm's reference cell and the misspecification arm's in-family
+    cell) at one replicate have the same data and the same fit seed (common random numbers), so
+    the same fingerprint and the same fit; it is fitted once. A missing or unreadable source
+    record leaves ``task`` to be fitted by the next run."""
+    record = read_record(study, source, data_root)
+    if record is None or fingerprint(study, task) != record.get("fingerprint"):
+        return {**_record(study, task), "status": "missing", "runtime_seconds": 0.0}
+    record = {k: v for k, v in record.items() if k != "checksum"} | {"scenario": task.scenario}
+    if isinstance(record.get("result"), dict) and "scenario" in record["result"]:
+        record["result"] = record["result"] | {"scenario": task.scenario}
+    return _write(task, record, data_root, 0.0)
 
 
 def _record(study: Study, task: Task) -> dict[str, Any]:
@@ -280,6 +300,8 @@ NOT_TASK_MODULES = ("showcase.py", "plots.py")
 #: only the spec loader and the registry import them.
 STUDY_FILE_MODULES = (
     "core/spec_checks.py",
+    "core/design.py",
+    "core/dataset_spec.py",
     "core/merge.py",
     "core/plugins.py",
     "core/sbc_spec.py",

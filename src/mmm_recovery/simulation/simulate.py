@@ -7,14 +7,18 @@
   spend and contribution totals and shares, ROAS, marginal ROAS at mean weekly spend and the
   steady-state response curve on an absolute spend grid, plus the base components;
 * ``weekly``: the true weekly decomposition (base, each channel's contribution, control
-  effects, noiseless target ``mu``) so that ``mu == base + sum(contributions) + controls``;
+  effects, an unobserved demand shock's effect, noiseless target ``mu``) so that
+  ``mu == base + sum(contributions) + controls + shock``;
 * ``lift_tests``: the scenario's lift tests as an analyst would get them (PyMC-Marketing's
   columns ``channel, x, delta_x, delta_y, sigma``, and ``weeks`` when a test has a length;
   :class:`~mmm_recovery.core.scenario.LiftTestSpec`), empty without any; their true lifts are in ``truth["lift_tests"]``.
 
-All amounts are on the original (currency) scale. Draw order is fixed (latent spend, flighting,
-competitor, events, noise, lift-test errors last, so a scenario without lift tests draws the
-same data), so one Generator state gives one dataset, byte for byte.
+All amounts are on the original (currency) scale. Every source of randomness draws from its own
+named stream (:mod:`mmm_recovery.simulation.streams`), week by week, so one Generator seed gives
+one dataset byte for byte, and scenarios that differ in one factor share every other draw
+(common random numbers). Confounding (spend that follows demand, bursts at seasonal peaks, an
+unobserved demand shock) and truths drawn per replicate (``random_truth``) are scenario settings
+(:mod:`mmm_recovery.core.scenario`).
 """
 
 from __future__ import annotations
@@ -31,8 +35,11 @@ from mmm_recovery.core import files
 from mmm_recovery.core.response import ChannelResponse
 from mmm_recovery.core.spec import ScenarioSpec
 from mmm_recovery.families import transforms
+from mmm_recovery.simulation.streams import streams
+from mmm_recovery.simulation.truth_draw import draw_truth
 
 _BURN_IN = 52  # weeks discarded so AR(1) series start from their stationary distribution
+DEMAND_INDEX = "demand_index"  # the control column of a demand shock's proxy
 
 
 @dataclass(frozen=True)
@@ -80,81 +87,123 @@ class SimulatedDataset:
         )
 
 
-def _ar1(
-    rng: np.random.Generator, phi: float, shape: tuple[int, int], cov: np.ndarray | None = None
-) -> np.ndarray:
-    """Stationary AR(1) series with unit marginal variance along axis 0 (optionally correlated columns)."""
-    n, k = shape
-    if cov is None:
-        eps = rng.standard_normal((n + _BURN_IN, k))
-    else:
-        eps = rng.multivariate_normal(np.zeros(k), cov, size=n + _BURN_IN, method="cholesky")
+def _ar1(eps: np.ndarray, phi: float) -> np.ndarray:
+    """Stationary AR(1) series with unit marginal variance along axis 0 from the shocks ``eps``
+    (shape ``(n + _BURN_IN, k)``; the first ``_BURN_IN`` rows are discarded)."""
     z = lfilter([np.sqrt(1.0 - phi**2)], [1.0, -phi], eps, axis=0)
     return z[_BURN_IN:]
 
 
+def _standardised(x: np.ndarray) -> np.ndarray:
+    sd = float(np.std(x))
+    return (x - float(np.mean(x))) / sd if sd > 0 else np.zeros_like(x)
+
+
 def _flighting(
-    rng: np.random.Generator, active_share: np.ndarray, persistence: np.ndarray, n: int
+    u: np.ndarray,
+    active_share: np.ndarray,
+    persistence: np.ndarray,
+    timing: np.ndarray,
+    season: np.ndarray,
 ) -> np.ndarray:
-    """On/off weeks: each week keeps last week's state with prob ``persistence``, else redraws it
-    (on with prob ``active_share``). The stationary share of on-weeks is ``active_share``."""
-    k = active_share.size
-    redraw = rng.random((n, k)) >= persistence
+    """On/off weeks from uniforms ``u`` (shape ``(n, 2, k)``): each week keeps last week's state
+    with prob ``persistence``, else redraws it, on with prob ``active_share`` -- shifted on the
+    log-odds scale by ``timing`` x the standardised seasonality (bursts timed with peaks). Without
+    timing the stationary share of on-weeks is ``active_share``."""
+    n = u.shape[0]
+    redraw = u[:, 0] >= persistence
     redraw[0] = True
-    fresh = rng.random((n, k)) < active_share
+    logit = np.log(active_share) - np.log1p(-np.minimum(active_share, 1.0 - 1e-12))
+    p_on = 1.0 / (1.0 + np.exp(-(logit + timing * season[:, None])))
+    fresh = u[:, 1] < np.where(active_share >= 1.0, 1.0, p_on)
     last = np.maximum.accumulate(np.where(redraw, np.arange(n)[:, None], 0), axis=0)
     return np.take_along_axis(fresh, last, axis=0)
 
 
-def simulate_spend(spec: ScenarioSpec, rng: np.random.Generator) -> np.ndarray:
+def simulate_spend(
+    spec: ScenarioSpec,
+    draws: dict[str, np.random.Generator],
+    demand: np.ndarray,
+    shock: np.ndarray,
+    season: np.ndarray,
+) -> np.ndarray:
     """Weekly spend (currency), shape (n_weeks, n_channels): log-normal AR(1) with cross-channel
-    correlation of the latent log-spend, times on/off flighting."""
+    correlation of the latent log-spend, loaded on the standardised base ``demand`` and the
+    demand ``shock`` where a channel follows them (rescaled to unit variance, so the mean spend
+    is kept), times on/off flighting (timed with the standardised ``season`` where set)."""
     chans = list(spec.channels.values())
-    k = len(chans)
+    k, n = len(chans), spec.n_weeks
     cov = np.full((k, k), spec.spend_correlation)
     np.fill_diagonal(cov, 1.0)
-    z = _ar1(rng, spec.spend_autocorrelation, (spec.n_weeks, k), cov)
+    # shocks week by week, correlated through one Cholesky factor: the same shocks at every
+    # correlation and (their first weeks) at every data length
+    eps = draws["spend"].standard_normal((n + _BURN_IN, k)) @ np.linalg.cholesky(cov).T
+    z = _ar1(eps, spec.spend_autocorrelation)
+    conf = [c.confounding for c in chans]
+    a_season = np.array([c.season if c else 0.0 for c in conf])
+    a_shock = np.array([c.shock if c else 0.0 for c in conf])
+    z = (z + demand[:, None] * a_season + shock[:, None] * a_shock) / np.sqrt(
+        1.0 + a_season**2 + a_shock**2
+    )
     cv = np.array([c.spend_cv for c in chans])
     sigma = np.sqrt(np.log1p(cv**2))
     mean = np.array([c.mean_spend for c in chans])
     active_spend = mean * np.exp(sigma * z - 0.5 * sigma**2)
     on = _flighting(
-        rng,
+        draws["flighting"].random((n, 2, k)),
         np.array([c.active_share for c in chans]),
         np.array([c.burst_persistence for c in chans]),
-        spec.n_weeks,
+        np.array([c.peak_timing if c else 0.0 for c in conf]),
+        season,
     )
     return np.where(on, active_spend, 0.0)
 
 
 def simulate(spec: ScenarioSpec, rng: np.random.Generator) -> SimulatedDataset:
-    """Simulate one dataset of a scenario. Same ``spec`` and Generator state -> same bytes."""
+    """Simulate one dataset of a scenario. Same ``spec`` and Generator seed -> same bytes; the
+    draws come from ``rng``'s named streams (:func:`~mmm_recovery.simulation.streams.streams`)."""
+    draws = streams(rng)
+    spec = draw_truth(spec, draws["truth"])
     n = spec.n_weeks
     names = spec.channel_names
     dates = pd.date_range(pd.Timestamp(spec.start_date), periods=n, freq="7D")
-
-    # observed series at a fixed precision (files.CURRENCY_DECIMALS), before anything is
-    # computed from them: the truth is that of the data as written
-    spend = np.round(simulate_spend(spec, rng), files.CURRENCY_DECIMALS)
-    competitor = np.round(_ar1(rng, spec.competitor.ar, (n, 1))[:, 0], files.INDEX_DECIMALS)
-    event = (rng.random(n) < spec.event.probability).astype(float)
 
     time_index = np.arange(n) / max(n - 1, 1)
     amplitudes = np.asarray(spec.seasonality, dtype=float).reshape(-1)
     seasonality = transforms.fourier_features(dates, len(spec.seasonality)) @ amplitudes
     trend = spec.trend * time_index
     base = spec.intercept + trend + seasonality
+    shock_spec = spec.demand_shock
+    shock = (
+        _ar1(draws["shock"].standard_normal((n + _BURN_IN, 1)), shock_spec.ar)[:, 0]
+        if shock_spec
+        else np.zeros(n)
+    )
+
+    # observed series at a fixed precision (files.CURRENCY_DECIMALS), before anything is
+    # computed from them: the truth is that of the data as written
+    spend = np.round(
+        simulate_spend(spec, draws, _standardised(base), shock, _standardised(seasonality)),
+        files.CURRENCY_DECIMALS,
+    )
+    competitor = np.round(
+        _ar1(draws["competitor"].standard_normal((n + _BURN_IN, 1)), spec.competitor.ar)[:, 0],
+        files.INDEX_DECIMALS,
+    )
+    event = (draws["events"].random(n) < spec.event.probability).astype(float)
+
     competitor_effect = spec.competitor.coef * competitor
     event_effect = spec.event.effect * event
+    shock_effect = shock_spec.effect * shock if shock_spec else np.zeros(n)
 
     responses = {name: ChannelResponse.from_spec(ch) for name, ch in spec.channels.items()}
     contributions = np.column_stack(
         [responses[c].contribution(spend[:, i]) for i, c in enumerate(names)]
     )
-    mu = base + competitor_effect + event_effect + contributions.sum(axis=1)
+    mu = base + competitor_effect + event_effect + shock_effect + contributions.sum(axis=1)
 
-    noise_sd = float(np.std(mu) / spec.noise.snr)
-    eps = rng.standard_normal(n)
+    noise_sd = float(spec.noise.sd if spec.noise.sd is not None else np.std(mu) / spec.noise.snr)
+    eps = draws["noise"].standard_normal(n)
     if spec.noise.kind == "gaussian":
         y = mu + noise_sd * eps
     else:  # multiplicative: y = mu * (1 + e), sd(e) chosen so the noise sd averages noise_sd
@@ -166,6 +215,9 @@ def simulate(spec: ScenarioSpec, rng: np.random.Generator) -> SimulatedDataset:
         data[c] = spend[:, i]
     data["competitor"] = competitor
     data["event"] = event
+    if shock_spec and shock_spec.proxy_noise is not None:  # the analyst's noisy demand index
+        proxy = shock + shock_spec.proxy_noise * draws["proxy"].standard_normal(n)
+        data[DEMAND_INDEX] = np.round(proxy, files.INDEX_DECIMALS)
 
     weekly = pd.DataFrame(
         {
@@ -175,14 +227,16 @@ def simulate(spec: ScenarioSpec, rng: np.random.Generator) -> SimulatedDataset:
             "seasonality": seasonality,
             "competitor_effect": competitor_effect,
             "event_effect": event_effect,
+            "demand_shock_effect": shock_effect,
         }
     )
     for i, c in enumerate(names):
         weekly[f"contribution_{c}"] = contributions[:, i]
     weekly["mu"] = mu
 
-    truth = _truth(spec, responses, spend, contributions, noise_sd)
-    lift_tests, true_lifts = simulate_lift_tests(spec, responses, data, rng)
+    truth = _truth(spec, responses, spend, contributions, float(np.std(mu)), noise_sd)
+    truth["controls"] = [c for c in data.columns if c in ("competitor", "event", DEMAND_INDEX)]
+    lift_tests, true_lifts = simulate_lift_tests(spec, responses, data, draws["lift_tests"])
     if true_lifts:
         truth["lift_tests"] = true_lifts
     # the answer key at a stated precision, in memory as in its file (files.TRUTH_SIGNIFICANT_DIGITS)
@@ -244,6 +298,7 @@ def _truth(
     responses: dict[str, ChannelResponse],
     spend: np.ndarray,
     contributions: np.ndarray,
+    signal_sd: float,
     noise_sd: float,
 ) -> dict[str, Any]:
     names = spec.channel_names
@@ -272,7 +327,6 @@ def _truth(
     return {
         "channels": channels,
         "channel_names": names,
-        "controls": ["competitor", "event"],
         "n_weeks": spec.n_weeks,
         "base": {
             "intercept": spec.intercept,
@@ -280,8 +334,10 @@ def _truth(
             "seasonality": [list(p) for p in spec.seasonality],
             "competitor_coef": spec.competitor.coef,
             "event_effect": spec.event.effect,
+            "demand_shock_effect": spec.demand_shock.effect if spec.demand_shock else 0.0,
         },
-        "noise": {"kind": spec.noise.kind, "snr": spec.noise.snr, "sd": noise_sd},
+        # the realised signal-to-noise ratio, whichever of snr and sd the scenario set
+        "noise": {"kind": spec.noise.kind, "snr": signal_sd / noise_sd, "sd": noise_sd},
     }
 
 
@@ -294,7 +350,7 @@ def simulate_scenario(
 
     spec = study.scenario(scenario)
     out = []
-    for r in range(study.study.replicates):
+    for r in range(study.replicates_of(scenario)):
         ds = simulate(spec, study.rng(scenario, r))
         ds.save(paths.replicate_dir(scenario, r, data_root))
         out.append(ds)
