@@ -36,6 +36,7 @@ from mmm_recovery.core.spec import load_study
 from mmm_recovery.estimators.registry import estimator_for
 from mmm_recovery.evaluation import sbc
 from mmm_recovery.reporting import (
+    design_report,
     findings,
     narrative,
     plots,
@@ -181,26 +182,109 @@ Markdown(f"In this study $b$ = {fmt(spec.study.budget_bound, 2)}.")
 
 # %% [markdown]
 # ## Study design
+#
+# The study is a designed simulation experiment (ADEMP: Morris, White & Crowther 2019). Its
+# **aims** are the arms below, each with the Monte Carlo SE its primary estimands must reach;
+# the **data-generating mechanisms** are the arms' cells (every combination of an arm's factor
+# levels, each a scenario of the simulator); the **estimands** are per channel: ROAS (defined
+# for every adstock and saturation family, so a truth outside an estimator's family is scored on
+# the same quantity), mROAS, the curve parameters and budget regret; the **methods** are the
+# estimators; the **performance measures** are coverage, bias, empirical and model SE, paired
+# contrasts and, per arm, a meta-model. Replicates per cell are derived from each arm's target
+# MC-SE at the study file's planning values (`mmm_recovery.core.design`), not typed.
+#
+# **Common random numbers.** Every source of randomness (latent spend, flighting, competitor,
+# events, demand shock, noise, lift-test errors) draws from its own stream keyed by the base
+# seed and the replicate (`mmm_recovery.simulation.streams`), so replicate *r* of every cell
+# shares every draw its factors do not change, and every estimator fits a dataset with the same
+# seed. Two cells that differ only in noise have the same spend and the same noise shocks,
+# scaled. Noise is an absolute sd (currency), not a share of the media signal, so a factor that
+# changes media changes nothing else. Contrasts between cells are paired, and every SE pooled
+# over cells is clustered by replicate.
 
 # %%
-design = pd.DataFrame(
+display(tables.show(design_report.ademp_table(spec), empty="This study has no design: block."))
+cells = pd.DataFrame(
     {
         name: {
             "weeks": sc.n_weeks,
-            "SNR": sc.noise.snr,
-            "spend correlation": sc.spend_correlation,
-            "channels": len(sc.channels),
+            "noise": f"sd {fmt(sc.noise.sd, 0)}" if sc.noise.sd else f"SNR {fmt(sc.noise.snr, 1)}",
+            "spend corr.": sc.spend_correlation,
             "lift tests": ", ".join(
-                f"{t.channel} {t.spend_change:+.0%} (se {t.standard_error:.0%}"
-                + (f", {t.weeks} weeks)" if t.weeks else ")")
+                f"{t.channel} {t.spend_change:+.0%}" + (f" {t.weeks}w" if t.weeks else "")
                 for t in sc.lift_tests
             )
             or "none",
+            "replicates": spec.replicates_of(name),
         }
         for name, sc in spec.scenarios.items()
     }
 ).T
-tables.show(design, index="scenario")
+tables.show(cells, index="scenario")
+
+# %% [markdown]
+# ## The designed study's results
+#
+# ### Factor effects (the core arm)
+#
+# A meta-model per estimator over the core arm's cells: a Firth logistic regression of each
+# channel's ROAS interval covering the truth (nominal 0.9) and a log-linear model of the
+# absolute relative ROAS error on the factors (effect-coded: each main effect is the
+# difference between its levels averaged over the others) and their two-way interactions,
+# channels as strata (`mmm_recovery.evaluation.metamodel`; metrics:
+# `reports/metrics/design_effects.csv`). The coverage effect is an average marginal effect on
+# the probability scale; the error effect is the ratio of geometric-mean absolute errors.
+
+# %%
+dm = design_report.DesignMetrics.load(paths.resolve(metrics_dir))
+arms = spec.design.arms if spec.design else {}
+for est in spec.estimators:
+    if "core" in arms:
+        display(Markdown(f"**{est}**"))
+        display(tables.show(design_report.effects_table(dm, "core", est), empty="No results."))
+Markdown(design_report.effects_note(dm, "core"))
+
+# %% [markdown]
+# ### Misspecification: each estimator inside and outside its own family
+#
+# The truth's adstock (geometric or delayed-peak Weibull) crossed with its saturation
+# (logistic or S-shaped Hill) on every channel. The Bayesian model is geometric/logistic, the
+# frequentist geometric/Hill: each is inside its family in one cell and outside in the others.
+# Channel averages with their MC-SE (metrics: `performance.csv`, `calibration.csv`).
+
+# %%
+display(tables.show(design_report.misspecification_matrix(dm), empty="No results."))
+Markdown(design_report.effects_note(dm, "misspecification"))
+
+# %% [markdown]
+# ### Confounding: spend that follows demand
+#
+# Each cell against the unconfounded reference on the same replicates (paired): search spend
+# that follows base demand (trend and seasonality), TV bursts timed with seasonal peaks, an
+# unobserved demand shock that moves search and facebook spend, and the two repairs an analyst
+# could have: a go-dark lift test on search, or a noisy demand index as a control (metrics:
+# `reports/metrics/design_contrasts.csv`).
+
+# %%
+display(tables.show(design_report.confounding_table(dm), empty="No results."))
+Markdown(design_report.pairing_note(dm))
+
+# %% [markdown]
+# ### Beyond one truth: random truths
+#
+# Each replicate of the random-truth arm draws every channel's decay, half-saturation point,
+# ROAS, spend share and flighting from a design distribution that is not the Bayesian prior.
+# The curves are a logistic (coverage) meta-model on the standardised features, each traced
+# across its 5-95% range with the others at their means (metrics:
+# `reports/metrics/design_truth.csv`).
+
+# %%
+#| label: fig-truth-curves
+#| fig-cap: "ROAS coverage at nominal 0.9 against each feature of the drawn truth, per estimator, with 95% intervals (metrics: reports/metrics/design_truth.csv; code: mmm_recovery.reporting.design_report.truth_curves)."
+design_report.truth_curves(dm) if len(dm.truth) else Markdown("No random-truth arm.")
+
+# %%
+tables.show(design_report.truth_slopes(dm), empty="No random-truth arm.")
 
 # %% [markdown]
 # ## Results
@@ -276,7 +360,8 @@ tables.show(tables.lift_test_effect(m, tested), empty="No scenario has lift test
 #
 # Robyn's search also minimises DECOMP.RSSD, the distance between a model's effect shares and
 # the spend shares, on the premise that spend follows effect. Where it does not (the
-# `spend_not_effect` scenario), the objective can pull the estimates toward the spend shares.
+# random-truth arm, whose spend and effect shares are drawn independently), the objective can
+# pull the estimates toward the spend shares.
 # The *pull* is the projection of (estimated - true shares) on (spend - true shares), over the
 # squared length of the latter: 0 when the errors point nowhere in particular, 1 when the
 # estimates sit at the spend shares. `frequentist_nrmse` is the same estimator with NRMSE alone

@@ -34,7 +34,15 @@ from IPython.display import Markdown, display
 from mmm_recovery.core import paths
 from mmm_recovery.core.spec import load_study
 from mmm_recovery.estimators.registry import estimator_for
-from mmm_recovery.reporting import findings, narrative, plots, supported, tables, verdicts
+from mmm_recovery.reporting import (
+    design_report,
+    findings,
+    narrative,
+    plots,
+    supported,
+    tables,
+    verdicts,
+)
 
 spec = load_study(study)
 m = tables.StudyMetrics.load(paths.resolve(metrics_dir))
@@ -127,26 +135,27 @@ for heading, summary, _, settings in narrative.estimator_sections(spec):
 # %% [markdown]
 # ## Evaluation data and factors
 #
-# Each scenario changes one factor of the data-generating process (data length, noise,
-# cross-channel spend correlation, carry-over length, or a truth outside the estimators' model
-# family); all truths are in absolute currency units.
+# The study is a designed experiment (methodology report, "Study design"): a factorial core
+# (data length x noise x spend correlation x a lift test), a misspecification matrix (the truth's
+# adstock x saturation family), confounding cells (spend that follows demand, an unobserved
+# demand shock, and repairs) and a random-truth arm (a truth drawn per replicate). Replicate r of
+# every cell shares its random numbers, so cells are compared on the same draws. All truths are
+# in absolute currency units.
 
 # %%
+display(tables.show(design_report.ademp_table(spec), empty="This study has no design: block."))
 rows = {}
 for name, sc in spec.scenarios.items():
     rows[name] = {
         "weeks": sc.n_weeks,
-        "SNR": sc.noise.snr,
-        "noise": sc.noise.kind,
+        "noise": f"sd {fmt(sc.noise.sd, 0)}" if sc.noise.sd else f"SNR {fmt(sc.noise.snr, 1)}",
         "spend correlation": sc.spend_correlation,
         "adstock families": ", ".join(sorted({c.adstock.family for c in sc.channels.values()})),
         "saturation families": ", ".join(
             sorted({c.saturation.family for c in sc.channels.values()})
         ),
-        "max geometric decay": max(
-            (c.adstock.alpha for c in sc.channels.values() if c.adstock.family == "geometric"),
-            default=None,
-        ),
+        "truth": "drawn per replicate" if sc.random_truth else "fixed",
+        "replicates": spec.replicates_of(name),
     }
 tables.show(pd.DataFrame(rows).T, index="scenario")
 
@@ -201,27 +210,26 @@ Markdown(tables.prior_sensitivity_note(m))
 #
 # * **Always-on channels.** A channel that is never off (here `search`) is never observed at zero
 #   spend: its average ROAS is an extrapolation of the saturation curve below the observed range,
-#   and its level trades off against the baseline. Compare its column above in the baseline,
-#   high-noise and low-noise scenarios: an error that shrinks with the noise is weak
-#   identification, which wide intervals should (and the Bayesian ones do) report; whether the
-#   Bayesian fit's prior-sensitivity check flags it is in the table above. The
-#   `lift_tested` scenario gives both estimators a go-dark lift test on search (methodology
-#   report): compare its column there to see what one experiment buys.
+#   and its level trades off against the baseline. The core arm's noise factor says whether its
+#   error shrinks with the noise (weak identification, which wide intervals should report), and
+#   its lift factor gives both estimators a go-dark lift test on search: the methodology
+#   report's factor effects say what one experiment buys, with intervals.
 # * **Short experiments.** A test of a few weeks on a slowly decaying channel measures less than
 #   the steady-state lift, because carry-over has not built up. Both estimators read a test's
 #   length (`weeks` in `lift_tests.csv`) and compare it with their model's lift over the same
 #   weeks; a test given without its length is read as steady state, as PyMC-Marketing's lift
-#   likelihood reads every test. The `short_lift_test` scenario gives the
-#   estimators such a test (its length and channel are in the methodology report's study design):
-#   that channel's ROAS is its column above.
+#   likelihood reads every test. A study file can give the estimators such a test
+#   (`weeks:` in a lift test); this study's tests are long enough for carry-over to build up.
 #
 # * **Synthetic truth only.** The truth uses geometric adstock and logistic saturation (the
 #   Bayesian model's families; the frequentist model always uses Hill saturation, so its
-#   saturation is judged through response curves), except in the misspecified scenario. Real data
-#   add confounding, measurement error and structural change that no recovery study can certify.
-# * **Coverage intervals** pool the channels of a fit as independent trials; channels of one fit
-#   are correlated, so the pooled exact intervals are somewhat too narrow (the per-channel rows in
-#   `reports/metrics/` are not affected). Nominal levels differ by estimator (see the metrics).
+#   saturation is judged through response curves and ROAS), except in the misspecification
+#   matrix, where each estimator is also inside its own family and outside both. The confounding
+#   cells model three mechanisms of spend that follows demand; real data add others, measurement
+#   error and structural change that no recovery study can certify.
+# * **Coverage intervals** pooled over channels or cells use clustered SEs (fits within a
+#   scenario, replicates over scenarios: cells of a replicate share their random numbers).
+#   Nominal levels differ by estimator (see the metrics).
 # * **Observational data, no causal proof.** An MMM fitted to observational spend estimates
 #   associations; experiments (geo tests, lift studies) are needed to establish causal effects.
 # * **Stationarity.** Both models assume effects constant over the data window.

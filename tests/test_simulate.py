@@ -26,7 +26,14 @@ def test_same_seed_same_bytes(tmp_path, smoke_study, scenario):
 
 
 @pytest.mark.parametrize(
-    "scenario", ["baseline", "misspecified", "long_carryover", "correlated_spend"]
+    "scenario",
+    [
+        "baseline",
+        "misspecification-weibull-hill",
+        "core-w104-snr1_5-r08-search",
+        "confounding-shock_control",
+        "random_truth",
+    ],
 )
 def test_truth_consistency(default_study, scenario):
     spec = default_study.scenario(scenario)
@@ -35,7 +42,9 @@ def test_truth_consistency(default_study, scenario):
     contrib = w[[f"contribution_{c}" for c in spec.channel_names]].sum(axis=1)
     # sum of true contributions + base (+ controls) == noiseless target
     np.testing.assert_allclose(
-        contrib + w["base"] + w["competitor_effect"] + w["event_effect"], w["mu"], rtol=1e-12
+        contrib + w["base"] + w["competitor_effect"] + w["event_effect"] + w["demand_shock_effect"],
+        w["mu"],
+        rtol=1e-12,
     )
     # contributions recomputed from the data's spend with the truth's parameters
     for c in spec.channel_names:
@@ -49,13 +58,17 @@ def test_truth_consistency(default_study, scenario):
     assert sum(shares) == pytest.approx(1.0)
 
 
-def test_noise_level_matches_snr(default_study):
+def test_noise_level_matches_its_sd_or_snr(default_study, smoke_study):
     spec = default_study.scenario("baseline")
     ds = simulate(spec, default_study.rng("baseline", 0))
     resid = ds.data["y"] - ds.weekly["mu"]
-    ratio = ds.weekly["mu"].std(ddof=0) / resid.std(ddof=0)
     # 208 draws: the sample sd of the noise is within ~15% of its target with high probability
-    assert ratio == pytest.approx(spec.noise.snr, rel=0.15)
+    assert resid.std(ddof=0) == pytest.approx(spec.noise.sd, rel=0.15)
+    assert ds.truth["noise"]["snr"] == pytest.approx(ds.weekly["mu"].std(ddof=0) / spec.noise.sd)
+    base = smoke_study.scenario("base")  # a study that sets the ratio instead
+    ds = simulate(base, smoke_study.rng("base", 0))
+    resid = ds.data["y"] - ds.weekly["mu"]
+    assert ds.weekly["mu"].std(ddof=0) / resid.std(ddof=0) == pytest.approx(base.noise.snr, rel=0.2)
 
 
 def test_spend_is_realistic(default_study):
@@ -76,27 +89,26 @@ def test_correlation_scenario_correlates_spend(default_study):
     def mean_corr(name):
         spec = default_study.scenario(name)
         logs = []
-        for r in range(default_study.study.replicates):
+        for r in range(default_study.replicates_of(name)):
             d = simulate(spec, default_study.rng(name, r)).data
             x = d[["facebook", "search"]].to_numpy()  # always-on(ish) channels
             x = np.log(x[(x > 0).all(axis=1)])
             logs.append(np.corrcoef(x.T)[0, 1])
         return np.mean(logs)
 
-    assert mean_corr("correlated_spend") > mean_corr("baseline") + 0.4
+    assert mean_corr("core-w208-snr4-r08-none") > mean_corr("baseline") + 0.4
 
 
 def test_truth_marginal_roas_is_curve_slope(default_study):
-    ds = simulate(default_study.scenario("misspecified"), default_study.rng("misspecified", 0))
+    mis = "misspecification-weibull-hill"
+    ds = simulate(default_study.scenario(mis), default_study.rng(mis, 0))
     for c, t in ds.truth["channels"].items():
         r = ChannelResponse.from_dict(t)
         s, h = t["mean_weekly_spend"], 1e-2
         numeric = (r.steady_state(s + h) - r.steady_state(s - h)) / (2 * h)
         assert t["mroas"] == pytest.approx(float(numeric), rel=1e-6), c
         # curve grid is absolute (spec mean_spend), identical across replicates
-    other = simulate(
-        default_study.scenario("misspecified"), default_study.rng("misspecified", 1)
-    ).truth
+    other = simulate(default_study.scenario(mis), default_study.rng(mis, 1)).truth
     for c in ds.truth["channels"]:
         for key in ("spend", "response"):
             np.testing.assert_array_equal(
@@ -147,7 +159,8 @@ def test_answer_key_survives_last_bit_differences(default_study):
     from mmm_recovery.core import files
 
     digits = files.TRUTH_SIGNIFICANT_DIGITS
-    ds = simulate(default_study.scenario("lift_tested"), default_study.rng("lift_tested", 0))
+    lift = "core-w208-snr4-r0-search"
+    ds = simulate(default_study.scenario(lift), default_study.rng(lift, 0))
 
     def floats(obj):
         if isinstance(obj, dict):

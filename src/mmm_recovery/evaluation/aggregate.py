@@ -27,7 +27,7 @@ import pandas as pd
 
 from mmm_recovery.core import files
 from mmm_recovery.core.spec import Study
-from mmm_recovery.evaluation import performance, stability
+from mmm_recovery.evaluation import design_analysis, performance, stability
 from mmm_recovery.evaluation.rounding import _round_frame, _rounded
 
 #: the tables the aggregates are computed from (written by the study stage)
@@ -318,7 +318,24 @@ def write_aggregates(study: Study, metrics_dir: Path) -> dict[str, Any]:
     stats = ("bias", "rmse", "mean_abs_rel_error")
     bias = cells[[*keys, *(c for stat in stats for c in (stat, f"{stat}_se")), "fits"]]
     files.write_csv(metrics_dir / "bias.csv", _round_frame(bias))
+    write_design(study, metrics_dir, comparisons)
     return m
+
+
+def write_design(study: Study, metrics_dir: Path, comparisons: pd.DataFrame) -> None:
+    """The designed arms' analyses (:mod:`.design_analysis`): ``design_cells.csv``,
+    ``design_effects.csv``, ``design_contrasts.csv`` and ``design_truth.csv`` (empty tables
+    for a study without a ``design:`` block)."""
+    truths_file = metrics_dir / design_analysis.TRUTHS_FILE
+    truths = pd.read_csv(truths_file) if truths_file.exists() else pd.DataFrame()
+    tables = {
+        "design_cells.csv": design_analysis.cells_table(study),
+        "design_effects.csv": design_analysis.effects_table(study, comparisons),
+        "design_contrasts.csv": design_analysis.contrasts_table(study, comparisons),
+        "design_truth.csv": design_analysis.truth_slopes_table(study, comparisons, truths),
+    }
+    for name, table in tables.items():
+        files.write_csv(metrics_dir / name, _round_frame(table))
 
 
 def main(argv: list[str] | None = None) -> int:

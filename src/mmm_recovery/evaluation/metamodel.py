@@ -12,10 +12,9 @@ sorted level the reference); each factor **effect-coded**. A two-level factor is
 ``-0.5`` at its first (reference, "low") level and ``+0.5`` at its second, so its coefficient is
 the high-minus-low difference on the link scale averaged over the other factors (balanced
 design). A factor with ``L > 2`` levels has ``L - 1`` columns, one per non-reference level
-``j``: ``+0.5`` at ``j``, ``-0.5`` at the reference, 0 at the other levels. These are centred in
-a balanced design, but coefficient ``b_j`` is then *not* the ``j``-minus-reference difference:
-with level means ``m_ref = a - sum_k b_k / 2`` and ``m_j = a + b_j / 2`` (link scale, main
-effects only), ``m_j - m_ref = b_j + sum_{k != j} b_k / 2``. The average marginal effect
+``j``: ``1{level = j} - 1 / L`` ("simple coding"; for two levels the same +-0.5 column), so
+``b_j`` is the ``j``-minus-reference difference on the link scale, averaged over the other
+factors in a balanced design. The average marginal effect
 (binomial) is always level ``j`` versus the reference. The reference is the first of a factor's
 listed levels present in the rows; a factor with one level present is left out (no term). With
 ``interactions``, every product of two columns of different factors is a term. A column that is
@@ -287,8 +286,7 @@ def _columns(
     terms, by_factor = [], {}
     for f, lv in levels.items():
         v = d[f].astype(str).to_numpy()
-        ref = (v == lv[0]).astype(float)
-        mine = {f"{f}:{x}": 0.5 * (v == x) - 0.5 * ref for x in lv[1:]}
+        mine = {f"{f}:{x}": (v == x) - 1.0 / len(lv) for x in lv[1:]}
         cols |= mine
         by_factor[f] = list(mine)
         terms += [Term(name, "main", f, x) for name, x in zip(mine, lv[1:], strict=True)]

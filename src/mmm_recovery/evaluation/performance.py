@@ -137,9 +137,8 @@ def _one_mean(df: pd.DataFrame, keys: list[str], col: str) -> pd.DataFrame:
             g_min=("size", "min"),
             groups=("size", "count"),
         )
-        n_fits = d.groupby(ck, sort=False)[["scenario", "replicate"]].apply(
-            lambda x: len(x.drop_duplicates())
-        )
+        unique = d.drop_duplicates(list(dict.fromkeys([*ck, "scenario", "replicate"])))
+        n_fits = unique.groupby(ck, sort=False).size()
         c = cells.join(agg).join(n_fits.rename("fits"))
         c["df"] = c["clusters"] - c["groups"]  # each group's clusters estimate its own mean
         estimable = (c["fits"] >= MIN_FITS) & (c["g_min"] >= 2)

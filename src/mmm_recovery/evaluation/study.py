@@ -18,6 +18,7 @@ printed as lines on stderr (:mod:`.progress`).
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import os
 from collections.abc import Iterable
@@ -30,6 +31,7 @@ import pandas as pd
 from mmm_recovery.core import files
 from mmm_recovery.core.spec import Study
 from mmm_recovery.evaluation import stability
+from mmm_recovery.evaluation.design_analysis import TRUTHS_FILE
 from mmm_recovery.evaluation.rounding import _round_frame
 from mmm_recovery.evaluation.scheduler import SCHEDULER_ENV, check_scheduler, scheduler_for
 from mmm_recovery.evaluation.tasks import (
@@ -72,7 +74,7 @@ def run_study(
     bar = Progress(
         len(todo),
         f"study {study.study.name}",
-        skipped=len(wanted) - len(todo),
+        skipped=len(wanted) - len(pending),
         enabled=progress,
     )
     bar.emit()
@@ -248,6 +250,42 @@ def write_record_tables(study: Study, out_dir: Path, data_root: Path | None = No
     main = [r for r in records if r["seed"] == 0]  # further seeds: seed stability only
     stab = stability.summarize(stability.stability_rows(study, records))
     write_tables(out_dir, comparisons_table(main), fits_table(main), stab)
+    files.write_csv(Path(out_dir) / TRUTHS_FILE, _round_frame(truths_table(main)))
+
+
+TRUTH_COLUMNS = ["scenario", "replicate", "channel", "alpha", "half_saturation", "roas"]
+TRUTH_COLUMNS += ["spend_share", "contribution_share"]
+
+
+def truths_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per dataset x channel: the truth's features (``alpha`` the geometric decay,
+    ``half_saturation`` the steady-state spend at half the logistic maximum as a multiple of the
+    channel's mean weekly spend, ``roas``, the spend and contribution shares); NaN where the
+    truth's family has no such parameter. Read from any fit of the dataset that has its truth."""
+    seen: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in records:
+        if isinstance(r.get("truth"), dict):
+            seen.setdefault((r["scenario"], r["replicate"]), r["truth"])
+    rows = []
+    for (scen, rep), truth in sorted(seen.items()):
+        for c in truth["channel_names"]:
+            t = truth["channels"][c]
+            lam, mean = t.get("lam"), t.get("mean_weekly_spend")
+            rows.append(
+                {
+                    "scenario": scen,
+                    "replicate": rep,
+                    "channel": c,
+                    "alpha": t.get("alpha", float("nan")),
+                    "half_saturation": 2.0 * math.atanh(0.5) / lam / mean
+                    if lam and mean
+                    else float("nan"),
+                    "roas": t["roas"],
+                    "spend_share": t["spend_share"],
+                    "contribution_share": t["contribution_share"],
+                }
+            )
+    return pd.DataFrame(rows, columns=TRUTH_COLUMNS)
 
 
 def write_metrics(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mmm_recovery.core import files
 from mmm_recovery.core.scenario import ScenarioSpec
 
 #: tanh(x) = 1/2 at x = atanh(1/2): the logistic curve beta * tanh(lam * x / 2) is at half its
@@ -21,6 +22,12 @@ _HALF = float(np.arctanh(0.5))
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float, k: int) -> np.ndarray:
     return np.exp(rng.uniform(np.log(lo), np.log(hi), k))
+
+
+def _stated(x: float) -> float:
+    """``x`` at the answer key's precision (``files.TRUTH_SIGNIFICANT_DIGITS``): the truth the
+    data are simulated from is the one ``truth.json`` states."""
+    return float(files.round_significant(float(x), files.TRUTH_SIGNIFICANT_DIGITS))
 
 
 def draw_truth(spec: ScenarioSpec, rng: np.random.Generator) -> ScenarioSpec:
@@ -40,14 +47,14 @@ def draw_truth(spec: ScenarioSpec, rng: np.random.Generator) -> ScenarioSpec:
     channels = {}
     for i, name in enumerate(names):
         ch = spec.channels[name]
-        mean = float(shares[i] * total / active[i])  # mean weekly spend in active weeks
-        lam = 2.0 * _HALF / (half[i] * mean)
-        beta = float(roas[i] * mean / np.tanh(lam * mean / 2.0))
+        mean = _stated(shares[i] * total / active[i])  # mean weekly spend in active weeks
+        lam = _stated(2.0 * _HALF / (half[i] * mean))
+        beta = _stated(roas[i] * mean / np.tanh(lam * mean / 2.0))
         channels[name] = ch.model_copy(
             update={
                 "mean_spend": mean,
-                "active_share": float(active[i]),
-                "adstock": ch.adstock.model_copy(update={"alpha": float(decay[i])}),
+                "active_share": _stated(active[i]),
+                "adstock": ch.adstock.model_copy(update={"alpha": _stated(decay[i])}),
                 "saturation": ch.saturation.model_copy(update={"lam": float(lam)}),
                 "beta": beta,
             }
