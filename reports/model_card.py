@@ -66,8 +66,9 @@ fmt = tables.fmt
 
 # %%
 Markdown(
-    f"Study **{spec.study.name}** (`{study}`): {len(spec.scenarios)} scenarios x "
-    f"{spec.study.replicates} replicates x {len(spec.estimators)} estimators, base seed "
+    f"Study **{spec.study.name}** (`{study}`): {len(spec.scenarios)} scenarios, "
+    f"{sum(spec.replicates_of(n) for n in spec.scenarios)} datasets x "
+    f"{len(spec.estimators)} estimators, base seed "
     f"{spec.study.base_seed}, the last {spec.study.holdout_weeks} weeks of each dataset held out."
 )
 

@@ -2,7 +2,7 @@
 preserve behaviour.
 
     python scripts/same_metrics.py --base HEAD~1 [--head HEAD] [--study studies/recovery.yaml]
-        [--scenarios baseline,lift_tested] [--replicates 1] [--workers 1]
+        [--scenarios baseline,core-w208-snr4-r0-search] [--replicates 1] [--workers 1]
 
 Runs the same study -- the study file of ``--head`` cut to the scenarios and replicates given,
 without its seed-stability, SBC and dataset blocks -- once with the code of revision ``--base``
@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--base", required=True, help="the git revision to compare with")
     ap.add_argument("--head", default="HEAD", help="the git revision to compare (default HEAD)")
     ap.add_argument("--study", default="studies/recovery.yaml")
-    ap.add_argument("--scenarios", default="baseline,lift_tested,misspecified")
+    ap.add_argument(
+        "--scenarios", default="baseline,core-w208-snr4-r0-search,misspecification-weibull-hill"
+    )
     ap.add_argument("--replicates", type=int, default=1)
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args(argv)

@@ -83,3 +83,15 @@ def notebook_stages() -> dict[str, tuple[str, dict[str, str]]]:
             j += 3
         out[name] = (source, params)
     return out
+
+
+def default_study_with(tmp_path: Path, **scenarios: dict) -> Path:
+    """The default study file with further named scenarios (merged over its defaults), written
+    into ``tmp_path``: a test's own one-factor contrast of the baseline."""
+    import yaml
+
+    raw = yaml.safe_load((paths.STUDIES / "recovery.yaml").read_text())
+    raw["scenarios"] |= scenarios
+    f = tmp_path / "recovery_plus.yaml"
+    f.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return f

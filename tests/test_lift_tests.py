@@ -481,7 +481,7 @@ def test_posterior_lifts_put_each_test_beside_its_own_model_lift():
 
 @pytest.mark.slow
 def test_a_go_dark_test_informs_the_bayesian_search_estimate(default_study):
-    """lift_tested replicate 0 (the default study's baseline plus a go-dark test on search), fitted
+    """The core arm's lift cell, replicate 0 (the baseline plus a go-dark test on search), fitted
     with and without calibration: calibrated, the posterior-mean steady-state lift of the tested
     spend change lies within 2 standard errors of the measured lift, and search's ROAS interval
     is narrower than without it -- the experiment carries information the observational data do
@@ -489,7 +489,8 @@ def test_a_go_dark_test_informs_the_bayesian_search_estimate(default_study):
     which the study's replicates average over.)"""
     from mmm_recovery.estimators.bayesian.estimator import BayesianMMM
 
-    ds = simulate(default_study.scenario("lift_tested"), default_study.rng("lift_tested", 0))
+    cell = "core-w208-snr4-r0-search"
+    ds = simulate(default_study.scenario(cell), default_study.rng(cell, 0))
     fi = FitInput.from_simulated(ds, default_study.study.holdout_weeks)
     (test,) = fi.lift_tests.itertuples()
     settings = {**default_study.estimators["bayesian"], "save_idata": False}
@@ -518,17 +519,20 @@ def test_a_go_dark_test_informs_the_bayesian_search_estimate(default_study):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("estimator", ["bayesian", "frequentist"])
-def test_reading_a_short_tests_length_brings_roas_closer_than_misreading_it(
-    default_study, estimator
-):
+def test_reading_a_short_tests_length_brings_roas_closer_than_misreading_it(tmp_path, estimator):
     """short_lift_test replicate 0 (the baseline plus a 4-week go-dark test on tv, decay 0.6),
     fitted twice on the same data and seed: with the test's length (``weeks``) and with that
     column dropped, so the test is read as steady state (what PyMC-Marketing's likelihood does).
     Read for what it measured, tv's ROAS is closer to the truth; for the Bayesian fit the 94% HDI
     of the model's lift over the test's 4 weeks covers the true lift of that window, and both
     fits converge."""
+    from mmm_recovery.core.spec import load_study
     from mmm_recovery.evaluation.fitting import fit_dataset
 
+    from helpers import default_study_with
+
+    test = {"channel": "tv", "spend_change": -1.0, "standard_error": 0.15, "weeks": 4}
+    default_study = load_study(default_study_with(tmp_path, short_lift_test={"lift_tests": [test]}))
     ds = simulate(
         default_study.scenario("short_lift_test"), default_study.rng("short_lift_test", 0)
     )

@@ -415,16 +415,6 @@ def test_both_reports_open_with_what_the_study_supports(site):
             assert counts in page, (name, est)
 
 
-def test_answer_groups_scenarios_by_the_one_key_they_change():
-    from mmm_recovery.reporting import answer
-
-    ref, by = answer.factors(load_study("studies/recovery.yaml"))
-    assert ref == "baseline"
-    assert by["n_weeks"] == ["short_history"]
-    assert set(by["noise"]) == {"high_noise", "low_noise"}
-    assert "lift_tested" in by["lift_tests"]
-
-
 def test_findings_page_states_the_sbc_verdicts(tmp_path):
     from mmm_recovery.core import files
 

@@ -209,7 +209,7 @@ def test_a_cell_error_stops_the_offline_render(tmp_path):
 
 def test_interval_figure_shows_an_estimate_outside_its_interval():
     """A bootstrap interval need not contain the full-data estimate (seen: the frequentist search
-    ROAS 0.909 with interval [0.931, 1.012] in lift_tested); the figure draws the interval from
+    ROAS 0.909 with interval [0.931, 1.012] with a lift test); the figure draws the interval from
     its bounds and the estimate where it is, and a channel without an interval as a point."""
     from matplotlib.collections import LineCollection
 

@@ -363,13 +363,14 @@ def test_a_bad_extends_is_named(tmp_path, text, message):
     assert message in str(err.value) and str(child) in str(err.value)
 
 
-def test_the_full_study_is_the_default_with_more_replicates_and_a_length_axis():
+def test_the_full_study_is_the_default_design_at_tighter_targets_and_a_length_arm():
     default, full = load_study("studies/recovery.yaml"), load_study("studies/full.yaml")
-    assert full.study.replicates >= 100
-    lengths = {s.n_weeks for n, s in full.scenarios.items() if n.startswith("weeks_")}
-    assert lengths == {52, 104, 156, 208, 260}
+    lengths = {s.n_weeks for n, s in full.scenarios.items() if n.startswith("length-")}
+    assert lengths == {78, 156, 260}
+    assert min(s.n_weeks for s in full.scenarios.values()) >= 78  # no 52-week cell
     assert set(default.scenarios) < set(full.scenarios)
     for name, spec in default.scenarios.items():
         assert full.scenario(name) == spec, name
+        assert full.replicates_of(name) > default.replicates_of(name), name
     assert full.study.base_seed == default.study.base_seed
     assert full.estimators["bayesian"] == default.estimators["bayesian"]

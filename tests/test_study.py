@@ -413,3 +413,50 @@ def test_a_record_that_cannot_be_scored_is_a_failed_fit_not_a_crash():
     }
     out = scored(record, 0.3)
     assert out["status"] == "failed" and out["error"].startswith("scoring failed: KeyError")
+
+
+def test_a_dataset_shared_by_two_cells_is_fitted_once_and_the_design_is_analysed(tmp_path):
+    """A design whose reference cell is the named scenario (same spec, same replicate: the same
+    data and fit seed under common random numbers) fits it once and copies the record; the
+    aggregate stage writes the design tables from the fits."""
+    f = _study(tmp_path, replicates=2)
+    raw = yaml.safe_load(f.read_text())
+    raw["scenarios"] = {"base": {}}
+    raw["design"] = {
+        "arms": {
+            "noise": {
+                "aim": "noise",
+                "aims": [{"measure": "coverage", "of": "effect", "target_mcse": 0.9}],
+                "factors": {"snr": {"as_base": {}, "low": {"noise": {"snr": 1.5}}}},
+            }
+        }
+    }
+    f.write_text(yaml.safe_dump(raw, sort_keys=False))
+    study = load_study(f)
+    assert study.replicates_of("noise-as_base") == 2
+    ran = run_study(study, data_root=tmp_path / "data", progress=False)
+    copied = [r for r in ran if r["runtime_seconds"] == 0.0]
+    assert sorted((r["scenario"], r["replicate"]) for r in copied) == [
+        ("noise-as_base", 0),
+        ("noise-as_base", 1),
+    ]
+    by = {(r["scenario"], r["replicate"]): r for r in load_records(study, tmp_path / "data")}
+    shared, fitted = by[("noise-as_base", 0)], by[("base", 0)]
+    assert shared["fingerprint"] == fitted["fingerprint"]
+    assert {k: v for k, v in shared.items() if k not in ("scenario", "checksum", "result")} == {
+        k: v for k, v in fitted.items() if k not in ("scenario", "checksum", "result")
+    }
+    assert json.dumps(shared["result"]).replace("noise-as_base", "base") == json.dumps(
+        fitted["result"]
+    )
+    write_outputs(study, tmp_path / "metrics", tmp_path / "data")
+    effects = pd.read_csv(tmp_path / "metrics" / "design_effects.csv")
+    assert set(effects["term"]) == {"snr:low"} and set(effects["measure"]) == {
+        "coverage",
+        "abs_rel_error",
+    }
+    contrasts = pd.read_csv(tmp_path / "metrics" / "design_contrasts.csv")
+    assert set(contrasts["scenario"]) == {"noise-low"}
+    assert (contrasts["pairs"] == 2).all()
+    truths = pd.read_csv(tmp_path / "metrics" / "truths.csv")
+    assert len(truths) == 3 * 2 * len(study.scenario("base").channels)

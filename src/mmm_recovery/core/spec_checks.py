@@ -101,8 +101,8 @@ def format_errors(
 def _inherited(loc: list[Any], overrides: dict[str, Any], defaults: dict[str, Any]) -> bool:
     """Whether ``loc`` (``scenarios.<name>.<key>...``) is a value the scenario does not write
     and ``defaults`` does."""
-    if len(loc) < 3 or loc[0] != "scenarios":
-        return False
+    if len(loc) < 3 or loc[0] != "scenarios" or str(loc[1]) not in overrides:
+        return False  # a design cell's value may come from its arm: its own key is named
     return not _has(overrides.get(str(loc[1])) or {}, loc[2:]) and _has(defaults, loc[2:])
 
 

@@ -270,13 +270,13 @@ def truths_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     for (scen, rep), truth in sorted(seen.items()):
         for c in truth["channel_names"]:
             t = truth["channels"][c]
-            lam, mean = t.get("lam"), t.get("mean_weekly_spend")
+            lam, mean = t["saturation"].get("lam"), t.get("mean_weekly_spend")
             rows.append(
                 {
                     "scenario": scen,
                     "replicate": rep,
                     "channel": c,
-                    "alpha": t.get("alpha", float("nan")),
+                    "alpha": t["adstock"].get("alpha", float("nan")),
                     "half_saturation": 2.0 * math.atanh(0.5) / lam / mean
                     if lam and mean
                     else float("nan"),

@@ -161,8 +161,10 @@ def page(
         "hand. The model card and the methodology report (`reports/_site/`) show the same "
         "numbers with figures.",
         "",
-        f"Study **{s.name}**: {len(spec.scenarios)} scenarios x {s.replicates} replicates x "
-        f"{len(spec.estimators)} estimators (base seed {s.base_seed}).",
+        f"Study **{s.name}**: {len(spec.scenarios)} scenarios (design cells and named), "
+        f"{sum(spec.replicates_of(n) for n in spec.scenarios)} datasets x "
+        f"{len(spec.estimators)} estimators (base seed {s.base_seed}); replicate r of every "
+        "cell shares its random numbers.",
         "",
         supported.section(m),
         "",
