@@ -172,9 +172,9 @@ LOW_NOISE = {"noise": {"sd": 1250.0}}
 
 @pytest.fixture
 def low_noise_study(tmp_path):
-    from mmm_recovery.core.spec import load_study
-
     from helpers import default_study_with
+
+    from mmm_recovery.core.spec import load_study
 
     return load_study(default_study_with(tmp_path, low_noise=LOW_NOISE))
 

@@ -526,10 +526,10 @@ def test_reading_a_short_tests_length_brings_roas_closer_than_misreading_it(tmp_
     Read for what it measured, tv's ROAS is closer to the truth; for the Bayesian fit the 94% HDI
     of the model's lift over the test's 4 weeks covers the true lift of that window, and both
     fits converge."""
+    from helpers import default_study_with
+
     from mmm_recovery.core.spec import load_study
     from mmm_recovery.evaluation.fitting import fit_dataset
-
-    from helpers import default_study_with
 
     test = {"channel": "tv", "spend_change": -1.0, "standard_error": 0.15, "weeks": 4}
     default_study = load_study(default_study_with(tmp_path, short_lift_test={"lift_tests": [test]}))
