@@ -124,7 +124,7 @@ class Design(Frozen):
     """The study's designed arms (``design:`` in a study file)."""
 
     planning: Planning = Field(
-        default_factory=Planning, description="Planning values for the replicate counts."
+        default_factory=lambda: Planning(), description="Planning values for the replicate counts."
     )
     arms: dict[str, Arm] = Field(min_length=1, description="Arm name -> Arm. No default.")
 

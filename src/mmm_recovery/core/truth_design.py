@@ -17,7 +17,7 @@ from mmm_recovery.core.frozen import Frozen
 
 
 def _range(lo: float, hi: float, what: str) -> tuple[float, float]:
-    return Field((lo, hi), description=what)  # type: ignore[return-value]
+    return Field((lo, hi), description=what)
 
 
 class RandomTruthSpec(Frozen):

@@ -20,6 +20,7 @@ truth lies outside an estimator's family are scored on the same estimand.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -35,8 +36,11 @@ PRIMARY = "roas"
 #: the common nominal level of the coverage analysed (every estimator reports it when the study's
 #: calibration_levels include it; else each estimator's own level, column ``covered``)
 COMMON_LEVEL = 0.9
-#: measure -> (meta-model kind, the aims' measure whose target applies, the target's scale)
-MEASURES = {"coverage": ("binomial", "coverage"), "abs_rel_error": ("log", "log_abs_error")}
+#: measure -> (meta-model kind, the aims' measure whose target applies)
+MEASURES: dict[str, tuple[Literal["binomial", "log"], str]] = {
+    "coverage": ("binomial", "coverage"),
+    "abs_rel_error": ("log", "log_abs_error"),
+}
 
 CELL_COLUMNS = ["scenario", "arm", "levels", "replicates", "target_coverage", "target_rel_error"]
 CONTRAST_COLUMNS = ["arm", "scenario", "reference", "estimator", "quantity", "channel"]
@@ -94,7 +98,9 @@ def effects_table(study: Study, comparisons: pd.DataFrame) -> pd.DataFrame:
     for arm, spec in study.design.arms.items():
         if not spec.factors:
             continue
-        targets = {a.measure: a.target_mcse for a in spec.aims if a.of == "effect"}
+        targets: dict[str, float] = {
+            a.measure: a.target_mcse for a in spec.aims if a.of == "effect"
+        }
         rows = _arm_rows(study, comparisons, arm)
         factors = {f: list(levels) for f, levels in spec.factors.items()}
         for est in study.estimators:
@@ -204,7 +210,7 @@ def truth_slopes_table(
     for arm, spec in study.design.arms.items():
         if "random_truth" not in spec.base:
             continue
-        targets = {a.measure: a.target_mcse for a in spec.aims if a.of == "slope"}
+        targets: dict[str, float] = {a.measure: a.target_mcse for a in spec.aims if a.of == "slope"}
         d = comparisons[
             (comparisons["quantity"] == PRIMARY) & comparisons["scenario"].isin(spec.cells(arm))
         ]
