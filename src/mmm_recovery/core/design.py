@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, cast
 
 from pydantic import Field, model_validator
 
@@ -124,7 +125,8 @@ class Design(Frozen):
     """The study's designed arms (``design:`` in a study file)."""
 
     planning: Planning = Field(
-        default_factory=lambda: Planning(), description="Planning values for the replicate counts."
+        default_factory=cast("Callable[[], Planning]", Planning),
+        description="Planning values for the replicate counts.",
     )
     arms: dict[str, Arm] = Field(min_length=1, description="Arm name -> Arm. No default.")
 

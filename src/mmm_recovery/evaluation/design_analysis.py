@@ -113,7 +113,7 @@ def effects_table(study: Study, comparisons: pd.DataFrame) -> pd.DataFrame:
                     factors,
                     measure,
                     kind,
-                    interactions=len(factors) > 1,  # type: ignore[arg-type]
+                    interactions=len(factors) > 1,
                 )
                 se = t["ame_se"] if kind == "binomial" else t["se"]
                 target = targets.get(aim, math.nan)
