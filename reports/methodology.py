@@ -266,7 +266,12 @@ Markdown(design_report.effects_note(dm, "misspecification"))
 # `reports/metrics/design_contrasts.csv`).
 
 # %%
-display(tables.show(design_report.confounding_table(dm), empty="No results."))
+moved = {
+    name: [c for c, ch in sc.channels.items() if ch.confounding]
+    for name, sc in spec.scenarios.items()
+    if spec.cells.get(name, ("",))[0] == "confounding"
+}
+display(tables.show(design_report.confounding_table(dm, moved), empty="No results."))
 Markdown(design_report.pairing_note(dm))
 
 # %% [markdown]

@@ -179,16 +179,22 @@ def _se(row: pd.Series, col: str) -> str:
     return f"{fmt(row[col])} ({fmt(se)})" if fmt(se) != "n/a" else fmt(row[col])
 
 
-def confounding_table(dm: DesignMetrics, arm: str = "confounding") -> pd.DataFrame:
+def confounding_table(
+    dm: DesignMetrics, moved: dict[str, list[str]] | None = None, arm: str = "confounding"
+) -> pd.DataFrame:
     """Each confounding cell against the arm's unconfounded reference, paired on the
-    replicate: the difference in ROAS relative error (bias) per estimator for the channels
-    the mechanisms move, with its 95% interval and paired SE (the unpaired SE beside it)."""
+    replicate: the difference in ROAS relative error (bias) per estimator for the channels the
+    cell's mechanism moves (``moved``: scenario -> channels; all of :data:`FOCUS` without it)
+    and the channel average, with its 95% interval and paired SE (the unpaired SE beside it)."""
     c = dm.contrasts
     if c.empty:
         return pd.DataFrame()
-    c = c[(c["arm"] == arm) & (c["measure"] == "rel_error") & c["channel"].isin(FOCUS)]
+    c = c[(c["arm"] == arm) & (c["measure"] == "rel_error")]
     rows = []
     for r in c.itertuples():
+        shown = [*moved.get(str(r.scenario), []), "all"] if moved is not None else FOCUS
+        if r.channel not in shown:
+            continue
         rows.append(
             {
                 "cell": str(r.scenario).removeprefix(f"{arm}-"),
