@@ -200,7 +200,7 @@ Markdown(f"In this study $b$ = {fmt(spec.study.budget_bound, 2)}.")
 # seed. Two cells that differ only in noise have the same spend and the same noise shocks,
 # scaled. Noise is an absolute sd (currency), not a share of the media signal, so a factor that
 # changes media changes nothing else. Contrasts between cells are paired, and every SE pooled
-# over cells is clustered by replicate.
+# over cells is clustered by replicate (by fit where an arm has too few replicates: see below).
 
 # %%
 display(tables.show(design_report.ademp_table(spec), empty="This study has no design: block."))

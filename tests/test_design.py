@@ -61,7 +61,7 @@ def _with(raw_design, tmp_path):
     raw = yaml.safe_load(paths.DEFAULT_STUDY.read_text())
     raw["design"] = raw_design
     f = tmp_path / "s.yaml"
-    f.write_text(yaml.safe_dump(raw))
+    f.write_text(yaml.safe_dump(raw, sort_keys=False))  # order: levels, references
     return f
 
 
@@ -188,7 +188,7 @@ def test_noise_sd_and_snr_are_exclusive(tmp_path):
     raw = yaml.safe_load(paths.DEFAULT_STUDY.read_text())
     raw["scenarios"]["baseline"] = {"noise": {"snr": 2.0}}
     f = tmp_path / "s.yaml"
-    f.write_text(yaml.safe_dump(raw))
+    f.write_text(yaml.safe_dump(raw, sort_keys=False))  # order: levels, references
     with pytest.raises(SpecError, match="give snr .* or sd .* not both"):
         load_study(f)
 
@@ -206,3 +206,17 @@ def test_pairing_on_common_random_numbers_shrinks_the_contrasts_se():
     assert len(noise) >= 10
     assert (noise["se"] < noise["unpaired_se"]).mean() > 0.5
     assert (noise["unpaired_se"] / noise["se"]).median() > 1.0
+
+
+def test_effects_cluster_on_replicates_only_when_there_are_enough():
+    """Replicate clusters need enough replicates for a sandwich; with fewer, each fit is a
+    cluster (conservative for within-replicate contrasts), and the table says which."""
+    import pandas as pd
+
+    from mmm_recovery.evaluation import design_analysis as da
+
+    few = pd.DataFrame({"scenario": ["a", "b"] * 2, "replicate": [0, 0, 1, 1]})
+    rows, cluster = da.cluster_column(few)
+    assert cluster == "fit" and rows["fit"].nunique() == 4
+    many = pd.DataFrame({"scenario": "a", "replicate": range(da.MIN_CLUSTERS)})
+    assert da.cluster_column(many)[1] == "replicate"

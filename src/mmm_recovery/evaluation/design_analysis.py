@@ -36,6 +36,11 @@ PRIMARY = "roas"
 #: the common nominal level of the coverage analysed (every estimator reports it when the study's
 #: calibration_levels include it; else each estimator's own level, column ``covered``)
 COMMON_LEVEL = 0.9
+#: fewest replicates for replicate-clustered SEs: with fewer, the replicate sandwich has too few
+#: clusters (t on 1 or 2 df), so each fit is a cluster instead -- conservative for the
+#: within-replicate contrasts a factorial estimates, whose cells' shared random numbers make
+#: them positively correlated (the fit clusters leave that covariance out)
+MIN_CLUSTERS = 10
 #: measure -> (meta-model kind, the aims' measure whose target applies)
 MEASURES: dict[str, tuple[Literal["binomial", "log"], str]] = {
     "coverage": ("binomial", "coverage"),
@@ -46,8 +51,15 @@ CELL_COLUMNS = ["scenario", "arm", "levels", "replicates", "target_coverage", "t
 CONTRAST_COLUMNS = ["arm", "scenario", "reference", "estimator", "quantity", "channel"]
 CONTRAST_COLUMNS += ["measure", "difference", "se", "unpaired_se", "lo", "hi", "pairs"]
 _LEAD = ["arm", "estimator", "quantity", "measure", "target_mcse"]
-EFFECT_COLUMNS = [*_LEAD, "target_se", *metamodel.COLUMNS, "meets_target"]
-TRUTH_COLUMNS = [*_LEAD, *truth_features.COLUMNS]
+EFFECT_COLUMNS = [*_LEAD, "target_se", *metamodel.COLUMNS, "cluster", "meets_target"]
+TRUTH_COLUMNS = [*_LEAD, *truth_features.COLUMNS, "cluster"]
+
+
+def cluster_column(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """``rows`` with a ``fit`` column, and the cluster to use: the replicate (the common-
+    random-numbers unit) with at least :data:`MIN_CLUSTERS` of them, else the fit."""
+    rows = rows.assign(fit=rows["scenario"].astype(str) + "/" + rows["replicate"].astype(str))
+    return rows, "replicate" if rows["replicate"].nunique() >= MIN_CLUSTERS else "fit"
 
 
 def covered_column(comparisons: pd.DataFrame) -> str:
@@ -101,7 +113,7 @@ def effects_table(study: Study, comparisons: pd.DataFrame) -> pd.DataFrame:
         targets: dict[str, float] = {
             a.measure: a.target_mcse for a in spec.aims if a.of == "effect"
         }
-        rows = _arm_rows(study, comparisons, arm)
+        rows, cluster = cluster_column(_arm_rows(study, comparisons, arm))
         factors = {f: list(levels) for f, levels in spec.factors.items()}
         for est in study.estimators:
             d = rows[rows["estimator"] == est]
@@ -216,9 +228,11 @@ def truth_slopes_table(
         ]
         d = d.assign(abs_rel_error=d["rel_error"].abs(), coverage=d[covered_column(d)])
         d = d.merge(truths, on=["scenario", "replicate", "channel"], suffixes=("", "_truth"))
+        d, cluster = cluster_column(d)
         for est, grp in d.groupby("estimator", sort=False):
             for measure, (kind, aim) in MEASURES.items():
-                t = truth_features.slopes(grp, truth_features.FEATURES, measure, kind)
+                t = truth_features.slopes(grp, truth_features.FEATURES, measure, kind, cluster)
+                t["cluster"] = cluster
                 t.insert(0, "target_mcse", targets.get(aim, math.nan))
                 t.insert(0, "measure", measure)
                 t.insert(0, "quantity", PRIMARY)

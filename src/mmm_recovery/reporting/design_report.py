@@ -132,12 +132,17 @@ def effects_note(dm: DesignMetrics, arm: str) -> str:
             + (f" ({len(g) - len(judged)} not estimable)" if len(judged) < len(g) else "")
         )
     clusters = int(e["n_clusters"].max()) if len(e) else 0
-    return (
+    by = str(e["cluster"].iloc[0]) if len(e) and "cluster" in e else "replicate"
+    how = (
         f"SEs are clustered by replicate ({clusters} replicates: every cell of a replicate "
-        "shares its random numbers), with t intervals on replicates - 1 df. "
-        + "; ".join(parts)
-        + "."
+        "shares its random numbers)"
+        if by == "replicate"
+        else f"SEs are clustered by fit ({clusters} fits): too few replicates to cluster on "
+        "them, and fit clusters leave out the positive covariance that shared random numbers "
+        "give two cells of a replicate, so they are conservative for these within-replicate "
+        "contrasts"
     )
+    return f"{how}, with t intervals on clusters - 1 df. " + "; ".join(parts) + "."
 
 
 def misspecification_matrix(dm: DesignMetrics, arm: str = "misspecification") -> pd.DataFrame:
