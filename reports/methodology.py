@@ -67,10 +67,7 @@ Markdown(supported.section(m))
 
 # %%
 nominal = {name: estimator_for(spec, name).interval_level for name in spec.estimators}
-display(Markdown("**ROAS.**"))
-display(tables.show(findings.quantity_table(m, "roas", nominal), empty="No results."))
-display(Markdown("**Adstock decay.**"))
-tables.show(findings.quantity_table(m, "adstock.alpha", nominal), empty="No results.")
+Markdown(findings.per_scenario(m, nominal))
 
 # %% [markdown]
 # ## Adstock: carry-over of spend

@@ -34,6 +34,17 @@ from mmm_recovery.reporting.verdicts import coverage_verdicts
 HEADLINE = (("roas", "ROAS"), ("adstock.alpha", "adstock decay"))
 
 
+def per_scenario(m: StudyMetrics, nominal: dict[str, float], heading: str = "") -> str:
+    """The per-scenario tables of the :data:`HEADLINE` quantities (:func:`quantity_table`) as
+    Markdown, each under its label (``heading`` before it, e.g. ``"### "``; bold without)."""
+    parts = []
+    for quantity, label in HEADLINE:
+        table = quantity_table(m, quantity, nominal)
+        title = f"{heading}{label}" if heading else f"**{label[0].upper()}{label[1:]}.**"
+        parts += [title, "", markdown(table) if len(table) else "No results.", ""]
+    return "\n".join(parts).rstrip()
+
+
 def quantity_table(m: StudyMetrics, quantity: str, nominal: dict[str, float]) -> pd.DataFrame:
     """Per scenario and estimator: interval coverage (k/n, exact 95% interval) beside the
     nominal level with the one calibration rule's verdict
@@ -182,9 +193,7 @@ def page(
         "Errors are relative to the true value, with their fit-clustered standard error (n/e: "
         "not estimable with this few fits).",
     ]
-    for quantity, label in HEADLINE:
-        table = quantity_table(m, quantity, nominal)
-        parts += ["", f"### {label}", "", markdown(table) if len(table) else "No results."]
+    parts += ["", per_scenario(m, nominal, "### ")]
     parts += [
         "",
         "## Budget advice and convergence",
