@@ -318,7 +318,41 @@ def code_files(estimator: str) -> list[Path]:
     """The files a task of registered estimator ``estimator`` runs: :data:`TASK_ENTRY_MODULES`,
     the estimator's sub-package and every package module they import (core, families, the
     estimator base), less :data:`NOT_TASK_MODULES` and :data:`STUDY_FILE_MODULES`; not another
-    estimator's code, the scoring, the study runner or the reports."""
+    estimator's code, the scoring, the study runner or the reports. The import graph is read
+    again only when one of those files, or the sub-package's folders, changed (a file outside
+    them enters only through an import, which changes a file in them)."""
+    cached = _CLOSURES.get(estimator)
+    if cached is not None and all(_stamp(f) == st for f, st in cached):
+        return list(_FOUND[estimator])
+    read, found = _code_files(estimator)
+    folders = {f.parent for f in read if f.is_relative_to(_package_dir(estimator))}
+    _CLOSURES[estimator] = tuple((f, _stamp(f)) for f in (*read, *sorted(folders)))
+    return list(found)
+
+
+#: estimator -> (file, stamp) of the files its import graph was read from and its
+#: sub-package's folders, as last read; and the code files found then
+_CLOSURES: dict[str, tuple[tuple[Path, tuple[int, int]], ...]] = {}
+_FOUND: dict[str, tuple[Path, ...]] = {}
+
+
+def _stamp(f: Path) -> tuple[int, int]:
+    try:
+        st = f.stat()
+    except OSError:
+        return (-1, -1)
+    return (st.st_mtime_ns, st.st_size)
+
+
+def _package_dir(estimator: str) -> Path:
+    from mmm_recovery.core import plugins
+
+    return Path(str(plugins.plugin(estimator).__file__)).parent
+
+
+def _code_files(estimator: str) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+    """Every file the import graph was read from, and :func:`code_files` (those less the
+    :data:`STUDY_FILE_MODULES`)."""
     from mmm_recovery.core import plugins
 
     package = plugins.plugin(estimator)
@@ -327,8 +361,12 @@ def code_files(estimator: str) -> list[Path]:
         for f in sorted(Path(str(package.__file__)).parent.rglob("*.py"))
         if f.name not in NOT_TASK_MODULES
     ]
-    files = sources.closure([*TASK_ENTRY_MODULES, *own], skip=NOT_TASK_MODULES)
-    return [f for f in files if f.relative_to(paths.PACKAGE).as_posix() not in STUDY_FILE_MODULES]
+    files = tuple(sources.closure([*TASK_ENTRY_MODULES, *own], skip=NOT_TASK_MODULES))
+    found = tuple(
+        f for f in files if f.relative_to(paths.PACKAGE).as_posix() not in STUDY_FILE_MODULES
+    )
+    _FOUND[estimator] = found
+    return files, found
 
 
 def code_hash(estimator: str) -> str:
