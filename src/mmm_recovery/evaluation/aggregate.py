@@ -77,10 +77,59 @@ def metrics(
     the performance and calibration tables when already computed (:func:`_tables`)."""
     perf, cal = tables or _tables(study, comparisons)
     levels = _levels(study)
+    means = fit_means(fits)
     return {
-        scen: {est: _block(levels[est], scen, est, perf, cal, fits) for est in study.estimators}
+        scen: {
+            est: _block(levels[est], scen, est, perf, cal, fits, means) for est in study.estimators
+        }
         for scen in study.scenarios
     }
+
+
+#: the per-fit columns averaged (with their fit-clustered MC-SE) in every block; ``lift_optimism``
+#: is derived (predicted minus true lift of the recommendation)
+FIT_MEAN_COLUMNS = (
+    "regret",
+    "regret_share_of_lift",
+    "holdout_mape",
+    "predicted_lift",
+    "true_lift_of_recommendation",
+    "lift_optimism",
+    "spend_share_pull",
+    "decomp_rssd",
+    "regret_share_of_revenue",
+    "curve_bias_at_optimum",
+    "optimizer_curse",
+)
+
+
+def fit_means(fits: pd.DataFrame) -> dict[tuple[str, str, str], tuple[float, float]]:
+    """``(scenario or ALL, estimator, column) -> (mean, MC-SE)`` of every per-fit column
+    (:data:`FIT_MEAN_COLUMNS` and the regret shares at further bounds) over the fits that
+    finished, in one pass (:func:`~.performance.cell_means`)."""
+    ok = fits[fits["status"] == "ok"] if len(fits) else fits
+    if not len(ok):
+        return {}
+    pred, true = "predicted_lift", "true_lift_of_recommendation"
+    if {pred, true} <= set(ok):
+        ok = ok.assign(lift_optimism=ok[pred].astype(float) - ok[true].astype(float))
+    more = [c for c in ok.columns if c.startswith("regret_share_of_") and "@" in c]
+    cols = [c for c in (*FIT_MEAN_COLUMNS, *more) if c in ok and ok[c].notna().any()]
+    if not cols:
+        return {}
+    unit = ok.assign(channel=performance.ALL, **{c: pd.to_numeric(ok[c]) for c in cols})
+    out = {}
+    for c in cols:  # one column at a time: with one channel, a cell's rows repeat per grouping
+        m = performance.cell_means(unit, ["estimator"], [c])
+        m = m.drop_duplicates(["estimator", "scenario"])
+        out |= {
+            (scen, est, c): (float(v), float(se))
+            for scen, est, v, se in zip(
+                m["scenario"], m["estimator"], m[c], m[f"{c}_se"], strict=True
+            )
+            if pd.notna(v)
+        }
+    return out
 
 
 def pooled_metrics(
@@ -96,8 +145,10 @@ def pooled_metrics(
     already computed."""
     perf, cal, con = tables or (*_tables(study, comparisons), _contrasts(study, comparisons, fits))
     levels = _levels(study)
+    means = fit_means(fits)
     out: dict[str, Any] = {
-        est: _block(levels[est], performance.ALL, est, perf, cal, fits) for est in study.estimators
+        est: _block(levels[est], performance.ALL, est, perf, cal, fits, means)
+        for est in study.estimators
     }
     block: dict[str, Any] = {}
     for r in con[con["scenario"] == performance.ALL].itertuples():
@@ -139,9 +190,10 @@ def _block(
     perf: pd.DataFrame,
     cal: pd.DataFrame,
     fits: pd.DataFrame,
+    means: dict[tuple[str, str, str], tuple[float, float]],
 ) -> dict[str, Any]:
     """One scenario's (or every scenario's: :data:`~.performance.ALL`) metrics of ``est``, whose
-    intervals are at nominal ``level``."""
+    intervals are at nominal ``level``; ``means``: :func:`fit_means` of ``fits``."""
     if len(fits):
         f = fits[fits["estimator"] == est]
         f = f if scen == performance.ALL else f[f["scenario"] == scen]
@@ -155,13 +207,10 @@ def _block(
         "not_converged": int((_flag(ok["converged"]) != 1.0).sum()) if len(ok) else 0,
     }
     for col in ("regret", "regret_share_of_lift", "holdout_mape"):
-        if len(ok) and col in ok:
-            unit = ok.assign(channel=performance.ALL)
-            mean, se, _, _ = performance.stratified_mean(unit, col)
-        else:
-            mean, se = np.nan, np.nan
-        m[f"{col}_mean"], m[f"{col}_mean_se"] = mean, se
-    m.update(_decision_quality(ok))
+        m[f"{col}_mean"], m[f"{col}_mean_se"] = means.get((scen, est, col), (np.nan, np.nan))
+    m.update(
+        _decision_quality(ok, {c: v for (s, e, c), v in means.items() if (s, e) == (scen, est)})
+    )
     cells = perf[(perf["scenario"] == scen) & (perf["estimator"] == est)]
     curve = cal[(cal["scenario"] == scen) & (cal["estimator"] == est)]
     for q, cq in cells.groupby("quantity", sort=False):
@@ -184,7 +233,7 @@ def _block(
 CALIBRATION_KEYS = ("coverage", "coverage_se", "coverage_lo", "coverage_hi", "n_intervals", "n_eff")
 
 
-def _decision_quality(ok: pd.DataFrame) -> dict[str, float]:
+def _decision_quality(ok: pd.DataFrame, means: dict[str, tuple[float, float]]) -> dict[str, float]:
     """The regret distribution (median and 90th percentile, NaN below
     :data:`~.performance.MIN_FITS_QUANTILE` fits); the share of fits whose advice truly earns
     less than the current allocation (harmful advice) with its exact 95% interval, at the
@@ -195,7 +244,8 @@ def _decision_quality(ok: pd.DataFrame) -> dict[str, float]:
     optimum, ``curve_bias_at_optimum``) and the rest, the optimizer's curse; the regret as a
     share of revenue; the number of fits where a start of the true optimum's search ended in a
     worse local optimum or the recommendation beat it; and the mean pull of its effect shares
-    toward the spend shares. Means carry their fit-clustered MC-SE."""
+    toward the spend shares. Means carry their fit-clustered MC-SE (``means``: column -> (mean,
+    MC-SE), :func:`fit_means`)."""
     out: dict[str, float] = {}
     for col in ("regret", "regret_share_of_lift"):
         v = ok[col] if len(ok) and col in ok else pd.Series(dtype=float)
@@ -214,14 +264,9 @@ def _decision_quality(ok: pd.DataFrame) -> dict[str, float]:
     if len(ok) and "optimum_starts_worse" in ok:
         worse = pd.to_numeric(ok["optimum_starts_worse"], errors="coerce")
         out["optimum_starts_worse_fits"] = int((worse > 0).sum())
-    unit = ok.assign(channel=performance.ALL) if len(ok) else ok
-    cols = ("predicted_lift", lift)
-    have = len(ok) and set(cols) <= set(ok)
-    if have:
-        unit = unit.assign(lift_optimism=unit[cols[0]].astype(float) - unit[cols[1]].astype(float))
     for name, col in (
-        ("predicted_lift", cols[0]),
-        ("true_lift", cols[1]),
+        ("predicted_lift", "predicted_lift"),
+        ("true_lift", lift),
         ("lift_optimism", "lift_optimism"),
         ("spend_share_pull", "spend_share_pull"),  # DECOMP.RSSD's pull (score.share_pull)
         ("decomp_rssd", "decomp_rssd"),
@@ -234,11 +279,7 @@ def _decision_quality(ok: pd.DataFrame) -> dict[str, float]:
             if c.startswith("regret_share_of_") and "@" in c
         ),
     ):
-        if len(ok) and col in unit:
-            mean, se, _, _ = performance.stratified_mean(unit, col)
-        else:
-            mean, se = np.nan, np.nan
-        out[f"{name}_mean"], out[f"{name}_mean_se"] = mean, se
+        out[f"{name}_mean"], out[f"{name}_mean_se"] = means.get(col, (np.nan, np.nan))
     return out
 
 
