@@ -121,12 +121,9 @@ def effects_table(study: Study, comparisons: pd.DataFrame) -> pd.DataFrame:
                 continue
             for measure, (kind, aim) in MEASURES.items():
                 t = metamodel.factor_effects(
-                    d,
-                    factors,
-                    measure,
-                    kind,
-                    interactions=len(factors) > 1,
+                    d, factors, measure, kind, cluster=cluster, interactions=len(factors) > 1
                 )
+                t["cluster"] = cluster
                 se = t["ame_se"] if kind == "binomial" else t["se"]
                 target = targets.get(aim, math.nan)
                 t.insert(0, "target_se", se)
