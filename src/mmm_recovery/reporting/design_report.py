@@ -126,6 +126,9 @@ def effects_note(dm: DesignMetrics, arm: str) -> str:
     e = e[(e["arm"] == arm) & (e["kind"] == "main")]
     parts = []
     for measure, g in e.groupby("measure", sort=False):
+        if g["target_mcse"].isna().all():
+            parts.append(f"{measure}: this arm's targets are per cell, not per effect")
+            continue
         judged = g["meets_target"].dropna()
         parts.append(
             f"{measure}: {int(judged.sum())} of {len(g)} main effects met the target MC-SE"
