@@ -118,7 +118,7 @@ def fit_means(fits: pd.DataFrame) -> dict[tuple[str, str, str], tuple[float, flo
     if not cols:
         return {}
     unit = ok.assign(channel=performance.ALL, **{c: pd.to_numeric(ok[c]) for c in cols})
-    out = {}
+    out: dict[tuple[str, str, str], tuple[float, float]] = {}
     for c in cols:  # one column at a time: with one channel, a cell's rows repeat per grouping
         m = performance.cell_means(unit, ["estimator"], [c])
         m = m.drop_duplicates(["estimator", "scenario"])
