@@ -156,9 +156,15 @@ def test_study_batches_group_one_scenario_and_estimator(tmp_path):
     groups = batches(study, todo)
     assert [len(g) for g in groups] == [2, 2]  # 2 scenarios x 2 replicates
     assert all(len({(t.scenario, t.estimator) for t in g}) == 1 for g in groups)
-    assert [t for g in groups for t in g] == todo
+    # every task once; within a batch in the study's order (replicate by replicate)
+    flat = [t for g in groups for t in g]
+    assert sorted(flat, key=todo.index) == todo and len(flat) == len(todo)
+    assert all(sorted(g, key=todo.index) == g for g in groups)
     # a resumed study batches only what is left
-    assert batches(study, todo[1:]) == [[todo[1]], todo[2:]]
+    resumed = batches(study, todo[1:])
+    assert sorted((t for g in resumed for t in g), key=todo.index) == todo[1:]
+    assert all(len({t.scenario for t in g}) == 1 and len(g) <= 2 for g in resumed)
+    assert sorted(len(g) for g in resumed) == [1, 2]  # the first replicate's partner alone
     # batched fits are other draws: their records are not the per-dataset path's
     single = _batched_study(tmp_path, 1)
     assert batches(single, todo) == [[t] for t in todo]
