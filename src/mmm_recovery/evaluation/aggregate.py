@@ -118,18 +118,13 @@ def fit_means(fits: pd.DataFrame) -> dict[tuple[str, str, str], tuple[float, flo
     if not cols:
         return {}
     unit = ok.assign(channel=performance.ALL, **{c: pd.to_numeric(ok[c]) for c in cols})
-    out: dict[tuple[str, str, str], tuple[float, float]] = {}
-    for c in cols:  # one column at a time: with one channel, a cell's rows repeat per grouping
-        m = performance.cell_means(unit, ["estimator"], [c])
-        m = m.drop_duplicates(["estimator", "scenario"])
-        out |= {
-            (scen, est, c): (float(v), float(se))
-            for scen, est, v, se in zip(
-                m["scenario"], m["estimator"], m[c], m[f"{c}_se"], strict=True
-            )
-            if pd.notna(v)
-        }
-    return out
+    m = performance.cell_means(unit, ["estimator"], cols)
+    return {
+        (scen, est, c): (float(v), float(se))
+        for c in cols
+        for scen, est, v, se in zip(m["scenario"], m["estimator"], m[c], m[f"{c}_se"], strict=True)
+        if pd.notna(v)
+    }
 
 
 def pooled_metrics(

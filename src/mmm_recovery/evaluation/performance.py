@@ -116,7 +116,12 @@ def _one_mean(df: pd.DataFrame, keys: list[str], col: str) -> pd.DataFrame:
     d = d.assign(_dev=(d[col] - grp.transform("mean")) / grp.transform("size"))
     strata = grp.agg(["mean", "size"]).reset_index()
     out = []
+    # rows that are already channel averages (channel ALL, e.g. per-fit measures) have no
+    # channels to pool: the per-channel grouping is the average, not a second copy of it
+    pooled = bool((d["channel"] == ALL).all())
     for by_scen, by_chan in ((True, True), (True, False), (False, True), (False, False)):
+        if pooled and not by_chan:
+            continue
         ck = [*keys, *(["scenario"] if by_scen else []), *(["channel"] if by_chan else [])]
         cells = strata.groupby(ck, sort=False).agg(
             mean=("mean", "mean"), H=("mean", "size"), n=("size", "sum")
