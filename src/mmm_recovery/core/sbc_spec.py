@@ -8,54 +8,114 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from mmm_recovery.core.scenario import Frozen
+from mmm_recovery.core.frozen import Frozen
+from mmm_recovery.core.scenario import LiftTestSpec
+
+
+class SBCArm(Frozen):
+    """One design SBC runs: the block's scenario cut to these weeks and channels, with these lift
+    tests (their measurements drawn from the model, like the target)."""
+
+    n_weeks: int | None = Field(
+        None, ge=26, description="Weeks of each simulated dataset. Default: the scenario's."
+    )
+    channels: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="Channels of the design (a subset of the scenario's). Default: the scenario's.",
+    )
+    lift_tests: list[LiftTestSpec] = Field(
+        default_factory=list,
+        description="Lift tests of every simulation (their spend change, error and length; the "
+        "measured lift is drawn from the estimator's own lift likelihoods). Default none.",
+    )
+
+    @model_validator(mode="after")
+    def _distinct_channels(self) -> SBCArm:
+        if self.channels is not None and len(set(self.channels)) != len(self.channels):
+            raise ValueError(f"channels must be distinct (got {self.channels})")
+        return self
+
+
+class SBCPower(Frozen):
+    """The miscalibrations the test must detect (:func:`mmm_recovery.evaluation.sbc_uniformity.power`)."""
+
+    narrow: float = Field(
+        0.2,
+        gt=0.0,
+        lt=1.0,
+        description="A posterior sd this share too small (0.2: nominal 90% intervals cover 81%). "
+        "Default 0.2.",
+    )
+    bias: float = Field(
+        0.3, gt=0.0, description="A posterior shifted by this many posterior sd. Default 0.3."
+    )
+    target: float = Field(
+        0.8,
+        gt=0.0,
+        lt=1.0,
+        description="Power the simulations must give against each, per quantity at the "
+        "Bonferroni threshold. Default 0.8.",
+    )
+    repeats: int = Field(
+        4000, ge=100, description="Simulated SBC runs per power estimate. Default 4000."
+    )
 
 
 class SBCSettings(Frozen):
-    """Simulation-based calibration: parameters and data drawn from the estimator's own model."""
+    """Simulation-based calibration: parameters and data drawn from the estimator's own model,
+    fitted by the study's own fit function."""
 
     estimator: str = Field(
         "bayesian",
-        description="Estimator checked (a key of `estimators`; it must sample a posterior in "
-        "batches). Default bayesian.",
+        description="Estimator checked (a key of `estimators`; its model must be one it can "
+        "sample from, as the Bayesian one's). Default bayesian.",
     )
     scenario: str = Field(
-        description="Scenario whose simulator draws each simulation's spend and controls (its "
-        "response parameters are not used: the model's prior draws them). No default."
+        description="Scenario whose simulator draws each simulation's spend, controls and lift-test "
+        "designs (its response parameters are not used: the model's prior draws them). No default."
     )
-    n_weeks: int = Field(ge=26, description="Weeks of each simulated dataset. No default.")
-    channels: list[str] = Field(
-        min_length=1, description="Channels of the design (a subset of the scenario's). No default."
+    arms: dict[str, SBCArm] = Field(
+        min_length=1,
+        description="Designs checked, by name; each runs every simulation (the same seeds: the "
+        "arms share their spend and parameter draws). No default.",
     )
-    simulations: int = Field(ge=2, description="Number of simulations (fits). No default.")
+    simulations: int = Field(ge=2, description="Simulations (fits) per arm. No default.")
     ranks: int = Field(
         99,
         ge=9,
         description="Posterior draws kept per simulation, evenly thinned over all chains' draws "
         "(so autocorrelation does not distort the ranks); each rank lies in 0..ranks. Default 99.",
     )
-    batch_size: int = Field(
-        8, ge=1, description="Simulations sampled in one batched call. Default 8."
-    )
     alpha: float = Field(
         0.05,
         gt=0.0,
         lt=0.5,
-        description="Family-wise level of the uniformity tests: a quantity fails if its p-value "
-        "is below alpha / (number of quantities) (Bonferroni). Default 0.05.",
+        description="Family-wise level of each arm's uniformity tests: a quantity fails if its "
+        "p-value is below alpha / (the arm's number of quantities) (Bonferroni). Default 0.05.",
     )
     reference_draws: int = Field(
-        2000,
+        100000,
         ge=100,
-        description="Uniform samples drawn to calibrate the ECDF uniformity test's p-values. "
-        "Default 2000.",
+        description="Uniform samples drawn to calibrate the ECDF test's p-values; the p-value's "
+        "Monte Carlo relative error at the threshold is reported. Default 100000.",
     )
-
-    @model_validator(mode="after")
-    def _distinct_channels(self) -> SBCSettings:
-        if len(set(self.channels)) != len(self.channels):
-            raise ValueError(f"channels must be distinct (got {self.channels})")
-        return self
+    power: SBCPower = Field(
+        default_factory=SBCPower, description="Miscalibrations the test must detect."
+    )
+    weak_contraction: float = Field(
+        0.5,
+        ge=0.0,
+        lt=1.0,
+        description="A quantity whose posterior variance is on average more than 1 - this share "
+        "of its prior variance is marked a weak test (its ranks stay uniform however wrong the "
+        "likelihood). Default 0.5.",
+    )
+    follow_up: list[str] = Field(
+        default_factory=list,
+        description="Channels whose quantities' mean PIT per simulation is reported with its SE "
+        "(a lead to confirm or rule out). Default none.",
+    )
 
     def check(self, scenarios: Mapping[str, Any]) -> None:
         """Refuse a block that names a scenario or channel the study lacks (its estimator is
@@ -65,21 +125,30 @@ class SBCSettings(Frozen):
                 f"sbc.scenario: unknown scenario {self.scenario!r}; known: {sorted(scenarios)}"
             )
         known = list(scenarios[self.scenario].channels)
-        missing = [c for c in self.channels if c not in known]
-        if missing:
-            raise ValueError(
-                f"sbc.channels: {missing} not channels of scenario {self.scenario!r} ({known})"
-            )
-        self.design_spec(scenarios[self.scenario])
+        for name, arm in self.arms.items():
+            missing = [c for c in arm.channels or () if c not in known]
+            if missing:
+                raise ValueError(
+                    f"sbc.arms.{name}.channels: {missing} not channels of scenario "
+                    f"{self.scenario!r} ({known})"
+                )
+            try:
+                self.design_spec(scenarios[self.scenario], name)
+            except ValueError as e:
+                raise ValueError(f"sbc.arms.{name}: {e}") from e
+        unknown = [c for c in self.follow_up if c not in known]
+        if unknown:
+            raise ValueError(f"sbc.follow_up: {unknown} not channels of scenario {self.scenario!r}")
 
-    def design_spec(self, scenario: Any) -> Any:
-        """The scenario (a ``ScenarioSpec``) cut to this design: its :attr:`n_weeks`, its
-        :attr:`channels`, no lift tests (validated again, so e.g. an ``l_max`` too long for the
-        weeks is refused)."""
+    def design_spec(self, scenario: Any, arm: str) -> Any:
+        """The scenario (a ``ScenarioSpec``) cut to arm ``arm``'s design: its weeks, its
+        channels, its lift tests (validated again, so e.g. an ``l_max`` too long for the weeks
+        or a lift test on a channel outside the design is refused)."""
+        a = self.arms[arm]
         data = scenario.model_dump()
-        data.update(
-            n_weeks=self.n_weeks,
-            channels={c: data["channels"][c] for c in self.channels},
-            lift_tests=[],
-        )
+        if a.n_weeks is not None:
+            data["n_weeks"] = a.n_weeks
+        if a.channels is not None:
+            data["channels"] = {c: data["channels"][c] for c in a.channels}
+        data["lift_tests"] = [t.model_dump() for t in a.lift_tests]
         return type(scenario).model_validate(data)
