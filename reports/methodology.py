@@ -418,15 +418,22 @@ Markdown(tables.prior_sensitivity_note(m))
 # The study above asks whether an estimator recovers the truth of a scenario; a miss there can be
 # the data (weak identification) or the inference. Simulation-based calibration (Talts et al.
 # 2018; Modrák et al. 2023) isolates the inference: every parameter is drawn from the Bayesian
-# estimator's own prior, the target from its own PyMC-Marketing model (spend and controls from
-# this project's simulator), the estimator fits it with its own priors and sampler settings (the
-# batched sampler), and the rank of each true value among evenly thinned posterior draws is
-# recorded. Calibrated inference makes every rank uniform. The test quantities are each channel's
-# adstock decay, saturation parameters, `beta`, ROAS and contribution share on the simulated
-# data, the intercept, the noise sd and the log-likelihood of the data. One ECDF uniformity test
-# per quantity (Säilynoja et al. 2022, on the randomised PIT), Bonferroni over the quantities;
-# fits that miss a convergence threshold are kept and counted (code:
-# `mmm_recovery.evaluation.sbc`; metrics: `reports/metrics/sbc.json`, `sbc_ranks.csv`).
+# estimator's own prior, the target and each lift test's measurement from its own PyMC-Marketing
+# model (spend, controls and lift-test designs from this project's simulator), and the study's
+# own fit function fits it with its own priors and sampler settings, the target scale held at the
+# draw's. The rank of each true value among evenly thinned posterior draws is recorded;
+# calibrated inference makes every rank uniform. Two arms: the study's design, and the same with
+# one lift test through each lift likelihood (PyMC-Marketing's steady-state one and the project's
+# timed one); they share their seeds. The test quantities are each channel's adstock decay,
+# saturation parameters, `beta`, ROAS and contribution share, each lift test's model lift, the
+# intercept, the noise sd and the log-likelihood of the data. One ECDF uniformity test per
+# quantity (Säilynoja et al. 2022, on the randomised PIT), Bonferroni over each arm's quantities;
+# the number of simulations is chosen for power against a posterior 20% too narrow and one biased
+# by 0.3 sd (`docs/benchmarks/sbc_power.md`). Contraction (Schad et al. 2021) marks the quantities
+# the data barely inform: their ranks stay uniform whatever the likelihood, so their pass is a
+# weak test. Fits that miss a convergence threshold are kept and counted (code:
+# `mmm_recovery.evaluation.sbc`; metrics: `reports/metrics/sbc.json`, `sbc_ranks.csv`,
+# `sbc_decisions.csv`).
 
 # %%
 sbc_file = paths.resolve(metrics_dir) / sbc.METRICS_FILE
@@ -434,42 +441,47 @@ sbc_metrics = files.read_json(sbc_file) if sbc_file.is_file() else None
 sbc_ranks = (
     pd.read_csv(paths.resolve(metrics_dir) / sbc.RANKS_FILE) if sbc_metrics is not None else None
 )
-if sbc_metrics is None:
-    sbc_text = "This study has no simulation-based calibration (`sbc.json` is absent)."
-else:
-    d = sbc_metrics["design"]
-    failed = sbc_metrics["failed"]
-    sbc_text = (
-        f"{sbc_metrics['simulations']} simulations of {d['n_weeks']} weeks and "
-        f"{len(d['channels'])} channels ({', '.join(d['channels'])}; spend of the "
-        f"`{d['scenario']}` scenario), ranks among {d['ranks']} draws; "
-        f"{sbc_metrics['converged']} fits met every convergence threshold and "
-        f"{sbc_metrics['divergent_fits']} had divergences. Of {len(sbc_metrics['quantities'])} "
-        f"test quantities at family-wise level {d['alpha']}, "
-        + (
-            "**none fails the uniformity test**: no sign of miscalibrated inference."
-            if not failed
-            else f"**{len(failed)} fail{'s' if len(failed) == 1 else ''}**: {', '.join(failed)}."
-        )
-    )
-Markdown(sbc_text)
-
-# %%
-#| label: fig-sbc-ecdf
-#| fig-cap: "SBC: ECDF of each quantity's rank (randomised PIT) minus the uniform CDF, with its simultaneous band; a red title marks a failed quantity (metrics: reports/metrics/sbc_ranks.csv, sbc.json; code: mmm_recovery.reporting.sbc_plots.ecdf_differences)."
-(
-    sbc_plots.ecdf_differences(sbc_ranks, sbc_metrics, spec.study.base_seed)
+Markdown(
+    sbc_plots.summary(sbc_metrics)
     if sbc_metrics is not None
-    else Markdown("No SBC metrics.")
+    else "This study has no simulation-based calibration (`sbc.json` is absent)."
 )
 
 # %%
-#| label: fig-sbc-ranks
-#| fig-cap: "SBC rank histograms with the band holding 99% of a bin's counts under uniform ranks (metrics: reports/metrics/sbc_ranks.csv; code: mmm_recovery.reporting.sbc_plots.rank_histograms)."
-sbc_plots.rank_histograms(sbc_ranks, sbc_metrics) if sbc_metrics is not None else Markdown("")
+(tables.show(sbc_plots.power_table(sbc_metrics)) if sbc_metrics is not None else Markdown(""))
 
 # %%
-(tables.show(sbc_plots.verdict_table(sbc_metrics)) if sbc_metrics is not None else Markdown(""))
+#| label: fig-sbc-ecdf-study
+#| fig-cap: "SBC, the study's design: ECDF of each quantity's rank (randomised PIT) minus the uniform CDF, with its simultaneous band; a red title marks a failed quantity, 'weak' a quantity with low contraction (metrics: reports/metrics/sbc_ranks.csv, sbc.json; code: mmm_recovery.reporting.sbc_plots.ecdf_differences)."
+(
+    sbc_plots.ecdf_differences(sbc_ranks, sbc_metrics, "study", spec.study.base_seed)
+    if sbc_metrics is not None and "study" in sbc_metrics["arms"]
+    else Markdown("No SBC metrics for the study's design.")
+)
+
+# %%
+#| label: fig-sbc-ecdf-lift
+#| fig-cap: "SBC with lift tests (one per lift likelihood): ECDF of each quantity's rank minus the uniform CDF, with its simultaneous band (metrics: reports/metrics/sbc_ranks.csv, sbc.json; code: mmm_recovery.reporting.sbc_plots.ecdf_differences)."
+(
+    sbc_plots.ecdf_differences(sbc_ranks, sbc_metrics, "lift", spec.study.base_seed)
+    if sbc_metrics is not None and "lift" in sbc_metrics["arms"]
+    else Markdown("No SBC metrics for the lift-test arm.")
+)
+
+# %%
+if sbc_metrics is not None:
+    for arm in sbc_metrics["arms"]:
+        display(Markdown(f"Verdicts, arm `{arm}`:"))
+        display(tables.show(sbc_plots.verdict_table(sbc_metrics, arm)))
+
+# %% [markdown]
+# Under the prior the Bayesian budget advice's predicted lift is an unbiased estimate of the lift
+# it truly earns (the posterior expected curves give the expected true lift of any allocation the
+# data choose): the decision is calibrated when predicted minus true lift is 0 and the slope of
+# true on predicted lift 1, within their standard errors.
+
+# %%
+(tables.show(sbc_plots.decision_table(sbc_metrics)) if sbc_metrics is not None else Markdown(""))
 
 # %% [markdown]
 # ## References
@@ -485,6 +497,8 @@ sbc_plots.rank_histograms(sbc_ranks, sbc_metrics) if sbc_metrics is not None els
 # * Modrák, M., Moon, A. H., Kim, S., Bürkner, P., Huurre, N., Faltejsková, K., Gelman, A.,
 #   Vehtari, A. (2023). *Simulation-based calibration checking for Bayesian computation: the choice
 #   of test quantities shapes sensitivity.* Bayesian Analysis.
+# * Schad, D. J., Betancourt, M., Vasishth, S. (2021). *Toward a principled Bayesian workflow in
+#   cognitive science.* Psychological Methods 26(1), 103-126.
 # * Säilynoja, T., Bürkner, P.-C., Vehtari, A. (2022). *Graphical test for discrete uniformity and
 #   its applications in goodness-of-fit evaluation and multiple sample comparison.* Statistics and
 #   Computing 32, 32.

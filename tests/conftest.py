@@ -28,6 +28,7 @@ def default_study():
 LONGEST_FIRST = (
     "test_pipeline.py",
     "test_batched.py",
+    "test_sbc_study_path.py",
     "test_sbc_negative_control.py",
     "test_sbc.py",
     "test_determinism.py",

@@ -16,7 +16,7 @@ def project(tmp_path_factory):
     root = project_copy(tmp_path_factory.mktemp("project"))
     study = root / "studies" / "recovery.yaml"
     raw = yaml.safe_load(study.read_text())
-    raw["sbc"] |= {"simulations": SBC_SIMULATIONS, "batch_size": SBC_SIMULATIONS}
+    raw["sbc"] |= {"simulations": SBC_SIMULATIONS}
     study.write_text(yaml.safe_dump(raw, sort_keys=False))
     dvc(root, "repro")
     return root

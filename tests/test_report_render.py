@@ -131,31 +131,60 @@ SBC_FAILING = "roas[tv]"
 
 
 def synthetic_sbc(spec, out_dir: Path, rng: np.random.Generator) -> None:
-    """SBC metrics of the smoke design: uniform ranks, but for :data:`SBC_FAILING`."""
+    """SBC metrics of the smoke design's two arms: uniform ranks, but for :data:`SBC_FAILING` in
+    the study arm."""
     from mmm_recovery.core import files
-    from mmm_recovery.evaluation import sbc
+    from mmm_recovery.core.sbc_spec import SBCPower
+    from mmm_recovery.evaluation import sbc, sbc_metrics
 
-    settings = spec.sbc.model_copy(update={"simulations": 100})
+    settings = spec.sbc.model_copy(update={"simulations": 100, "power": SBCPower(repeats=200)})
     n = settings.ranks
-    rows, fits = [], []
-    for i in range(settings.simulations):
-        fits.append({"simulation": i, "converged": i % 10 != 0, "divergences": int(i % 25 == 0)})
-        for q in ("adstock_alpha[tv]", SBC_FAILING, "log_likelihood"):
-            rank = rng.integers(0, n // 3) if q == SBC_FAILING else rng.integers(0, n + 1)
-            rows.append(
+    rows, fits, decisions = [], [], []
+    for arm in settings.arms:
+        for i in range(settings.simulations):
+            converged = i % 10 != 0
+            fits.append(
                 {
+                    "arm": arm,
                     "simulation": i,
-                    "quantity": q,
-                    "rank": int(rank),
-                    "truth": 1.0,
-                    "posterior_mean": 1.0,
-                    "converged": i % 10 != 0,
+                    "converged": converged,
+                    "divergences": int(i % 25 == 0),
                 }
             )
+            decisions.append(
+                {
+                    "arm": arm,
+                    "simulation": i,
+                    "predicted_lift": 1000.0 + 10 * i,
+                    "true_lift": 1000.0 + 10 * i + rng.normal(0, 50),
+                    "regret": 5.0,
+                    "true_revenue_current": 1e5,
+                }
+            )
+            for q in ("adstock_alpha[tv]", SBC_FAILING, "log_likelihood"):
+                failing = q == SBC_FAILING and arm == "study"
+                rank = rng.integers(0, n // 3) if failing else rng.integers(0, n + 1)
+                rows.append(
+                    {
+                        "arm": arm,
+                        "simulation": i,
+                        "quantity": q,
+                        "rank": int(rank),
+                        "truth": rng.normal(),
+                        "posterior_mean": 1.0,
+                        "posterior_sd": 0.5,
+                        "converged": converged,
+                    }
+                )
     ranks, fits_df = pd.DataFrame(rows), pd.DataFrame(fits)
+    decisions_df = pd.DataFrame(decisions)
     files.write_csv(out_dir / sbc.RANKS_FILE, ranks)
     files.write_csv(out_dir / sbc.FITS_FILE, fits_df)
-    files.write_json(out_dir / sbc.METRICS_FILE, sbc.metrics(ranks, fits_df, settings, 1))
+    files.write_csv(out_dir / sbc.DECISIONS_FILE, decisions_df)
+    files.write_json(
+        out_dir / sbc.METRICS_FILE,
+        sbc_metrics.metrics(ranks, fits_df, decisions_df, settings, 1),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -343,20 +372,24 @@ def test_findings_page_shows_the_metrics_numbers(tmp_path):
 
 
 def test_methodology_states_the_sbc_verdicts_from_its_metrics(site):
-    """The SBC section's sentence and table come from sbc.json: the failing quantity is named,
-    the counts are the metrics' own, and both figures are in the HTML."""
+    """The SBC section's sentences and tables come from sbc.json: the failing quantity is named,
+    the counts, power and contraction are the metrics' own, and both arms' figures are in the
+    HTML."""
     from mmm_recovery.core import files
 
     metrics = files.read_json(site / "metrics" / "sbc.json")
-    assert metrics["failed"] == [SBC_FAILING]
+    assert metrics["failed"] == [f"study/{SBC_FAILING}"]
     page = html.unescape((site / "_site" / "methodology.html").read_text())
-    assert f"{metrics['simulations']} simulations" in page
-    assert f"{metrics['converged']} fits met every convergence threshold" in page
-    assert f"1 fails</strong>: {SBC_FAILING}" in page
+    study = metrics["arms"]["study"]
+    assert f"{study['simulations']} simulations, {study['converged']} met every convergence" in page
+    assert f"1 fail: {SBC_FAILING}" in page
+    assert f"{study['power']['narrow']['power']:.2f} against a posterior sd 20% too narrow" in page
     cells = set(re.findall(r"<td[^>]*>([^<]*)</td>", page))
-    for name, q in metrics["quantities"].items():
+    for name, q in study["quantities"].items():
         assert name in cells and f"{q['p_value']:.3g}" in cells and q["verdict"] in cells
-    assert "SBC: ECDF of each quantity" in page and "SBC rank histograms" in page
+        assert ("weak" if q["weak_test"] else "informative") in cells
+    assert "contraction" in page
+    assert "SBC, the study's design: ECDF" in page and "SBC with lift tests" in page
     assert SBC_FAILING in pdf_text(site / "_site" / "methodology.pdf")
 
 
@@ -417,12 +450,12 @@ def test_both_reports_open_with_what_the_study_supports(site):
 
 def test_findings_page_states_the_sbc_verdicts(tmp_path):
     from mmm_recovery.core import files
+    from mmm_recovery.reporting.sbc_plots import summary
 
     page = findings_page(tmp_path)
     metrics = files.read_json(tmp_path / "metrics" / "sbc.json")
-    assert f"**1 fail**: `{SBC_FAILING}`" in page
-    for name, q in metrics["quantities"].items():
-        assert f"| {name} | {tables.fmt(q['p_value'], 3)} |" in page
+    assert f"**1 fail**: `study/{SBC_FAILING}`" in page
+    assert summary(metrics) in page
 
 
 #: Typst that records, for every table cell, the width its content has and its widest word:

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from mmm_recovery.core.frozen import Frozen
 from mmm_recovery.core.scenario import LiftTestSpec
@@ -63,8 +63,10 @@ class SBCPower(Frozen):
 
 
 class SBCSettings(Frozen):
-    """Simulation-based calibration: parameters and data drawn from the estimator's own model,
-    fitted by the study's own fit function."""
+    """Simulation-based calibration: parameters and data drawn from the estimator's own model.
+
+    Each simulation is fitted by the study's own fit function (:mod:`mmm_recovery.evaluation.sbc`).
+    """
 
     estimator: str = Field(
         "bayesian",
@@ -101,7 +103,8 @@ class SBCSettings(Frozen):
         "Monte Carlo relative error at the threshold is reported. Default 100000.",
     )
     power: SBCPower = Field(
-        default_factory=SBCPower, description="Miscalibrations the test must detect."
+        default_factory=cast("Callable[[], SBCPower]", SBCPower),
+        description="Miscalibrations the test must detect.",
     )
     weak_contraction: float = Field(
         0.5,
@@ -134,8 +137,11 @@ class SBCSettings(Frozen):
                 )
             try:
                 self.design_spec(scenarios[self.scenario], name)
-            except ValueError as e:
-                raise ValueError(f"sbc.arms.{name}: {e}") from e
+            except ValidationError as e:
+                reasons = "; ".join(
+                    str(err["msg"]).removeprefix("Value error, ") for err in e.errors()
+                )
+                raise ValueError(f"sbc.arms.{name}: {reasons}") from None
         unknown = [c for c in self.follow_up if c not in known]
         if unknown:
             raise ValueError(f"sbc.follow_up: {unknown} not channels of scenario {self.scenario!r}")
@@ -152,3 +158,7 @@ class SBCSettings(Frozen):
             data["channels"] = {c: data["channels"][c] for c in a.channels}
         data["lift_tests"] = [t.model_dump() for t in a.lift_tests]
         return type(scenario).model_validate(data)
+
+
+#: the parts of the ``sbc:`` block, documented after it in ``studies/README.md``
+SBC_MODELS = (SBCArm, SBCPower)

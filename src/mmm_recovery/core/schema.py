@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from mmm_recovery.core import paths, plugins
+from mmm_recovery.core.sbc_spec import SBC_MODELS, SBCSettings
 from mmm_recovery.core.spec import SCHEMA_MODELS, SpecError, load_study
 
 
@@ -22,7 +23,8 @@ def schema_markdown(models: tuple[type[BaseModel], ...] | None = None) -> str:
     and of every registered estimator's settings (``estimators.<name>``). ``studies/README.md``
     embeds this text; a test keeps the two identical."""
     if models is None:
-        models = (*SCHEMA_MODELS, *plugins.config_models())
+        at = SCHEMA_MODELS.index(SBCSettings) + 1  # the sbc: block's parts after it
+        models = (*SCHEMA_MODELS[:at], *SBC_MODELS, *SCHEMA_MODELS[at:], *plugins.config_models())
     out = []
     for model in models:
         out.append(f"### `{model.__name__}`\n\n{(model.__doc__ or '').strip().splitlines()[0]}\n")

@@ -30,10 +30,10 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing as mp
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -111,58 +111,123 @@ def run_one(study_path: str, arm: str, i: int, data_root: str | None = None) -> 
     return record
 
 
+#: the fits table's columns besides :data:`FIT_COLUMNS`: what restores a record from it
+RECORD_COLUMNS = ("status", "fingerprint")
+
+
+def restore(
+    study: Any, wanted: Sequence[tuple[str, int]], tables_dir: Path, data_root: Path | None
+) -> int:
+    """Write the record of every simulation of ``wanted`` that has none in ``data_root`` but a
+    current one in the tables in ``tables_dir`` (the committed ``sbc_*.csv``: their rows carry
+    each simulation's fingerprint), so a fresh clone reuses the committed fits and refits only
+    what a change made stale. Returns how many were restored."""
+    paths_ = [tables_dir / f for f in (RANKS_FILE, FITS_FILE, DECISIONS_FILE)]
+    if not all(p.is_file() for p in paths_):
+        return 0
+    ranks, fits, decisions = (pd.read_csv(p, float_precision="round_trip") for p in paths_)
+    if not set(RECORD_COLUMNS) <= set(fits.columns):
+        return 0
+    fits = fits[fits["status"] == "ok"].set_index(["arm", "simulation"])
+    by_sim = {k: g for k, g in ranks.groupby(["arm", "simulation"], sort=False)}
+    dec = decisions.set_index(["arm", "simulation"])
+    restored = 0
+    for arm, i in wanted:
+        key = (arm, i)
+        path = record_path(arm, i, data_root)
+        if path.is_file() or key not in fits.index or key not in by_sim or key not in dec.index:
+            continue
+        fp = fingerprint(study, arm, i)
+        row = fits.loc[key]
+        if row["fingerprint"] != fp:
+            continue
+        fit = {c: _plain(row[c]) for c in FIT_COLUMNS[2:]} | {"arm": arm, "simulation": i}
+        record = {
+            "fingerprint": fp,
+            "arm": arm,
+            "simulation": i,
+            "status": "ok",
+            "ranks": [
+                {c: _plain(v) for c, v in r.items()}
+                for r in by_sim[key][list(RANK_COLUMNS)].to_dict("records")
+            ],
+            "fit": fit,
+            "decision": {c: _plain(dec.loc[key][c]) for c in DECISION_COLUMNS[2:]}
+            | {"arm": arm, "simulation": i},
+        }
+        files.write_json(path, record)
+        restored += 1
+    return restored
+
+
+def _plain(v: Any) -> Any:
+    """A table cell as the record held it (NumPy scalars as Python ones)."""
+    return v.item() if hasattr(v, "item") else v
+
+
 def run(
     study: Any,
     data_root: Path | None = None,
     arms: Sequence[str] | None = None,
     workers: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: bool = True,
+    tables_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Every simulation of every arm (or ``arms``), fitting those without a current record in
     ``workers`` processes (default the study's ``workers``; 1: in this process); return the
-    records, in arm and simulation order."""
+    records, in arm and simulation order. ``tables_dir``: restore missing records from the
+    tables there first (:func:`restore`). ``progress``: print simulations done / total, the rate
+    and the time left to stderr (:class:`~mmm_recovery.evaluation.progress.Progress`)."""
+    from mmm_recovery.evaluation.progress import Progress
+
     settings = study.sbc
     if settings is None:
         raise ValueError(f"{study.source or 'study'}: has no sbc: block")
     wanted = [(a, i) for a in (arms or list(settings.arms)) for i in range(settings.simulations)]
+    if tables_dir is not None:
+        restore(study, wanted, Path(tables_dir), data_root)
     records = {(a, i): _read(study, a, i, data_root) for a, i in wanted}
     todo = [k for k, r in records.items() if r is None or r.get("status") != "ok"]
     n = workers or study.study.workers
     root = str(data_root) if data_root else None
-    done = len(wanted) - len(todo)
-    if progress is not None:
-        progress(done, len(wanted))
-    if n <= 1:
+    bar = Progress(
+        len(todo), f"sbc {study.study.name}", skipped=len(wanted) - len(todo), enabled=progress
+    )
+    if todo:
+        bar.emit()
+    if n <= 1 or len(todo) <= 1:
         for a, i in todo:
             records[(a, i)] = run_one(str(study.source), a, i, root)
-            done += 1
-            if progress is not None:
-                progress(done, len(wanted))
+            bar.update()
     else:
         with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn")) as pool:
             futures = {pool.submit(run_one, str(study.source), a, i, root): (a, i) for a, i in todo}
             for f in as_completed(futures):
                 records[futures[f]] = f.result()
-                done += 1
-                if progress is not None:
-                    progress(done, len(wanted))
-    return [records[k] for k in wanted]
+                bar.update()
+    return [cast(dict[str, Any], records[k]) for k in wanted]
 
 
 def tables(records: Sequence[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The ranks, fits and decisions tables of ``records``. A failed simulation has no ranks; it
-    is a fits row with ``converged`` false and its error."""
+    is a fits row with ``converged`` false, status ``failed`` and its error. Each fits row
+    carries its record's status and fingerprint (:func:`restore` reads them)."""
     ranks, fits, decisions = [], [], []
     for r in records:
+        own = {"status": r["status"], "fingerprint": r["fingerprint"]}
         if r["status"] == "ok":
             ranks += r["ranks"]
-            fits.append(r["fit"])
+            fits.append(r["fit"] | own)
             decisions.append(r["decision"])
         else:
-            fits.append({"arm": r["arm"], "simulation": r["simulation"], "converged": False})
+            fits.append(
+                {"arm": r["arm"], "simulation": r["simulation"], "converged": False}
+                | own
+                | {"error": r.get("error")}
+            )
     return (
         pd.DataFrame(ranks, columns=list(RANK_COLUMNS)),
-        pd.DataFrame(fits, columns=list(FIT_COLUMNS)),
+        pd.DataFrame(fits, columns=[*FIT_COLUMNS, *RECORD_COLUMNS, "error"]),
         pd.DataFrame(decisions, columns=list(DECISION_COLUMNS)),
     )
 
@@ -170,11 +235,12 @@ def tables(records: Sequence[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFram
 def write_outputs(
     study: Any, metrics_dir: Path, data_root: Path | None = None, **run_kwargs: Any
 ) -> dict[str, Any]:
-    """Run the study's SBC and write its ranks, fits, decisions and ``sbc.json`` into
+    """Run the study's SBC (records missing from ``data_root`` restored from the tables already
+    in ``metrics_dir`` where current) and write its ranks, fits, decisions and ``sbc.json`` into
     ``metrics_dir`` (each file atomically); return the metrics."""
     from mmm_recovery.evaluation.sbc_metrics import metrics
 
-    records = run(study, data_root, **run_kwargs)
+    records = run(study, data_root, tables_dir=Path(metrics_dir), **run_kwargs)
     ranks, fits, decisions = tables(records)
     out = metrics(ranks, fits, decisions, study.sbc, study.study.base_seed)
     metrics_dir = Path(metrics_dir)

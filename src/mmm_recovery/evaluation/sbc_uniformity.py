@@ -21,7 +21,7 @@ whatever the likelihood does: such a quantity is a weak test of the fit.
 from __future__ import annotations
 
 import zlib
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -91,6 +91,12 @@ class ECDFTest:
         """Monte Carlo relative standard error of a p-value at ``threshold``:
         ``sqrt((1 - t) / (t * reference_draws))``."""
         return float(np.sqrt((1.0 - threshold) / (threshold * self.reference_draws)))
+
+
+@lru_cache(maxsize=8)
+def ecdf_test(n: int, reference_draws: int, seed: int) -> ECDFTest:
+    """:class:`ECDFTest` of these arguments, kept: its reference statistics are drawn once."""
+    return ECDFTest(n, reference_draws, seed)
 
 
 def misspecified_ranks(

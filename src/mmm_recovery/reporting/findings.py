@@ -125,33 +125,28 @@ def regret_table(m: StudyMetrics) -> pd.DataFrame:
 
 
 def sbc_section(sbc: dict[str, Any] | None) -> list[str]:
-    """The simulation-based calibration's verdicts (``sbc.json``), or a line saying it is absent."""
+    """The simulation-based calibration's verdicts per arm (``sbc.json``), or a line saying it is
+    absent."""
+    from mmm_recovery.reporting.sbc_plots import power_table, summary
+
     head = ["", "## Is the Bayesian inference calibrated? (simulation-based calibration)", ""]
     if sbc is None:
         return [*head, "No simulation-based calibration in these metrics (`sbc.json`)."]
-    d, failed = sbc["design"], sbc["failed"]
+    failed = sbc["failed"]
     verdict = (
-        "**no quantity fails**"
+        "**no quantity fails in any arm**"
         if not failed
         else f"**{fmt(len(failed))} fail**: {', '.join(f'`{q}`' for q in failed)}"
     )
-    rows = [
-        {
-            "quantity": name,
-            "p-value": fmt(q["p_value"], 3),
-            "mean rank / ranks": fmt(q["mean_rank_share"], 2),
-            "verdict": q["verdict"],
-        }
-        for name, q in sbc["quantities"].items()
-    ]
     return [
         *head,
-        f"{fmt(sbc['simulations'])} simulations ({fmt(d['n_weeks'])} weeks, channels "
-        f"{', '.join(d['channels'])}), parameters and data drawn from the estimator's own model; "
-        f"{fmt(sbc['converged'])} fits met every convergence threshold (all are kept). Uniformity "
-        f"of each quantity's rank, family-wise level {fmt(d['alpha'], 2)} (Bonferroni): {verdict}.",
+        f"Parameters and data drawn from the estimator's own model, fitted by the study's own fit "
+        f"function; uniformity of each quantity's rank, family-wise level "
+        f"{fmt(sbc['family_alpha'], 2)} per arm (Bonferroni): {verdict}.",
         "",
-        markdown(pd.DataFrame(rows)),
+        summary(sbc),
+        "",
+        markdown(power_table(sbc)),
     ]
 
 
