@@ -125,7 +125,7 @@ def restore(
     paths_ = [tables_dir / f for f in (RANKS_FILE, FITS_FILE, DECISIONS_FILE)]
     if not all(p.is_file() for p in paths_):
         return 0
-    ranks, fits, decisions = (pd.read_csv(p, float_precision="round_trip") for p in paths_)
+    ranks, fits, decisions = (pd.read_csv(p) for p in paths_)
     if not set(RECORD_COLUMNS) <= set(fits.columns):
         return 0
     fits = fits[fits["status"] == "ok"].set_index(["arm", "simulation"])
