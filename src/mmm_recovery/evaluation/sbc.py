@@ -242,7 +242,12 @@ def write_outputs(
 
     records = run(study, data_root, tables_dir=Path(metrics_dir), **run_kwargs)
     ranks, fits, decisions = tables(records)
-    out = metrics(ranks, fits, decisions, study.sbc, study.study.base_seed)
+    scenario = study.scenario(study.sbc.scenario)
+    designs = {}
+    for arm in study.sbc.arms:
+        spec = study.sbc.design_spec(scenario, arm)
+        designs[arm] = {"n_weeks": spec.n_weeks, "channels": list(spec.channels)}
+    out = metrics(ranks, fits, decisions, study.sbc, study.study.base_seed, designs)
     metrics_dir = Path(metrics_dir)
     files.write_csv(metrics_dir / RANKS_FILE, ranks)
     files.write_csv(metrics_dir / FITS_FILE, fits)

@@ -80,8 +80,10 @@ def arm_metrics(
     settings: Any,
     arm: str,
     seed: int,
+    design: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One arm's block of ``sbc.json`` (module docstring)."""
+    """One arm's block of ``sbc.json`` (module docstring); ``design``: what the arm resolved to
+    (its weeks and channels), reported beside its settings."""
     rng = np.random.default_rng(
         np.random.SeedSequence([seed, zlib.crc32(b"sbc-test"), zlib.crc32(arm.encode())])
     )
@@ -90,7 +92,7 @@ def arm_metrics(
     n = int(ranks["simulation"].nunique())
     shrink = contraction(ranks) if n > 1 else pd.Series(dtype=float)
     out: dict[str, Any] = {
-        "design": settings.arms[arm].model_dump(mode="json"),
+        "design": settings.arms[arm].model_dump(mode="json") | (design or {}),
         "simulations": int(len(fits)),
         "failed_simulations": int(len(fits) - n),
         "converged": int(fits["converged"].fillna(False).astype(bool).sum()),
@@ -141,9 +143,11 @@ def metrics(
     decisions: pd.DataFrame,
     settings: Any,
     seed: int,
+    designs: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """``sbc.json``: the block's settings, the test, and one block per arm (:func:`arm_metrics`);
-    ``failed`` lists ``<arm>/<quantity>`` of every failed test."""
+    """``sbc.json``: the block's settings, the test, and one block per arm (:func:`arm_metrics`,
+    with ``designs[arm]``: its resolved weeks and channels); ``failed`` lists
+    ``<arm>/<quantity>`` of every failed test."""
     arms = {
         arm: arm_metrics(
             ranks[ranks["arm"] == arm],
@@ -152,6 +156,7 @@ def metrics(
             settings,
             arm,
             seed,
+            (designs or {}).get(arm),
         )
         for arm in settings.arms
     }

@@ -196,6 +196,11 @@ def summary(metrics: dict[str, Any]) -> str:
                     else "."
                 )
             )
+            low = min(m["quantities"].items(), key=lambda kv: kv[1]["p_value"])
+            parts.append(
+                f"Closest to the threshold ({m['threshold']:.2g}): {low[0]} (p = "
+                f"{low[1]['p_value']:.2g}, mean rank / ranks {low[1]['mean_rank_share']:.3f})."
+            )
             p = m["power"]
             parts.append(
                 f"The test's power per quantity: {p['narrow']['power']:.2f} against a posterior "
