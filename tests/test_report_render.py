@@ -389,7 +389,7 @@ def test_methodology_states_the_sbc_verdicts_from_its_metrics(site):
         assert name in cells and f"{q['p_value']:.3g}" in cells and q["verdict"] in cells
         assert ("weak" if q["weak_test"] else "informative") in cells
     assert "contraction" in page
-    assert "SBC, the study's design: ECDF" in page and "SBC with lift tests" in page
+    assert "design: ECDF of each quantity" in page and "SBC with lift tests" in page
     assert SBC_FAILING in pdf_text(site / "_site" / "methodology.pdf")
 
 
