@@ -22,7 +22,11 @@ def test_negative_control_fails_a_wrong_prior(smoke_study):
         {**base, "priors": {**base.get("priors", {}), "saturation_lam": WRONG_LAM_PRIOR}}
     )
     records = [
-        {"status": "ok", **sbc_draw.simulate_one(smoke_study, "study", i, fit_config=wrong)}
+        {
+            "status": "ok",
+            "fingerprint": "wrong prior",
+            **sbc_draw.simulate_one(smoke_study, "study", i, fit_config=wrong),
+        }
         for i in range(settings.simulations)
     ]
     ranks, fits, decisions = sbc.tables(records)
