@@ -227,7 +227,37 @@ CASES = [
         lambda r: r["datasets"]["robyn_example"].update(target="tv_S"),
         "channels.tv and target both map column 'tv_S'",
     ),
+    (
+        "a scenario named like a pipeline folder",
+        lambda r: r["scenarios"].update(study={}),
+        "scenarios.study: the name 'study' is reserved",
+    ),
+    (
+        "a 300-character scenario name",
+        lambda r: r["scenarios"].update({"s" * 300: {}}),
+        "a scenario name of 300 characters is too long",
+    ),
+    (
+        "a scheduler address without a port",
+        lambda r: r["study"].update(scheduler="tcp://127.0.0.1"),
+        "study.scheduler: 'tcp://127.0.0.1' names no port",
+    ),
+    (
+        "a scheduler address with a port out of range",
+        lambda r: r["study"].update(scheduler="tcp://127.0.0.1:99999"),
+        "study.scheduler: 'tcp://127.0.0.1:99999': the port is not a number from 1 to 65535",
+    ),
 ]
+
+
+def test_a_scheduler_address_from_the_environment_needs_a_port(monkeypatch, smoke_study):
+    from mmm_recovery.evaluation.scheduler import SCHEDULER_ENV, SchedulerUnavailable, scheduler_for
+
+    monkeypatch.setenv(SCHEDULER_ENV, "tcp://localhost")
+    with pytest.raises(SchedulerUnavailable, match="names no port"):
+        scheduler_for(smoke_study)
+    monkeypatch.setenv(SCHEDULER_ENV, "tcp://localhost:8786")
+    assert scheduler_for(smoke_study) == "tcp://localhost:8786"
 
 
 @pytest.mark.parametrize(("label", "mutate", "key"), CASES, ids=[c[0] for c in CASES])

@@ -166,5 +166,22 @@ def study_cases() -> list[Case]:
             edit("channels: [tv, search]", "channels: [tv, radio]"),
             "radio",
         ),
+        c(
+            "a scenario named like a pipeline folder (study)",
+            edit("scenarios:\n  base: {}", "scenarios:\n  study: {}\n  base: {}"),
+            "scenarios.study",
+            "reserved",
+        ),
+        c(
+            "a 300-character scenario name",
+            edit("scenarios:\n  base: {}", "scenarios:\n  " + "s" * 300 + ": {}\n  base: {}"),
+            "too long",
+        ),
+        c(
+            "a scheduler address without a port",
+            edit("scheduler: processes", "scheduler: tcp://127.0.0.1"),
+            "study.scheduler",
+            "port",
+        ),
         c("an unknown command-line option", lambda t: cli("schema", "--strict"), "--strict"),
     ]

@@ -1,7 +1,8 @@
 """Checks of a loaded study that span sections (:func:`check_study`, run by
 :func:`~mmm_recovery.core.spec.load_study`): every estimator's settings (against the estimator's
 own settings model, :mod:`~mmm_recovery.core.plugins`: no estimator code is imported), each scenario's weeks
-against the holdout and the estimators' training minimum, and bring-your-own dataset names."""
+against the holdout and the estimators' training minimum, bring-your-own dataset and scenario
+names, and the scheduler's address."""
 
 from __future__ import annotations
 
@@ -55,6 +56,59 @@ def check_study(label: str, study: Any) -> None:
     for name in study.datasets:
         if not dataset_name_ok(name):
             raise SpecError(f"{label}: datasets.{name}: {DATASET_NAME_RULE}")
+    for name in study.scenarios:
+        problem = scenario_name_problem(name)
+        if problem:
+            raise SpecError(
+                f"{label}: scenarios.{name[:60]}{'...' if len(name) > 60 else ''}: {problem}"
+            )
+    problem = scheduler_address_problem(study.study.scheduler)
+    if problem:
+        raise SpecError(f"{label}: study.scheduler: {problem}")
+
+
+#: folders of the data root that are not scenarios (``data/<scenario>`` is a scenario's): a
+#: scenario of one of these names would write into them, and DVC refuses the overlapping outputs
+RESERVED_SCENARIO_NAMES = ("study", "sbc", "notebooks", "byod", "timing", "full")
+#: the longest scenario name: it names a folder, DVC stages (``fit@<name>-<estimator>``) and
+#: files, within file systems' 255-byte limit on one name
+MAX_SCENARIO_NAME = 100
+
+
+def scenario_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a scenario (reserved, or too long), or None."""
+    if name in RESERVED_SCENARIO_NAMES:
+        return (
+            f"the name {name!r} is reserved: data/{name} holds the pipeline's own outputs "
+            f"(reserved: {', '.join(RESERVED_SCENARIO_NAMES)})"
+        )
+    if len(name) > MAX_SCENARIO_NAME:
+        return (
+            f"a scenario name of {len(name)} characters is too long (at most "
+            f"{MAX_SCENARIO_NAME}: it names folders, files and DVC stages)"
+        )
+    return None
+
+
+def scheduler_address_problem(address: str) -> str | None:
+    """Why ``address`` is not ``processes`` or a usable Dask address, or None: a ``tcp://`` or
+    ``tls://`` address needs a host and a port (1-65535)."""
+    from urllib.parse import urlsplit
+
+    if address == "processes" or address.startswith("inproc://"):
+        return None
+    if not address.startswith(("tcp://", "tls://")):
+        return f"must be 'processes' or a Dask address like tcp://host:port; got {address!r}"
+    try:
+        parts = urlsplit(address)
+        port = parts.port
+    except ValueError:
+        return f"{address!r}: the port is not a number from 1 to 65535"
+    if not parts.hostname:
+        return f"{address!r} names no host (write tcp://host:port)"
+    if port is None or not 1 <= port <= 65535:
+        return f"{address!r} names no port (write tcp://host:port, e.g. tcp://127.0.0.1:8786)"
+    return None
 
 
 #: the rule a bring-your-own dataset's name must follow (it names a folder under data/byod/)

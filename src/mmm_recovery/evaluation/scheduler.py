@@ -15,11 +15,12 @@ SCHEDULER_ENV = "MMM_RECOVERY_SCHEDULER"
 
 def scheduler_for(study: Study) -> str:
     """The study's scheduler, or the environment's (which must follow the same rule)."""
+    from mmm_recovery.core.spec_checks import scheduler_address_problem
+
     env = os.environ.get(SCHEDULER_ENV)
-    if env and env != "processes" and not env.startswith(("tcp://", "tls://", "inproc://")):
-        raise SchedulerUnavailable(
-            f"{SCHEDULER_ENV}={env!r}: must be 'processes' or a Dask address like tcp://host:port"
-        )
+    problem = scheduler_address_problem(env) if env else None
+    if problem:
+        raise SchedulerUnavailable(f"{SCHEDULER_ENV}={env!r}: {problem}")
     return env or study.study.scheduler
 
 
