@@ -12,7 +12,14 @@ export MPLBACKEND ?= Agg
 # fixture is built once); each holds PyMC and JAX (~2-3 GB)
 TEST_WORKERS ?= 2
 
-.PHONY: help reproduce reproduce-full verify test browser test-slow lint typecheck check hooks bench bench-bayesian clean-venv
+# `make audit`: which study's committed records, how many to refit, and the sample's seed
+STUDY ?= studies/recovery.yaml
+N     ?= 20
+SEED  ?= 1
+# `make reproduce-all`: a Dask scheduler (tcp://host:port) to run the refits on; empty: local
+SCHEDULER ?=
+
+.PHONY: help reproduce reproduce-full reproduce-all audit export verify test browser test-slow lint typecheck check hooks bench bench-bayesian clean-venv
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -34,6 +41,18 @@ reproduce-full: $(STAMP) ## the full study (studies/full.yaml; hours): reports/m
 	$(BIN)/python -m mmm_recovery.reporting.notebook notebooks/04_study.py \
 		data/full/notebooks/04_study.ipynb -p study studies/full.yaml \
 		-p metrics_dir reports/metrics/full -p data_root data/full
+
+reproduce-all: $(STAMP) ## refit every study fit from scratch (no archive; SCHEDULER=tcp://...), then verify
+	$(BIN)/python -m mmm_recovery study run $(STUDY) --out data/refit --no-archive --no-reports \
+		$(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	$(BIN)/python -m mmm_recovery verify --metrics-dir data/refit/metrics
+
+audit: $(STAMP) ## refit N committed records (sample seed SEED) and compare: make audit SEED=7 N=20
+	$(BIN)/python -m mmm_recovery study audit $(STUDY) --seed $(SEED) -n $(N)
+
+export: $(STAMP) ## add the finished study records to records/ (commit them): make export STUDY=...
+	$(BIN)/python -m mmm_recovery study export $(STUDY) \
+		$(if $(filter studies/full.yaml,$(STUDY)),--data-root data/full)
 
 verify: $(STAMP) ## compare reproduced metrics with the committed ones (Monte Carlo error)
 	$(BIN)/python -m mmm_recovery.evaluation.verify

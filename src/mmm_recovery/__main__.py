@@ -12,6 +12,10 @@ import sys
 
 #: command -> (module, what it does)
 COMMANDS = {
+    "study": (
+        "mmm_recovery.reporting.study_cli",
+        "run a study file of your own (progress, resume); status, export and audit of records",
+    ),
     "verify": (
         "mmm_recovery.evaluation.verify",
         "compare reproduced metrics with the committed ones, within their Monte Carlo error",

@@ -69,7 +69,7 @@ def check_study(label: str, study: Any) -> None:
 
 #: folders of the data root that are not scenarios (``data/<scenario>`` is a scenario's): a
 #: scenario of one of these names would write into them, and DVC refuses the overlapping outputs
-RESERVED_SCENARIO_NAMES = ("study", "sbc", "notebooks", "byod", "timing", "full")
+RESERVED_SCENARIO_NAMES = ("study", "sbc", "notebooks", "byod", "timing", "full", "refit")
 #: the longest scenario name: it names a folder, DVC stages (``fit@<name>-<estimator>``) and
 #: files, within file systems' 255-byte limit on one name
 MAX_SCENARIO_NAME = 100

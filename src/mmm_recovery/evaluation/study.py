@@ -31,6 +31,7 @@ import pandas as pd
 from mmm_recovery.core import files
 from mmm_recovery.core.spec import Study
 from mmm_recovery.evaluation import stability
+from mmm_recovery.evaluation.archive import ARCHIVE, restore
 from mmm_recovery.evaluation.design_analysis import TRUTHS_FILE
 from mmm_recovery.evaluation.rounding import _round_frame
 from mmm_recovery.evaluation.scheduler import SCHEDULER_ENV, check_scheduler, scheduler_for
@@ -52,13 +53,20 @@ def run_study(
     data_root: Path | None = None,
     progress: bool = True,
     only: Iterable[Task] | None = None,
+    archive: Path | None = ARCHIVE,
+    workers: int | None = None,
 ) -> list[dict[str, Any]]:
     """Run every task whose record is missing; return the summaries of the tasks run now.
     ``progress``: print fits done / total, fits per minute and the time left to stderr
-    (:class:`~mmm_recovery.evaluation.progress.Progress`)."""
+    (:class:`~mmm_recovery.evaluation.progress.Progress`). A task without a record of its own
+    first gets the committed record of its fingerprint, where ``archive`` (default: the
+    project's ``records/``; None: refit everything) holds one (:func:`.archive.restore`).
+    ``workers``: local processes (default ``study.workers``)."""
     from mmm_recovery.evaluation.progress import Progress
 
     wanted = list(only or tasks(study))
+    if archive is not None:
+        restore(study, data_root, archive, only=wanted)
     pending = [t for t in wanted if not is_done(study, t, data_root)]
     if not pending:
         return []
@@ -80,7 +88,7 @@ def run_study(
     bar.emit()
     if sched == "processes":
         with ProcessPoolExecutor(
-            max_workers=study.study.workers, mp_context=mp.get_context("spawn")
+            max_workers=workers or study.study.workers, mp_context=mp.get_context("spawn")
         ) as pool:
             futures = [pool.submit(run_batch, study_path, b, root) for b in batches(study, todo)]
             for f in as_completed(futures):
