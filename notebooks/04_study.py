@@ -18,7 +18,10 @@
 # truth and its budget advice is scored on the true response. Fits run in parallel (local
 # processes or a Dask cluster, `study.scheduler`), each written atomically to
 # `data/study/<scenario>/rep_<NNN>/<estimator>.json`, so an interrupted run resumes where it
-# stopped. Every fit's comparison with its truth and the score of its advice go to
+# stopped. A fit whose record the repository holds (`records/`, by fingerprint: the same
+# scenario, settings, seeds and code) is restored from it byte for byte instead of refitted, so
+# on a fresh clone this stage re-aggregates the committed fits and refits only what a change
+# made stale. Every fit's comparison with its truth and the score of its advice go to
 # `reports/metrics/comparisons.csv` and `fits.csv`; the `aggregate` stage computes every
 # aggregate from them (`mmm_recovery.evaluation.aggregate`), so a change to the aggregation or
 # the reports refits nothing. The reports show the aggregates.
