@@ -25,6 +25,7 @@
 # %% tags=["parameters"]
 study = "studies/recovery.yaml"
 metrics_dir = "reports/metrics"
+full_metrics_dir = ""  # the pipeline passes reports/metrics/full: the full study's answers lead
 
 # %%
 # %matplotlib inline
@@ -40,8 +41,8 @@ from mmm_recovery.reporting import (
     findings,
     narrative,
     plots,
+    precision,
     sbc_plots,
-    supported,
     tables,
     verdicts,
 )
@@ -52,8 +53,9 @@ fmt = tables.fmt
 
 
 # %%
-# what the study supports: every scenario pooled, fit-clustered errors, paired contrasts
-Markdown(supported.section(m))
+# the answers first: what the study supports (every scenario pooled, fit-clustered errors,
+# paired contrasts) and the precision its design reached; the full study's where it has them
+Markdown(precision.lead(spec, metrics_dir, full_metrics_dir or None))
 
 # %% [markdown]
 # ## Per scenario

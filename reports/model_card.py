@@ -25,6 +25,7 @@
 # %% tags=["parameters"]
 study = "studies/recovery.yaml"
 metrics_dir = "reports/metrics"
+full_metrics_dir = ""  # the pipeline passes reports/metrics/full: the full study's answers lead
 
 # %%
 # %matplotlib inline
@@ -39,7 +40,7 @@ from mmm_recovery.reporting import (
     findings,
     narrative,
     plots,
-    supported,
+    precision,
     tables,
     verdicts,
 )
@@ -73,8 +74,9 @@ Markdown(
 )
 
 # %%
-# what the study supports: every scenario pooled, fit-clustered errors, paired contrasts
-Markdown(supported.section(m))
+# the answers first: what the study supports (every scenario pooled, fit-clustered errors,
+# paired contrasts) and the precision its design reached; the full study's where it has them
+Markdown(precision.lead(spec, metrics_dir, full_metrics_dir or None))
 
 # %% [markdown]
 # ## Per scenario

@@ -16,8 +16,8 @@ import yaml
 
 from mmm_recovery.core import paths
 from mmm_recovery.core.spec import load_study
-from mmm_recovery.reporting import study_cli
 from mmm_recovery.evaluation.tasks import is_done, tasks
+from mmm_recovery.reporting import study_cli
 
 
 def _user_study(folder: Path, replicates: int = 1) -> Path:

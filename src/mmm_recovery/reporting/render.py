@@ -51,8 +51,16 @@ def _render_quarto(quarto: str, executed: Path, out_dir: Path) -> list[str]:
     return produced
 
 
-def render(names: list[str], study: str, metrics_dir: str, out: str | Path) -> dict[str, Any]:
-    """Execute and render each report; return (and write) the render record."""
+def render(
+    names: list[str],
+    study: str,
+    metrics_dir: str,
+    out: str | Path,
+    full_metrics_dir: str = "",
+) -> dict[str, Any]:
+    """Execute and render each report; return (and write) the render record. With
+    ``full_metrics_dir`` the reports open with the full study's answers where that folder has
+    metrics (:func:`~mmm_recovery.reporting.precision.lead`)."""
     out_dir = paths.resolve(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     quarto = quarto_path()
@@ -78,8 +86,11 @@ def render(names: list[str], study: str, metrics_dir: str, out: str | Path) -> d
     for name in names:
         executed = out_dir / f"{name}.ipynb"
         try:
+            params = {"study": study, "metrics_dir": metrics_dir}
             execute(
-                paths.REPORTS / f"{name}.py", executed, {"study": study, "metrics_dir": metrics_dir}
+                paths.REPORTS / f"{name}.py",
+                executed,
+                params | {"full_metrics_dir": full_metrics_dir},
             )
         except PapermillExecutionError as exc:  # which report, which cell, where it is kept
             exc.add_note(
@@ -111,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--study", default="studies/recovery.yaml")
     ap.add_argument("--metrics-dir", default="reports/metrics")
     ap.add_argument("--out", default="reports/_site")
+    ap.add_argument(
+        "--full-metrics-dir",
+        default="",
+        help="the full study's metrics: the reports open with its answers where present",
+    )
     args = ap.parse_args(argv)
     from mmm_recovery.core.spec import load_study
 
@@ -132,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        record = render(args.names, args.study, args.metrics_dir, args.out)
+        record = render(args.names, args.study, args.metrics_dir, args.out, args.full_metrics_dir)
     except PapermillExecutionError as exc:  # the cell's output was streamed above
         print(
             f"error: {exc.__notes__[0] if getattr(exc, '__notes__', None) else exc}",
