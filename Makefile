@@ -37,10 +37,11 @@ reproduce: $(STAMP) ## create .venv (pinned) and run the DVC pipeline (dvc repro
 	$(BIN)/python -m mmm_recovery.core.sources --write || test $$? -eq 1  # 1: deps rewritten
 	$(BIN)/dvc repro
 
-reproduce-full: $(STAMP) ## the full study (studies/full.yaml; hours): reports/metrics/full/
+reproduce-full: $(STAMP) ## the full study (studies/full.yaml; hours, resumable): reports/metrics/full/
 	$(BIN)/python -m mmm_recovery.reporting.notebook notebooks/04_study.py \
 		data/full/notebooks/04_study.ipynb -p study studies/full.yaml \
 		-p metrics_dir reports/metrics/full -p data_root data/full
+	$(BIN)/python -m mmm_recovery.evaluation.aggregate studies/full.yaml reports/metrics/full
 
 reproduce-all: $(STAMP) ## refit every study fit from scratch (no archive; SCHEDULER=tcp://...), then verify
 	$(BIN)/python -m mmm_recovery study run $(STUDY) --out data/refit --no-archive --no-reports \
