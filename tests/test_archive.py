@@ -171,3 +171,14 @@ def test_an_audit_sample_is_drawn_from_its_seed(fitted):
     assert {t for s in range(60) for t in audit.sample(study, 1, s, tmp / "records")} == set(
         tasks(study)
     ), "every record can be drawn"
+
+
+def test_records_scored_in_worker_processes_give_the_same_tables(fitted, monkeypatch):
+    from mmm_recovery.evaluation import study as study_mod
+
+    tmp, study, data, _ = fitted
+    write_record_tables(study, tmp / "serial", data, workers=1)
+    monkeypatch.setattr(study_mod, "SCORE_ALONE", 0)
+    write_record_tables(study, tmp / "pooled", data, workers=2)
+    for name in ("comparisons.csv", "fits.csv", "truths.csv"):
+        assert (tmp / "serial" / name).read_bytes() == (tmp / "pooled" / name).read_bytes()

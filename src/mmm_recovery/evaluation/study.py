@@ -116,14 +116,36 @@ def run_study(
     return done
 
 
-def load_records(study: Study, data_root: Path | None = None) -> list[dict[str, Any]]:
+def load_records(
+    study: Study, data_root: Path | None = None, workers: int | None = None
+) -> list[dict[str, Any]]:
     """The valid records of the current inputs (:func:`~.tasks.read_record`), each scored against
     its truth (:func:`~.tasks.scored`: this is where scoring runs, after the fits), failures with
     attempts left included (they count as failures until a later run fits them); missing tasks
-    are simply absent."""
-    records = (read_record(study, t, data_root) for t in tasks(study))
+    are simply absent. Scoring (the budget optimisations) runs in ``workers`` local processes
+    (default ``study.workers``) when there are more than :data:`SCORE_ALONE` records; each
+    record is scored alike wherever it runs, and the order is the tasks' order."""
+    records = [r for r in (read_record(study, t, data_root) for t in tasks(study)) if r]
     s = study.study
-    return [scored(r, s.budget_bound, s.regret_bounds) for r in records if r is not None]
+    n = workers or s.workers
+    if n <= 1 or len(records) <= SCORE_ALONE:
+        return [scored(r, s.budget_bound, s.regret_bounds) for r in records]
+    bound, bounds = s.budget_bound, tuple(s.regret_bounds)
+    with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn")) as pool:
+        return list(
+            pool.map(
+                scored,
+                records,
+                [bound] * len(records),
+                [bounds] * len(records),
+                chunksize=max(1, len(records) // (8 * n)),
+            )
+        )
+
+
+#: at most this many records are scored in this process (more: in ``workers`` processes, whose
+#: start-up costs a few seconds each)
+SCORE_ALONE = 64
 
 
 def comparisons_table(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -239,22 +261,26 @@ def fits_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     return df.reindex(columns=[*FIT_COLUMNS, *extra])
 
 
-def write_outputs(study: Study, out_dir: Path, data_root: Path | None = None) -> dict[str, Any]:
+def write_outputs(
+    study: Study, out_dir: Path, data_root: Path | None = None, workers: int | None = None
+) -> dict[str, Any]:
     """The records' tables (:func:`write_record_tables`) and every aggregate computed from them
     (:func:`~.aggregate.write_aggregates`: ``study.json``, ``pooled.json``, the performance,
     calibration, contrast, coverage and bias tables) in ``out_dir``. Returns the metrics."""
     from mmm_recovery.evaluation.aggregate import write_aggregates
 
-    write_record_tables(study, out_dir, data_root)
+    write_record_tables(study, out_dir, data_root, workers)
     return write_aggregates(study, out_dir)
 
 
-def write_record_tables(study: Study, out_dir: Path, data_root: Path | None = None) -> None:
+def write_record_tables(
+    study: Study, out_dir: Path, data_root: Path | None = None, workers: int | None = None
+) -> None:
     """Score the records (:func:`load_records`) into ``out_dir``'s tables (:func:`write_tables`):
     ``comparisons.csv``, ``fits.csv``, ``stability.csv``. Committed files hold reproducible
     numbers only, rounded to :data:`METRIC_DIGITS`; wall times are in ``data/timing/`` (see
     :func:`runtime_table`)."""
-    records = load_records(study, data_root)
+    records = load_records(study, data_root, workers)
     main = [r for r in records if r["seed"] == 0]  # further seeds: seed stability only
     stab = stability.summarize(stability.stability_rows(study, records))
     write_tables(out_dir, comparisons_table(main), fits_table(main), stab)

@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         archive=None if args.no_archive else ARCHIVE,
         workers=args.workers,
     )
-    write_outputs(study, metrics, data)
+    write_outputs(study, metrics, data, args.workers)
     print(f"metrics: {metrics}", file=sys.stderr)
     if not args.no_reports:
         from mmm_recovery.reporting.render import REPORTS, render
