@@ -22,7 +22,7 @@ import math
 import multiprocessing as mp
 import os
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from mmm_recovery.evaluation.tasks import (
     share_record,
     tasks,
 )
+from mmm_recovery.evaluation.workers import record_failed, run_local, summary
 
 
 def run_study(
@@ -86,14 +87,10 @@ def run_study(
         enabled=progress,
     )
     bar.emit()
-    if sched == "processes":
-        with ProcessPoolExecutor(
-            max_workers=workers or study.study.workers, mp_context=mp.get_context("spawn")
-        ) as pool:
-            futures = [pool.submit(run_batch, study_path, b, root) for b in batches(study, todo)]
-            for f in as_completed(futures):
-                done += f.result()
-                bar.update(len(f.result()))
+    if sched == "processes":  # a worker that dies costs only its own task (.workers)
+        done += run_local(
+            study, batches(study, todo), data_root, workers or study.study.workers, bar.update
+        )
     else:
         from distributed import Client
         from distributed import as_completed as dask_completed
@@ -105,13 +102,20 @@ def run_study(
         )
         check_scheduler(sched, study.study.scheduler_timeout_s, where)
         with Client(sched, timeout=study.study.scheduler_timeout_s) as client:
-            futures = [
-                client.submit(run_batch, study_path, b, root, pure=False)
+            futures = {
+                client.submit(run_batch, study_path, b, root, pure=False): b
                 for b in batches(study, todo)
-            ]
-            for f in dask_completed(futures):
-                done += f.result()
-                bar.update(len(f.result()))
+            }
+            for f in dask_completed(list(futures)):
+                try:
+                    result = f.result()
+                except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: its tasks fail
+                    why = f"{type(exc).__name__}: {exc}"
+                    if type(exc).__name__ == "KilledWorker":
+                        why += " (every worker it ran on died: most likely out of memory)"
+                    result = [summary(record_failed(study, t, data_root, why)) for t in futures[f]]
+                done += result
+                bar.update(len(result))
     done += [share_record(study, g[0], t, data_root) for g in groups.values() for t in g[1:]]
     return done
 
