@@ -59,10 +59,12 @@ fits.groupby(["scenario", "estimator"])[["converged", "regret", "holdout_mape"]]
 
 # %%
 failed = fits[(fits["status"] != "ok") | (~fits["converged"].astype(bool))]
+missing = int((fits["status"] == "missing").sum())  # no record of the current inputs
 display(
     Markdown(
-        f"{int((fits['status'] != 'ok').sum())} of {len(fits)} fits failed and "
-        f"{int(((fits['status'] == 'ok') & ~fits['converged'].astype(bool)).sum())} did not "
+        f"{int((fits['status'] == 'failed').sum())} of {len(fits)} fits failed, "
+        + (f"{missing} have no record (not fitted yet, or overwritten), " if missing else "")
+        + f"{int(((fits['status'] == 'ok') & ~fits['converged'].astype(bool)).sum())} did not "
         "converge; every one is counted in the metrics."
     )
 )

@@ -38,11 +38,42 @@ from bench_batched import write_page  # noqa: E402
 from faults.byod import byod_cases  # noqa: E402
 from faults.common import BAD, Case  # noqa: E402
 from faults.outputs import output_cases  # noqa: E402
+from faults.runs import run_cases  # noqa: E402
 from faults.scheduler import scheduler_cases  # noqa: E402
 from faults.study import study_cases  # noqa: E402
 
 #: cases that need a fit or a whole pipeline run, and the tests that try them (`make test`)
 FIT_CASES = [
+    (
+        "a pool worker killed (`kill -9`, as the out-of-memory killer does) costs no fit: the "
+        "fits in flight run again alone; one whose process dies again is recorded as failed "
+        "with the signal and its likely cause, named, and fitted again by the next run",
+        "test_workers.py::test_kill_9_of_a_pool_worker_costs_no_fit, "
+        "::test_a_task_whose_process_dies_is_recorded_failed_with_the_cause",
+    ),
+    (
+        "two studies into one data folder: the second is refused naming the first (a killed "
+        "run's lock is taken over); a task whose record another run overwrote is reported "
+        "`missing`, never dropped",
+        "test_workers.py::test_a_second_study_into_one_data_folder_is_refused_naming_the_first, "
+        "::test_a_task_without_a_current_record_is_reported_missing_not_dropped",
+    ),
+    (
+        "failures that used up `fit_attempts` say how to fit them again (`--retry-failed`)",
+        "test_workers.py::test_exhausted_failures_say_how_to_retry_and_retry_failed_fits_them",
+    ),
+    (
+        "`study run` of one's own study file: progress, resume after `kill -9`, nothing "
+        "written inside the project's `reports/`",
+        "test_study_cli.py::test_a_user_study_runs_outside_the_project_with_progress_and_reports, "
+        "::test_a_killed_run_resumes_where_it_stopped",
+    ),
+    (
+        "a committed record edited by hand is refitted, not restored; a forged archive fails "
+        "`make audit`",
+        "test_archive.py::test_a_stale_or_edited_archive_row_is_not_restored, "
+        "::test_an_audit_of_faithful_records_passes_and_of_forged_ones_fails",
+    ),
     (
         "a fit that failed is retried by later runs, up to `fit_attempts`, and counted in the "
         "metrics either way; every fit failing is reported, not a crash",
@@ -111,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="docs/faults.md")
     ap.add_argument("--only", default="", help="run only cases whose name contains this")
     args = ap.parse_args(argv)
-    cases = [*study_cases(), *byod_cases(), *output_cases(), *scheduler_cases()]
+    cases = [*study_cases(), *byod_cases(), *output_cases(), *scheduler_cases(), *run_cases()]
     cases = [c for c in cases if args.only in c.name]
     rows, counts = [], Counter()
     with tempfile.TemporaryDirectory() as tmp:

@@ -101,3 +101,68 @@ def test_kill_9_of_a_pool_worker_costs_no_fit(tmp_path):
     assert all(is_done(study, t, data) for t in tasks(study))
     statuses = {read_record(study, t, data)["status"] for t in tasks(study)}
     assert statuses == {"ok"}, "the killed fit ran again alone and finished"
+
+
+def test_a_second_study_into_one_data_folder_is_refused_naming_the_first(tmp_path):
+    import pytest
+
+    from mmm_recovery.evaluation.lock import StudyLocked, lock_path
+
+    f = _study(tmp_path, replicates=1)
+    study = load_study(f)
+    data = tmp_path / "data"
+    code = (
+        "import time; from pathlib import Path; from mmm_recovery.core.spec import load_study; "
+        "from mmm_recovery.evaluation.lock import held\n"
+        f"with held(load_study({str(f)!r}), Path({str(data)!r})):\n"
+        "    print('held', flush=True); time.sleep(600)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(StudyLocked) as err:
+            run_study(study, data_root=data, progress=False, archive=None)
+        text = str(err.value)
+        assert "study 'lossy'" in text and f"process {holder.pid}" in text and str(f) in text
+        assert not any(t.path(data).exists() for t in tasks(study)), "nothing written"
+    finally:
+        holder.kill()  # a killed run leaves its lock behind
+        holder.wait()
+    assert lock_path(data).is_file()
+    ran = run_study(study, data_root=data, progress=False, archive=None)  # a stale lock: taken
+    assert len(ran) == len(tasks(study)) and not lock_path(data).exists()
+
+
+def test_a_task_without_a_current_record_is_reported_missing_not_dropped(tmp_path):
+    from mmm_recovery.evaluation.study import MISSING_ERROR, write_outputs
+
+    study = load_study(_study(tmp_path, replicates=1))
+    data = tmp_path / "data"
+    run_study(study, data_root=data, progress=False, archive=None)
+    gone = tasks(study)[0]
+    gone.path(data).unlink()  # e.g. overwritten by another study's run, then removed
+    m = write_outputs(study, tmp_path / "metrics", data)
+    import pandas as pd
+
+    fits = pd.read_csv(tmp_path / "metrics" / "fits.csv")
+    row = fits[(fits["scenario"] == gone.scenario) & (fits["replicate"] == gone.replicate)]
+    assert list(row["status"]) == ["missing"] and list(row["error"]) == [MISSING_ERROR]
+    cell = m[gone.scenario][gone.estimator]
+    assert cell["fits"] == 1 and cell["failed"] == 1, "the cell does not look complete"
+
+
+def test_exhausted_failures_say_how_to_retry_and_retry_failed_fits_them(tmp_path, capsys):
+    from mmm_recovery.evaluation.workers import record_failed
+
+    study = load_study(_study(tmp_path, replicates=1))
+    data = tmp_path / "data"
+    run_study(study, data_root=data, progress=False, archive=None)
+    t = tasks(study)[0]
+    for _ in range(study.study.fit_attempts):
+        record_failed(study, t, data, "RuntimeError: planted")
+    capsys.readouterr()
+    assert run_study(study, data_root=data, progress=False, archive=None) == []
+    err = capsys.readouterr().err
+    assert f"1 fits failed {study.study.fit_attempts} times" in err and "--retry-failed" in err
+    ran = run_study(study, data_root=data, progress=False, archive=None, retry_failed=True)
+    assert [(r["scenario"], r["status"]) for r in ran] == [(t.scenario, "ok")]

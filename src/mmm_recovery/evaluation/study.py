@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import os
+import sys
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -33,6 +34,7 @@ from mmm_recovery.core.spec import Study
 from mmm_recovery.evaluation import stability
 from mmm_recovery.evaluation.archive import ARCHIVE, restore
 from mmm_recovery.evaluation.design_analysis import TRUTHS_FILE
+from mmm_recovery.evaluation.lock import held
 from mmm_recovery.evaluation.rounding import _round_frame
 from mmm_recovery.evaluation.scheduler import SCHEDULER_ENV, check_scheduler, scheduler_for
 from mmm_recovery.evaluation.tasks import (
@@ -56,19 +58,47 @@ def run_study(
     only: Iterable[Task] | None = None,
     archive: Path | None = ARCHIVE,
     workers: int | None = None,
+    retry_failed: bool = False,
 ) -> list[dict[str, Any]]:
     """Run every task whose record is missing; return the summaries of the tasks run now.
     ``progress``: print fits done / total, fits per minute and the time left to stderr
     (:class:`~mmm_recovery.evaluation.progress.Progress`). A task without a record of its own
     first gets the committed record of its fingerprint, where ``archive`` (default: the
     project's ``records/``; None: refit everything) holds one (:func:`.archive.restore`).
-    ``workers``: local processes (default ``study.workers``)."""
+    ``workers``: local processes (default ``study.workers``). ``retry_failed``: fit again the
+    failures that used up ``study.fit_attempts`` too. Refused (:class:`~.lock.StudyLocked`) while
+    another study runs into the same data folder."""
+    with held(study, data_root):  # one study per data folder (.lock)
+        return _run(study, data_root, progress, only, archive, workers, retry_failed)
+
+
+def _run(
+    study: Study,
+    data_root: Path | None,
+    progress: bool,
+    only: Iterable[Task] | None,
+    archive: Path | None,
+    workers: int | None,
+    retry_failed: bool,
+) -> list[dict[str, Any]]:
     from mmm_recovery.evaluation.progress import Progress
 
     wanted = list(only or tasks(study))
     if archive is not None:
         restore(study, data_root, archive, only=wanted)
-    pending = [t for t in wanted if not is_done(study, t, data_root)]
+    pending = [t for t in wanted if not is_done(study, t, data_root, retry_failed)]
+    waiting = set(pending)
+    exhausted = [t for t in wanted if t not in waiting and _exhausted(study, t, data_root)]
+    if exhausted:
+        print(
+            f"{len(exhausted)} fits failed {study.study.fit_attempts} times "
+            f"(study.fit_attempts) and are not tried again, e.g. {exhausted[0].scenario}/"
+            f"rep_{exhausted[0].replicate:03d}/{exhausted[0].estimator}: run with "
+            "retry_failed (python -m mmm_recovery study run FILE --retry-failed) to fit them "
+            "again",
+            file=sys.stderr,
+            flush=True,
+        )
     if not pending:
         return []
     # tasks with one fingerprint (one scenario in two cells, one replicate) are fitted once
@@ -120,31 +150,57 @@ def run_study(
     return done
 
 
+def _exhausted(study: Study, task: Task, data_root: Path | None) -> bool:
+    record = read_record(study, task, data_root)
+    return record is not None and record["status"] == "failed"
+
+
+#: a task without a record of the current inputs, as the tables report it
+MISSING_ERROR = (
+    "no record of the current inputs: not fitted yet, or overwritten by another study's run "
+    "into the same data folder (run the study to fit it)"
+)
+
+
 def load_records(
     study: Study, data_root: Path | None = None, workers: int | None = None
 ) -> list[dict[str, Any]]:
     """The valid records of the current inputs (:func:`~.tasks.read_record`), each scored against
     its truth (:func:`~.tasks.scored`: this is where scoring runs, after the fits), failures with
-    attempts left included (they count as failures until a later run fits them); missing tasks
-    are simply absent. Scoring (the budget optimisations) runs in ``workers`` local processes
+    attempts left included (they count as failures until a later run fits them), then each task
+    without a valid record as ``status: missing`` (:data:`MISSING_ERROR`: never dropped, so a
+    cell whose records another run overwrote does not look complete). Scoring (the budget optimisations) runs in ``workers`` local processes
     (default ``study.workers``) when there are more than :data:`SCORE_ALONE` records; each
     record is scored alike wherever it runs, and the order is the tasks' order."""
-    records = [r for r in (read_record(study, t, data_root) for t in tasks(study)) if r]
+    found = [(t, read_record(study, t, data_root)) for t in tasks(study)]
+    missing = [_missing(t) for t, r in found if r is None]
+    records = [r for _, r in found if r is not None]
     s = study.study
     n = workers or s.workers
     if n <= 1 or len(records) <= SCORE_ALONE:
-        return [scored(r, s.budget_bound, s.regret_bounds) for r in records]
+        return [scored(r, s.budget_bound, s.regret_bounds) for r in records] + missing
     bound, bounds = s.budget_bound, tuple(s.regret_bounds)
     with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn")) as pool:
-        return list(
-            pool.map(
-                scored,
-                records,
-                [bound] * len(records),
-                [bounds] * len(records),
-                chunksize=max(1, len(records) // (8 * n)),
-            )
+        done = pool.map(
+            scored,
+            records,
+            [bound] * len(records),
+            [bounds] * len(records),
+            chunksize=max(1, len(records) // (8 * n)),
         )
+        return list(done) + missing
+
+
+def _missing(task: Task) -> dict[str, Any]:
+    return {
+        "scenario": task.scenario,
+        "replicate": task.replicate,
+        "estimator": task.estimator,
+        "seed": task.seed,
+        "status": "missing",
+        "converged": False,
+        "error": MISSING_ERROR,
+    }
 
 
 #: at most this many records are scored in this process (more: in ``workers`` processes, whose

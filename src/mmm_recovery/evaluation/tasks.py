@@ -373,10 +373,15 @@ def read_record(study: Study, task: Task, data_root: Path | None = None) -> dict
     return None if record_problem(record, study, task) else record
 
 
-def is_done(study: Study, task: Task, data_root: Path | None = None) -> bool:
+def is_done(
+    study: Study, task: Task, data_root: Path | None = None, retry_failed: bool = False
+) -> bool:
     """A task is done when it has a valid record (:func:`read_record`) that is not a failure
-    with attempts left (``study.fit_attempts``): a failed fit is tried again by later runs."""
+    with attempts left (``study.fit_attempts``): a failed fit is tried again by later runs, and
+    with ``retry_failed`` one that used up its attempts too."""
     record = read_record(study, task, data_root)
     if record is None:
         return False
-    return record["status"] == "ok" or record["attempts"] >= study.study.fit_attempts
+    if record["status"] == "ok":
+        return True
+    return not retry_failed and record["attempts"] >= study.study.fit_attempts

@@ -99,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         data_root=data,
         archive=None if args.no_archive else ARCHIVE,
         workers=args.workers,
+        retry_failed=args.retry_failed,
     )
     write_outputs(study, metrics, data, args.workers)
     print(f"metrics: {metrics}", file=sys.stderr)
@@ -161,6 +162,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="tcp://host:port of a Dask scheduler (wins over the file)")
     p.add_argument("--no-archive", action="store_true", help="refit what the archive holds")
     p.add_argument("--no-reports", action="store_true", help="records and metrics only")
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="fit again the failures that used up study.fit_attempts",
+    )
     p.set_defaults(func=run)
     p = sub.add_parser("status", help="how many of a study's fits are done here and archived")
     p.add_argument("file")
@@ -186,12 +192,13 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from mmm_recovery.core.spec import SpecError
     from mmm_recovery.evaluation.audit import AuditError
+    from mmm_recovery.evaluation.lock import StudyLocked
     from mmm_recovery.evaluation.scheduler import SchedulerUnavailable
 
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (UsageError, SpecError, AuditError, SchedulerUnavailable) as exc:
+    except (UsageError, SpecError, AuditError, SchedulerUnavailable, StudyLocked) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
