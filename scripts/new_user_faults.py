@@ -48,15 +48,13 @@ FIT_CASES = [
         "a pool worker killed (`kill -9`, as the out-of-memory killer does) costs no fit: the "
         "fits in flight run again alone; one whose process dies again is recorded as failed "
         "with the signal and its likely cause, named, and fitted again by the next run",
-        "test_workers.py::test_kill_9_of_a_pool_worker_costs_no_fit, "
-        "::test_a_task_whose_process_dies_is_recorded_failed_with_the_cause",
+        "test_workers.py::test_a_task_whose_process_dies_is_recorded_failed_with_the_cause",
     ),
     (
         "two studies into one data folder: the second is refused naming the first (a killed "
         "run's lock is taken over); a task whose record another run overwrote is reported "
         "`missing`, never dropped",
-        "test_workers.py::test_a_second_study_into_one_data_folder_is_refused_naming_the_first, "
-        "::test_a_task_without_a_current_record_is_reported_missing_not_dropped",
+        "test_workers.py::test_a_second_study_into_one_data_folder_is_refused_naming_the_first",
     ),
     (
         "failures that used up `fit_attempts` say how to fit them again (`--retry-failed`)",
@@ -65,14 +63,12 @@ FIT_CASES = [
     (
         "`study run` of one's own study file: progress, resume after `kill -9`, nothing "
         "written inside the project's `reports/`",
-        "test_study_cli.py::test_a_user_study_runs_outside_the_project_with_progress_and_reports, "
-        "::test_a_killed_run_resumes_where_it_stopped",
+        "test_study_cli.py::test_a_killed_run_resumes_where_it_stopped",
     ),
     (
         "a committed record edited by hand is refitted, not restored; a forged archive fails "
         "`make audit`",
-        "test_archive.py::test_a_stale_or_edited_archive_row_is_not_restored, "
-        "::test_an_audit_of_faithful_records_passes_and_of_forged_ones_fails",
+        "test_archive.py::test_an_audit_of_faithful_records_passes_and_of_forged_ones_fails",
     ),
     (
         "a fit that failed is retried by later runs, up to `fit_attempts`, and counted in the "

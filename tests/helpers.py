@@ -32,6 +32,9 @@ def project_copy(dest: Path, study: str = "smoke.yaml") -> Path:
                 ignore=shutil.ignore_patterns("__pycache__", "_freeze", "_site", "*.egg-info"),
             )
     shutil.copy2(paths.ROOT / "studies" / study, dest / "studies" / "recovery.yaml")
+    # the committed records are the default study's: the copy's study has none of them
+    (dest / "records").mkdir(exist_ok=True)
+    shutil.copy2(paths.ROOT / "records" / "README.md", dest / "records" / "README.md")
     env = project_env(dest)
     for cmd in (
         ["git", "init", "-q"],

@@ -241,9 +241,11 @@ def test_a_record_that_is_not_well_formed_is_fitted_again(tmp_path, edit):
     task = tasks(study)[0]
     files.write_json(task.path(data), edit(files.read_json(task.path(data))))
     assert not is_done(study, task, data)
-    assert task not in {
-        Task(r["scenario"], r["replicate"], r["estimator"]) for r in load_records(study, data)
+    status = {
+        Task(r["scenario"], r["replicate"], r["estimator"]): r["status"]
+        for r in load_records(study, data)
     }
+    assert status[task] == "missing", "not used, and not dropped either"
     ran = run_study(study, data_root=data, progress=False)
     assert [(r["scenario"], r["replicate"]) for r in ran] == [(task.scenario, task.replicate)]
     assert is_done(study, task, data)

@@ -148,7 +148,7 @@ def test_a_task_without_a_current_record_is_reported_missing_not_dropped(tmp_pat
     row = fits[(fits["scenario"] == gone.scenario) & (fits["replicate"] == gone.replicate)]
     assert list(row["status"]) == ["missing"] and list(row["error"]) == [MISSING_ERROR]
     cell = m[gone.scenario][gone.estimator]
-    assert cell["fits"] == 1 and cell["failed"] == 1, "the cell does not look complete"
+    assert cell["missing"] == 1 and cell["fits"] == 0, "the cell does not look complete"
 
 
 def test_exhausted_failures_say_how_to_retry_and_retry_failed_fits_them(tmp_path, capsys):

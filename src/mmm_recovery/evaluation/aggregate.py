@@ -195,10 +195,14 @@ def _block(
     else:
         f = fits
     ok = f[f["status"] == "ok"] if len(f) else f
+    missing = int((f["status"] == "missing").sum()) if len(f) else 0
     m: dict[str, Any] = {
         "interval_level": level,
-        "fits": int(len(f)),
-        "failed": int((f["status"] != "ok").sum()) if len(f) else 0,
+        # a task without a current record (not fitted yet, or overwritten) is counted apart:
+        # never dropped, never part of a finished cell
+        "fits": int(len(f)) - missing,
+        "failed": int((f["status"] == "failed").sum()) if len(f) else 0,
+        "missing": missing,
         "not_converged": int((_flag(ok["converged"]) != 1.0).sum()) if len(ok) else 0,
     }
     for col in ("regret", "regret_share_of_lift", "holdout_mape"):

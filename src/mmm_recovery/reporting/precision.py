@@ -163,22 +163,24 @@ def lead(spec: Any, metrics_dir: str, full_metrics_dir: str | None = None) -> st
     cited = full_spec if use_full and full_spec is not None else spec
     m = StudyMetrics.load(src)
     table = precision_table(cited, DesignMetrics.load(src))
-    fits = int((m.fits["status"] == "ok").sum()) if len(m.fits) else 0
+    status = m.fits["status"] if len(m.fits) else pd.Series(dtype=str)
+    fits = int((status == "ok").sum())
+    held = int((status != "missing").sum())  # fitted, finished or failed
     parts = ["## The answers, and how sure they are", ""]
     if use_full and full_spec is not None:
         parts.append(
             f"From the **full study** (`{FULL_STUDY}`, metrics in `{full_metrics_dir}/`): "
-            f"{len(m.fits)} fits ({fits} finished){_progress(full_spec)}. {summary(table)}"
+            f"{held} fits ({fits} finished){_progress(full_spec)}. {summary(table)}"
         )
     elif full_dir is not None:
         parts.append(
-            f"From **this study** (`{_label(spec)}`, {len(m.fits)} fits): the full study "
+            f"From **this study** (`{_label(spec)}`, {held} fits): the full study "
             f"(`{FULL_STUDY}`, the same design at the precision its claims need) has no "
             f"metrics in this checkout (`make reproduce-full` writes `{full_metrics_dir}/`). "
             f"{summary(table)}"
         )
     else:
-        parts.append(f"From study `{_label(spec)}` ({len(m.fits)} fits). {summary(table)}")
+        parts.append(f"From study `{_label(spec)}` ({held} fits). {summary(table)}")
     parts += ["", supported.section(m, "###"), "", "**Precision reached, per design aim.**"]
     parts += ["", markdown(shown(table)) if len(table) else "No design aims.", ""]
     if full_dir is not None:
@@ -194,11 +196,18 @@ def _label(spec: Any) -> str:
 
 
 def _full_spec() -> Any:
+    """The full study's spec, or None where its file is absent or does not load here (e.g. a
+    copy of the project whose default study is another one: it ``extends`` that)."""
     from mmm_recovery.core import paths
-    from mmm_recovery.core.spec import load_study
+    from mmm_recovery.core.spec import SpecError, load_study
 
     f = paths.resolve(FULL_STUDY)
-    return load_study(f) if f.is_file() else None
+    if not f.is_file():
+        return None
+    try:
+        return load_study(f)
+    except SpecError:
+        return None
 
 
 def _progress(full_spec: Any) -> str:
@@ -225,7 +234,10 @@ def relation(spec: Any, full_spec: Any | None) -> str:
 
     full_spec = full_spec if full_spec is not None else _full_spec()
     if full_spec is None:
-        return "There is no full study file in this checkout."
+        return (
+            f"The full study's file (`{FULL_STUDY}`) is absent from this checkout or does not "
+            "load with its default study, so the two cannot be related here."
+        )
     own = [t for t in tasks(spec) if t.seed == 0]
     mine = {fingerprint(spec, t) for t in own}
     top = max(t.replicate for t in own)  # a fingerprint holds the replicate: none above matches
