@@ -129,10 +129,7 @@ def restore(
         text = text_of[a.fingerprint]
         record = json.loads(text)
         if isinstance(record, dict) and a.scenario != t.scenario:  # as share_record writes
-            record = {k: v for k, v in record.items() if k != "checksum"}
-            record["scenario"] = t.scenario
-            if isinstance(record.get("result"), dict) and "scenario" in record["result"]:
-                record["result"] = record["result"] | {"scenario": t.scenario}
+            record = T.renamed(record, t.scenario)
             record["checksum"] = T.checksum(record)
             text = _text(record)
         if T.record_problem(record, study, t) is not None:

@@ -41,7 +41,7 @@ from mmm_recovery.evaluation.tasks import (
     Task,
     batches,
     fingerprint,
-    is_done,
+    finished,
     read_record,
     run_batch,
     scored,
@@ -86,9 +86,13 @@ def _run(
     wanted = list(only or tasks(study))
     if archive is not None:
         restore(study, data_root, archive, only=wanted)
-    pending = [t for t in wanted if not is_done(study, t, data_root, retry_failed)]
-    waiting = set(pending)
-    exhausted = [t for t in wanted if t not in waiting and _exhausted(study, t, data_root)]
+    pending, exhausted = [], []
+    for t in wanted:  # each record read once: done, to fit, or failed with no attempts left
+        record = read_record(study, t, data_root)
+        if not finished(study, record, retry_failed):
+            pending.append(t)
+        elif record is not None and record["status"] != "ok":
+            exhausted.append(t)
     if exhausted:
         print(
             f"{len(exhausted)} fits failed {study.study.fit_attempts} times "
@@ -148,11 +152,6 @@ def _run(
                 bar.update(len(result))
     done += [share_record(study, g[0], t, data_root) for g in groups.values() for t in g[1:]]
     return done
-
-
-def _exhausted(study: Study, task: Task, data_root: Path | None) -> bool:
-    record = read_record(study, task, data_root)
-    return record is not None and record["status"] == "failed"
 
 
 #: a task without a record of the current inputs, as the tables report it

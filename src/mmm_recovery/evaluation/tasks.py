@@ -190,10 +190,16 @@ def share_record(
     record = read_record(study, source, data_root)
     if record is None or fingerprint(study, task) != record.get("fingerprint"):
         return {**_record(study, task), "status": "missing", "runtime_seconds": 0.0}
-    record = {k: v for k, v in record.items() if k != "checksum"} | {"scenario": task.scenario}
+    return _write(task, renamed(record, task.scenario), data_root, 0.0)
+
+
+def renamed(record: dict[str, Any], scenario: str) -> dict[str, Any]:
+    """``record`` as the record of the same fit under ``scenario`` (another cell with the same
+    data and seed), without its checksum (which the writer adds)."""
+    record = {k: v for k, v in record.items() if k != "checksum"} | {"scenario": scenario}
     if isinstance(record.get("result"), dict) and "scenario" in record["result"]:
-        record["result"] = record["result"] | {"scenario": task.scenario}
-    return _write(task, record, data_root, 0.0)
+        record["result"] = record["result"] | {"scenario": scenario}
+    return record
 
 
 def _record(study: Study, task: Task) -> dict[str, Any]:
@@ -379,7 +385,11 @@ def is_done(
     """A task is done when it has a valid record (:func:`read_record`) that is not a failure
     with attempts left (``study.fit_attempts``): a failed fit is tried again by later runs, and
     with ``retry_failed`` one that used up its attempts too."""
-    record = read_record(study, task, data_root)
+    return finished(study, read_record(study, task, data_root), retry_failed)
+
+
+def finished(study: Study, record: dict[str, Any] | None, retry_failed: bool = False) -> bool:
+    """:func:`is_done`'s rule on a record already read (None: no valid record)."""
     if record is None:
         return False
     if record["status"] == "ok":
